@@ -1,0 +1,5 @@
+import sys
+
+from bindscape.cli import main
+
+sys.exit(main())

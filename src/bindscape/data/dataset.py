@@ -1,0 +1,203 @@
+"""The on-disk dataset format.
+
+A dataset is a folder holding exactly two files:
+
+- ``regions.parquet``: one row per example with ``chrom, start, end`` (0-based, half-open) and optional
+  ``label`` (int8), ``split`` (train/val/test), ``name, score, strand, summit, tf, cell, species, weight``,
+  ``source`` (which builder or negative strategy made the row) and, for base-pair datasets,
+  ``bound_starts``/``bound_ends``: the bound stretches inside the window, relative to ``start``.
+- ``dataset.json``: the genome's path and checksum, the builder and its parameters, the seed, the bindscape
+  version and counts per split/label/condition.
+
+Sequences are not stored: they are read from the genome cache on the fly. Rows are written in a canonical
+order (split, condition, chrom, start, end, label) with fixed parquet settings, so building the same dataset
+twice with the same seed gives a byte-identical ``regions.parquet``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bindscape._util import atomic_path, atomic_write_text
+from bindscape.errors import InputError
+
+REGIONS_FILE = "regions.parquet"
+META_FILE = "dataset.json"
+SPLITS = ("train", "val", "test")
+CONDITION_COLUMNS = ("tf", "cell", "species")
+_SORT_ORDER = ("split", "species", "tf", "cell", "chrom", "start", "end", "label", "source")
+_INT_COLUMNS = {"start": "int64", "end": "int64", "summit": "int64", "label": "int8"}
+
+
+@dataclass
+class Dataset:
+    """A dataset folder loaded into memory (the regions table and its metadata)."""
+
+    path: Path
+    regions: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def genome_path(self) -> str | None:
+        return self.meta.get("genome", {}).get("path")
+
+    @property
+    def length(self) -> int | None:
+        lengths = (self.regions["end"] - self.regions["start"]).unique()
+        return int(lengths[0]) if len(lengths) == 1 else None
+
+    def split(self, name: str) -> pd.DataFrame:
+        if "split" not in self.regions:
+            raise InputError(f"{self.path}: dataset has no 'split' column", hint="rebuild it with --split")
+        return self.regions[self.regions["split"] == name].reset_index(drop=True)
+
+    def conditions(self) -> list[tuple[str, ...]]:
+        cols = [c for c in CONDITION_COLUMNS if c in self.regions]
+        if not cols:
+            return []
+        return [tuple(r) for r in self.regions[cols].drop_duplicates().sort_values(cols).itertuples(index=False)]
+
+    def open_genome(self, cache_dir: str | None = None):
+        from bindscape.io.genome import Genome
+
+        if not self.genome_path:
+            raise InputError(f"{self.path / META_FILE}: no genome recorded for this dataset")
+        return Genome(self.genome_path, cache_dir=cache_dir)
+
+
+def canonical_order(regions: pd.DataFrame) -> pd.DataFrame:
+    """Sort rows and columns into the canonical order used on disk."""
+    df = regions.copy()
+    for col, dtype in _INT_COLUMNS.items():
+        if col in df:
+            df[col] = df[col].astype(dtype)
+    keys = [c for c in _SORT_ORDER if c in df]
+    df = df.sort_values(keys, kind="mergesort").reset_index(drop=True)
+    front = [c for c in ("chrom", "start", "end", "label", "split", *CONDITION_COLUMNS) if c in df]
+    rest = [c for c in df.columns if c not in front]
+    return df[front + rest]
+
+
+def summarize(regions: pd.DataFrame) -> dict[str, Any]:
+    """Counts per split, label and condition (what `bindscape info` prints and dataset.json stores)."""
+    out: dict[str, Any] = {"n": int(len(regions))}
+    by = [c for c in ("split", "label") if c in regions]
+    if by:
+        counts = regions.groupby(by, observed=True).size()
+        out["counts"] = {"/".join(str(k) for k in (key if isinstance(key, tuple) else (key,))): int(v)
+                         for key, v in counts.items()}
+    cond = [c for c in CONDITION_COLUMNS if c in regions]
+    if cond:
+        grp = regions.groupby(cond, observed=True)
+        out["conditions"] = {
+            "/".join(str(k) for k in (key if isinstance(key, tuple) else (key,))): {
+                "n": int(len(sub)),
+                **({"positives": int((sub["label"] == 1).sum())} if "label" in sub else {}),
+            }
+            for key, sub in grp
+        }
+    if "split" in regions:
+        out["chroms_per_split"] = {
+            s: sorted(regions.loc[regions["split"] == s, "chrom"].unique().tolist()) for s in SPLITS
+        }
+    return out
+
+
+def write_dataset(
+    out_dir: str | Path,
+    regions: pd.DataFrame,
+    *,
+    builder: str,
+    params: dict[str, Any],
+    seed: int | None,
+    genome=None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write `regions` as a dataset folder (atomically: each file is written to a temp name and renamed).
+
+    `genome` is a `bindscape.io.genome.Genome` (its path and checksum are recorded) or None for
+    sequence-only datasets that carry a ``sequence`` column.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from bindscape import __version__
+
+    for col in ("chrom", "start", "end"):
+        if col not in regions:
+            raise ValueError(f"regions table lacks required column {col!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    df = canonical_order(regions)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    # Drop pandas' schema blob: it embeds versions and column order details we do not need.
+    table = table.replace_schema_metadata(None)
+    with atomic_path(out_dir / REGIONS_FILE) as tmp:
+        pq.write_table(table, tmp, compression="zstd", use_dictionary=True, write_statistics=False)
+    meta = {
+        "format": "bindscape-dataset/1",
+        "bindscape_version": __version__,
+        "builder": builder,
+        "params": _jsonable(params),
+        "seed": seed,
+        "genome": None
+        if genome is None
+        else {"path": str(Path(genome.path).resolve()), "checksum": genome.checksum},
+        "summary": summarize(df),
+    }
+    if extra:
+        meta.update(_jsonable(extra))
+    atomic_write_text(out_dir / META_FILE, json.dumps(meta, indent=2, sort_keys=False) + "\n")
+    return out_dir
+
+
+def load_dataset(path: str | Path) -> Dataset:
+    """Load a dataset folder; clear errors when it is not one."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: dataset folder does not exist", hint="build one with `bindscape build`")
+    if not (path / REGIONS_FILE).exists() or not (path / META_FILE).exists():
+        raise InputError(
+            f"{path}: not a bindscape dataset (needs {REGIONS_FILE} and {META_FILE})",
+            hint="build one with `bindscape build`",
+        )
+    try:
+        meta = json.loads((path / META_FILE).read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path / META_FILE}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    try:
+        regions = pd.read_parquet(path / REGIONS_FILE)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise InputError(f"{path / REGIONS_FILE}: cannot be read as parquet ({exc})") from None
+    return Dataset(path=path, regions=regions, meta=meta)
+
+
+def bp_labels(regions: pd.DataFrame, length: int | None = None) -> np.ndarray:
+    """Per-base-pair 0/1 labels `(N, L)` uint8 from the ``bound_starts``/``bound_ends`` columns."""
+    if "bound_starts" not in regions:
+        raise InputError("dataset has no base-pair labels", hint="build it with `bindscape build bp`")
+    if length is None:
+        length = int((regions["end"] - regions["start"]).max())
+    out = np.zeros((len(regions), length), dtype=np.uint8)
+    for i, (bs, be) in enumerate(zip(regions["bound_starts"], regions["bound_ends"])):
+        for s, e in zip(bs, be):
+            out[i, max(int(s), 0) : min(int(e), length)] = 1
+    return out
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj

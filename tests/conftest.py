@@ -1,0 +1,72 @@
+"""Shared fixtures.
+
+`shared_data` points at ../shared/data (real public data). Tests that need it skip with a clear reason
+when the folder is absent (a fresh clone) and FAIL when CI=true, where it must be present.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("BINDSCAPE_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def require_shared(*relpaths: str) -> Path:
+    """Return ../shared/data, skipping (or failing under CI=true) when it or a file is missing."""
+    missing = [p for p in relpaths if not (SHARED_DATA / p).exists()]
+    if not SHARED_DATA.exists() or missing:
+        what = f"{SHARED_DATA}" + (f" (missing {', '.join(missing)})" if missing else "")
+        msg = f"real data not available: {what}; tests reading ../shared/data need it beside the repo"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return SHARED_DATA
+
+
+@pytest.fixture
+def shared_data():
+    return require_shared()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own genome cache unless it sets one itself."""
+    monkeypatch.setenv("BINDSCAPE_CACHE", str(tmp_path_factory.getbasetemp() / "genome-cache"))
+    monkeypatch.setenv("BINDSCAPE_PROGRESS", "0")
+
+
+def write_fasta(path: Path, seqs: dict[str, str], *, gz: bool = False, width: int = 60) -> Path:
+    opener = gzip.open if gz else open
+    with opener(path, "wt") as fh:
+        for name, seq in seqs.items():
+            fh.write(f">{name}\n")
+            for i in range(0, len(seq), width):
+                fh.write(seq[i : i + width] + "\n")
+    return path
+
+
+def random_seqs(sizes: dict[str, int], seed: int = 0, softmask: bool = True) -> dict[str, str]:
+    """Seeded random sequences; every 10th kb is lower case (a 'repeat') when softmask."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, n in sizes.items():
+        s = np.array(list("ACGT"))[rng.integers(0, 4, n)]
+        if softmask:
+            idx = np.arange(n)
+            low = (idx // 1000) % 10 == 9
+            s = np.where(low, np.char.lower(s), s)
+        out[name] = "".join(s.tolist())
+    return out
+
+
+@pytest.fixture
+def tiny_fasta(tmp_path) -> Path:
+    """A seeded random genome: chr1 60 kb, chr2 40 kb, chr3 30 kb, chrX 20 kb (soft-masked stretches)."""
+    seqs = random_seqs({"chr1": 60_000, "chr2": 40_000, "chr3": 30_000, "chrX": 20_000}, seed=1)
+    return write_fasta(tmp_path / "tiny.fa", seqs)
