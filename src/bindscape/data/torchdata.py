@@ -1,0 +1,174 @@
+"""Loading datasets for training: one-hot batches made on the fly from the genome cache.
+
+`RegionDataset` reads a dataset folder (or a regions table plus a genome) and implements ``__getitems__``
+so a DataLoader fetches a whole batch with one vectorised genome call instead of one call per example.
+Augmentation: random shift of the window by up to ``max_shift`` bp (sequence past chromosome ends is N)
+and reverse complement with probability 0.5. Both are seeded per epoch so CPU runs repeat exactly.
+
+`BalancedBatchSampler` yields batches that are half positives (MORALE's batches): every negative is seen
+once per epoch and positives are re-used (cycled in a fresh random order) to fill the other half.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from bindscape.data.dataset import Dataset as DiskDataset
+from bindscape.data.dataset import bp_labels, load_dataset
+from bindscape.errors import ConfigError
+
+
+class RegionDataset(Dataset):
+    """Examples ``(x, y)`` with x float32 ``(4, L)`` one-hot and y float32 label(s).
+
+    For base-pair datasets (``bound_starts`` column) y is ``(L,)``. Condition indices, when the regions have
+    ``tf``/``cell`` columns, are returned by `condition_index()` for multitask models.
+    """
+
+    def __init__(
+        self,
+        source: str | DiskDataset | pd.DataFrame,
+        genome=None,
+        *,
+        split: str | None = None,
+        rc_augment: bool = False,
+        max_shift: int = 0,
+        seed: int = 0,
+        label_column: str = "label",
+    ):
+        if isinstance(source, pd.DataFrame):
+            regions = source
+            if genome is None:
+                raise ConfigError("RegionDataset needs a genome when given a regions table")
+        else:
+            ds = source if isinstance(source, DiskDataset) else load_dataset(source)
+            regions = ds.regions
+            genome = genome if genome is not None else ds.open_genome()
+        if split is not None:
+            if "split" not in regions:
+                raise ConfigError("dataset has no split column; rebuild it with --split")
+            regions = regions[regions["split"] == split]
+        self.regions = regions.reset_index(drop=True)
+        if len(self.regions) == 0:
+            raise ConfigError(f"no examples{f' in split {split!r}' if split else ''}")
+        lengths = (self.regions["end"] - self.regions["start"]).unique()
+        if len(lengths) != 1:
+            raise ConfigError(f"windows have {len(lengths)} different lengths; a RegionDataset needs one")
+        self.length = int(lengths[0])
+        self.genome = genome
+        self.rc_augment = rc_augment
+        self.max_shift = int(max_shift)
+        self.seed = seed
+        self.epoch = 0
+        self._chroms = self.regions["chrom"].to_numpy()
+        self._starts = self.regions["start"].to_numpy(dtype=np.int64)
+        self.bp = "bound_starts" in self.regions
+        if self.bp:
+            self._y = bp_labels(self.regions, self.length).astype(np.float32)
+        elif label_column in self.regions:
+            self._y = self.regions[label_column].to_numpy(dtype=np.float32)
+        else:
+            self._y = np.zeros(len(self.regions), dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self.regions)
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self._y if not self.bp else (self._y.max(axis=1))
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the augmentation draw (called by the training loop at each epoch)."""
+        self.epoch = epoch
+
+    def _rng(self, idx: np.ndarray) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch, int(idx[0]) if len(idx) else 0, len(idx)])
+
+    def __getitems__(self, indices: Sequence[int]):
+        idx = np.asarray(indices, dtype=np.int64)
+        starts = self._starts[idx]
+        rc = None
+        shift = np.zeros(len(idx), dtype=np.int64)
+        if self.max_shift or self.rc_augment:
+            rng = self._rng(idx)
+            if self.max_shift:
+                shift = rng.integers(-self.max_shift, self.max_shift + 1, len(idx))
+            if self.rc_augment:
+                rc = rng.random(len(idx)) < 0.5
+        x = self.genome.fetch_onehot(self._chroms[idx], starts + shift, length=self.length, pad=True, rc=rc)
+        y = self._y[idx]
+        if self.bp:
+            y = _shift_rows(y, shift)
+            if rc is not None:
+                y = np.where(rc[:, None], y[:, ::-1], y)
+        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))
+
+    def __getitem__(self, i: int):
+        x, y = self.__getitems__([i])
+        return x[0], y[0]
+
+
+def _shift_rows(y: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Move per-bp labels with the window: a window shifted by +s sees label[s:] (0 past the end)."""
+    if not shift.any():
+        return y
+    n, L = y.shape
+    cols = np.arange(L)[None, :] + shift[:, None]
+    ok = (cols >= 0) & (cols < L)
+    out = np.zeros_like(y)
+    rows = np.broadcast_to(np.arange(n)[:, None], cols.shape)
+    out[ok] = y[rows[ok], cols[ok]]
+    return out
+
+
+def collate_batch(batch):
+    """DataLoader collate for `__getitems__`: the dataset already returns stacked tensors."""
+    return batch
+
+
+class BalancedBatchSampler(Sampler[list[int]]):
+    """Batches of `batch_size` indices, half positive and half negative.
+
+    One epoch visits every negative once; positives are cycled through in fresh random orders as often as
+    needed. Seeded per epoch (call `set_epoch`).
+    """
+
+    def __init__(self, labels: np.ndarray, batch_size: int, *, seed: int = 0, drop_last: bool = False):
+        labels = np.asarray(labels)
+        self.pos = np.flatnonzero(labels > 0.5)
+        self.neg = np.flatnonzero(labels <= 0.5)
+        if len(self.pos) == 0 or len(self.neg) == 0:
+            raise ConfigError(
+                f"balanced sampling needs positives and negatives (found {len(self.pos)} and {len(self.neg)})"
+            )
+        if batch_size < 2:
+            raise ConfigError("balanced batches need batch_size >= 2")
+        self.batch_size = batch_size
+        self.half = batch_size // 2
+        self.seed = seed
+        self.epoch = 0
+        self.drop_last = drop_last
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        n = len(self.neg) / (self.batch_size - self.half)
+        return int(np.floor(n)) if self.drop_last else int(np.ceil(n))
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        neg = rng.permutation(self.neg)
+        n_batches = len(self)
+        need = n_batches * self.half
+        reps = int(np.ceil(need / len(self.pos)))
+        pos = np.concatenate([rng.permutation(self.pos) for _ in range(reps)])[:need]
+        nneg = self.batch_size - self.half
+        for b in range(n_batches):
+            chunk = np.concatenate([pos[b * self.half : (b + 1) * self.half], neg[b * nneg : (b + 1) * nneg]])
+            yield rng.permutation(chunk).tolist()
