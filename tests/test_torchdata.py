@@ -77,3 +77,23 @@ def test_dataloader_with_getitems(tiny_fasta, regions):
     dl = DataLoader(ds, batch_sampler=BalancedBatchSampler(ds.labels, 16), collate_fn=collate_batch)
     x, y = next(iter(dl))
     assert x.shape == (16, 4, 200) and y.sum().item() == 8
+
+
+def test_rows_with_own_sequence(tiny_fasta, regions):
+    from bindscape.io.genome import encode, onehot
+
+    g = Genome(tiny_fasta)
+    df = regions.copy()
+    rng = np.random.default_rng(1)
+    seqs = ["".join(rng.choice(list("ACGT"), 200)) for _ in range(3)]
+    df["sequence"] = None
+    df.loc[[1, 5, 9], "sequence"] = seqs
+    ds = RegionDataset(df, g)
+    x, _ = ds.__getitems__([0, 1, 5, 9])
+    assert np.array_equal(x[1].numpy(), onehot(encode(seqs[0])))
+    assert np.array_equal(x[3].numpy(), onehot(encode(seqs[2])))
+    ref = g.fetch_onehot(["chr1"], [int(df.start[0])], length=200)[0]
+    assert np.array_equal(x[0].numpy(), ref)
+    df.loc[2, "sequence"] = "ACGT"
+    with pytest.raises(ConfigError, match="sequence has"):
+        RegionDataset(df, g)

@@ -67,6 +67,23 @@ class RegionDataset(Dataset):
         self.epoch = 0
         self._chroms = self.regions["chrom"].to_numpy()
         self._starts = self.regions["start"].to_numpy(dtype=np.int64)
+        # rows with their own sequence (shuffled negatives): coordinates only decide the split
+        self._own_rows = np.zeros(len(self.regions), dtype=bool)
+        self._own_codes = None
+        if "sequence" in self.regions:
+            own = self.regions["sequence"].notna().to_numpy()
+            if own.any():
+                from bindscape.io.genome import encode
+
+                seqs = self.regions.loc[own, "sequence"].tolist()
+                bad = [(i, len(q)) for i, q in zip(np.flatnonzero(own), seqs) if len(q) != self.length]
+                if bad:
+                    raise ConfigError(
+                        f"row {bad[0][0]}: sequence has {bad[0][1]} bp but windows are {self.length} bp long"
+                    )
+                self._own_rows = own
+                self._own_codes = np.full((len(self.regions), self.length), 4, dtype=np.uint8)
+                self._own_codes[own] = np.stack([encode(q) for q in seqs])
         self.bp = "bound_starts" in self.regions
         if self.bp:
             self._y = bp_labels(self.regions, self.length).astype(np.float32)
@@ -101,6 +118,9 @@ class RegionDataset(Dataset):
             if self.rc_augment:
                 rc = rng.random(len(idx)) < 0.5
         x = self.genome.fetch_onehot(self._chroms[idx], starts + shift, length=self.length, pad=True, rc=rc)
+        own = self._own_rows[idx]
+        if own.any():
+            x[own] = _own_onehot(self._own_codes[idx[own]], shift[own], None if rc is None else rc[own])
         y = self._y[idx]
         if self.bp:
             y = _shift_rows(y, shift)
@@ -111,6 +131,24 @@ class RegionDataset(Dataset):
     def __getitem__(self, i: int):
         x, y = self.__getitems__([i])
         return x[0], y[0]
+
+
+def _own_onehot(codes: np.ndarray, shift: np.ndarray, rc: np.ndarray | None) -> np.ndarray:
+    """One-hot of stored sequences, shifted like genome windows (N past the ends) and optionally RC'd."""
+    from bindscape.io.genome import onehot, reverse_complement_codes
+
+    if shift.any():
+        L = codes.shape[1]
+        cols = np.arange(L)[None, :] + shift[:, None]
+        ok = (cols >= 0) & (cols < L)
+        shifted = np.full_like(codes, 4)
+        rows = np.broadcast_to(np.arange(len(codes))[:, None], cols.shape)
+        shifted[ok] = codes[rows[ok], cols[ok]]
+        codes = shifted
+    if rc is not None and rc.any():
+        codes = codes.copy()
+        codes[rc] = reverse_complement_codes(codes[rc])
+    return onehot(codes)
 
 
 def _shift_rows(y: np.ndarray, shift: np.ndarray) -> np.ndarray:
