@@ -1,0 +1,249 @@
+"""Classification metrics, thresholds, bootstrap intervals, per-group scores and cross matrices.
+
+Ranking metrics come from scikit-learn (auROC, average precision). The partial auROC for FPR <= 0.1 is given
+both raw (the area, at most 0.1) and McClish-standardised (0.5 for a random ranking, 1 for a perfect one —
+what ``roc_auc_score(max_fpr=0.1)`` returns). Threshold metrics use a threshold chosen on validation data
+(max F1 or max MCC) and applied unchanged to the test set. Bootstrap intervals resample examples with
+replacement (stratified by label so each resample has both classes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bindscape.errors import ConfigError
+
+RANKING = ("auROC", "auPRC", "pAUROC", "pAUROC_std")
+THRESHOLDED = ("accuracy", "precision", "recall", "specificity", "F1", "MCC")
+
+
+def _check(y, s) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y).astype(np.int8).ravel()
+    s = np.asarray(s, dtype=np.float64).ravel()
+    if y.shape != s.shape:
+        raise ConfigError(f"labels and scores differ in length ({len(y)} vs {len(s)})")
+    if not np.isfinite(s).all():
+        raise ConfigError(f"{int((~np.isfinite(s)).sum())} scores are NaN or infinite")
+    return y, s
+
+
+def auroc(y, s) -> float:
+    """Area under the ROC curve via the Mann-Whitney rank sum (ties get average ranks; equals sklearn's)."""
+    from scipy.stats import rankdata
+
+    y, s = _check(y, s)
+    P = int(y.sum())
+    N = len(y) - P
+    if P == 0 or N == 0:
+        return float("nan")
+    r = rankdata(s)
+    return float((r[y == 1].sum() - P * (P + 1) / 2) / (P * N))
+
+
+def auprc(y, s) -> float:
+    """Average precision (the step-wise area under the precision-recall curve)."""
+    from sklearn.metrics import average_precision_score
+
+    y, s = _check(y, s)
+    return float(average_precision_score(y, s)) if y.sum() > 0 else float("nan")
+
+
+def partial_auroc(y, s, max_fpr: float = 0.1, standardized: bool = False) -> float:
+    """Area under the ROC curve for FPR in [0, max_fpr]; McClish-standardised when `standardized`."""
+    from sklearn.metrics import roc_curve
+
+    y, s = _check(y, s)
+    if not 0 < y.sum() < len(y):
+        return float("nan")
+    if not 0 < max_fpr <= 1:
+        raise ConfigError(f"max_fpr must be in (0, 1], got {max_fpr}")
+    fpr, tpr, _ = roc_curve(y, s)
+    stop = np.searchsorted(fpr, max_fpr, "right")
+    x = np.r_[fpr[:stop], max_fpr]
+    t = np.r_[tpr[:stop], np.interp(max_fpr, fpr, tpr)]
+    area = float(np.sum(np.diff(x) * (t[1:] + t[:-1]) / 2))
+    if not standardized:
+        return area
+    lo, hi = max_fpr**2 / 2, max_fpr
+    return float(0.5 * (1 + (area - lo) / (hi - lo)))
+
+
+def confusion(y, s, threshold: float) -> dict[str, int]:
+    y, s = _check(y, s)
+    pred = s >= threshold
+    return {
+        "TP": int((pred & (y == 1)).sum()),
+        "FP": int((pred & (y == 0)).sum()),
+        "TN": int((~pred & (y == 0)).sum()),
+        "FN": int((~pred & (y == 1)).sum()),
+    }
+
+
+def _from_counts(tp, fp, tn, fn) -> dict[str, np.ndarray]:
+    tp, fp, tn, fn = (np.asarray(v, dtype=np.float64) for v in (tp, fp, tn, fn))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        prec = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        rec = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
+        spec = np.where(tn + fp > 0, tn / (tn + fp), 0.0)
+        f1 = np.where(prec + rec > 0, 2 * prec * rec / (prec + rec), 0.0)
+        den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+        mcc = np.where(den > 0, (tp * tn - fp * fn) / den, 0.0)
+        acc = (tp + tn) / (tp + fp + tn + fn)
+    return {"accuracy": acc, "precision": prec, "recall": rec, "specificity": spec, "F1": f1, "MCC": mcc}
+
+
+def threshold_metrics(y, s, threshold: float) -> dict[str, float]:
+    """Accuracy, precision, recall, specificity, F1, MCC and confusion counts at `threshold` (score >= t)."""
+    c = confusion(y, s, threshold)
+    m = {k: float(v) for k, v in _from_counts(c["TP"], c["FP"], c["TN"], c["FN"]).items()}
+    return {**m, **c, "threshold": float(threshold)}
+
+
+def choose_threshold(y, s, criterion: str = "F1") -> float:
+    """The score threshold that maximises F1 or MCC on these (validation) data; all cut points are tried."""
+    crit = {"f1": "F1", "mcc": "MCC"}.get(criterion.lower())
+    if crit is None:
+        raise ConfigError(f"threshold criterion must be 'F1' or 'MCC', got {criterion!r}")
+    y, s = _check(y, s)
+    order = np.argsort(-s, kind="mergesort")
+    ys, ss = y[order], s[order]
+    # candidate thresholds: each distinct score (predict positive for scores >= it)
+    last = np.r_[ss[1:] != ss[:-1], True]
+    tp = np.cumsum(ys)[last]
+    fp = np.cumsum(1 - ys)[last]
+    P, N = ys.sum(), len(ys) - ys.sum()
+    vals = _from_counts(tp, fp, N - fp, P - tp)[crit]
+    return float(ss[last][int(np.argmax(vals))])
+
+
+def ranking_metrics(y, s, max_fpr: float = 0.1) -> dict[str, float]:
+    return {
+        "auROC": auroc(y, s),
+        "auPRC": auprc(y, s),
+        "pAUROC": partial_auroc(y, s, max_fpr),
+        "pAUROC_std": partial_auroc(y, s, max_fpr, standardized=True),
+    }
+
+
+def bootstrap_ci(
+    y, s, metric: Callable[[np.ndarray, np.ndarray], float], *, n: int = 1000, alpha: float = 0.05, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval for `metric`, resampling positives and negatives separately."""
+    y, s = _check(y, s)
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan"), float("nan")
+    vals = np.empty(n)
+    for b in range(n):
+        idx = np.r_[rng.choice(pos, len(pos)), rng.choice(neg, len(neg))]
+        vals[b] = metric(y[idx], s[idx])
+    return float(np.quantile(vals, alpha / 2)), float(np.quantile(vals, 1 - alpha / 2))
+
+
+@dataclass
+class Evaluation:
+    """Metrics of one model on one test set, with optional intervals."""
+
+    metrics: dict[str, float]
+    intervals: dict[str, tuple[float, float]]
+
+    def row(self, name: str | None = None) -> dict:
+        out = {"model": name} if name else {}
+        for k, v in self.metrics.items():
+            out[k] = v
+            if k in self.intervals:
+                out[f"{k}_lo"], out[f"{k}_hi"] = self.intervals[k]
+        return out
+
+
+def evaluate_scores(
+    y,
+    s,
+    *,
+    threshold: float | None = None,
+    val: tuple[np.ndarray, np.ndarray] | None = None,
+    criterion: str = "F1",
+    bootstrap: int = 0,
+    seed: int = 0,
+    max_fpr: float = 0.1,
+) -> Evaluation:
+    """All metrics for scores `s` against labels `y`.
+
+    The threshold is `threshold` when given, else chosen on `val = (y_val, s_val)` by `criterion`, else on the
+    test data themselves (flagged as ``threshold_source = 'test'`` — optimistic; prefer validation data).
+    """
+    y, s = _check(y, s)
+    src = "given"
+    if threshold is None:
+        if val is not None:
+            threshold, src = choose_threshold(*val, criterion=criterion), "val"
+        else:
+            threshold, src = choose_threshold(y, s, criterion=criterion), "test"
+    m = {**ranking_metrics(y, s, max_fpr), **threshold_metrics(y, s, threshold)}
+    m["n"] = int(len(y))
+    m["positives"] = int(y.sum())
+    m["threshold_source"] = src
+    intervals = {}
+    if bootstrap:
+        fns = {"auROC": auroc, "auPRC": auprc, "pAUROC_std": lambda a, b: partial_auroc(a, b, max_fpr, True)}
+        for name, fn in fns.items():
+            intervals[name] = bootstrap_ci(y, s, fn, n=bootstrap, seed=seed)
+    return Evaluation(m, intervals)
+
+
+def metrics_by_group(
+    df: pd.DataFrame, *, by: str | list[str], label: str = "label", score: str = "score", min_n: int = 1
+) -> pd.DataFrame:
+    """Ranking metrics per group (TF, cell, species, chromosome, repeat, promoter ...)."""
+    by = [by] if isinstance(by, str) else list(by)
+    rows = []
+    for key, sub in df.groupby(by, observed=True):
+        if len(sub) < min_n:
+            continue
+        key = key if isinstance(key, tuple) else (key,)
+        y, s = sub[label].to_numpy(), sub[score].to_numpy()
+        rows.append({**dict(zip(by, key)), "n": len(sub), "positives": int(y.sum()), **ranking_metrics(y, s)})
+    return pd.DataFrame(rows)
+
+
+def cross_matrix(
+    scores: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray]], metric: str = "auPRC"
+) -> pd.DataFrame:
+    """Models x test sets matrix of `metric` from {(model, test_set): (labels, scores)}."""
+    fn = {"auROC": auroc, "auPRC": auprc, "pAUROC_std": lambda a, b: partial_auroc(a, b, 0.1, True)}.get(metric)
+    if fn is None:
+        raise ConfigError(f"cross matrices support auROC, auPRC, pAUROC_std; got {metric!r}")
+    cells = {(m, t): fn(y, s) for (m, t), (y, s) in scores.items()}
+    models = list(dict.fromkeys(m for m, _ in cells))
+    tests = list(dict.fromkeys(t for _, t in cells))
+    mat = pd.DataFrame(np.nan, index=models, columns=tests)
+    for (m, t), v in cells.items():
+        mat.loc[m, t] = v
+    mat.index.name, mat.columns.name = "model", "test set"
+    return mat
+
+
+def calibration(y, p, bins: int = 10) -> pd.DataFrame:
+    """Reliability table: per probability bin, mean predicted probability and observed positive rate."""
+    y, p = _check(y, p)
+    if p.min() < 0 or p.max() > 1:
+        raise ConfigError("calibration needs probabilities in [0, 1] (apply a sigmoid to logits first)")
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    rows = []
+    for b in range(bins):
+        sel = idx == b
+        if sel.any():
+            rows.append({"bin": b, "lo": edges[b], "hi": edges[b + 1], "n": int(sel.sum()),
+                         "mean_pred": float(p[sel].mean()), "frac_pos": float(y[sel].mean())})
+    return pd.DataFrame(rows)
+
+
+def expected_calibration_error(y, p, bins: int = 10) -> float:
+    t = calibration(y, p, bins)
+    return float((t["n"] * (t["mean_pred"] - t["frac_pos"]).abs()).sum() / t["n"].sum())
