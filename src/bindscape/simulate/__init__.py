@@ -1,1 +1,319 @@
-"""bindscape.simulate"""
+"""bindscape.simulate: synthetic genomes with planted TF binding and known truth (the embedded default data).
+
+    from bindscape.simulate import simulate
+    res = simulate("demo", seed=0, out="runs/sim")           # writes the output folder, returns SimResult
+    res = simulate("small", seed=1, **{"chip.sensitivity": 0.7})  # in memory only (out=None)
+    res.truth["sim"]; res.genomes["sim"].seqs["chr1"]; res.peaks[("sim", "CTCF", "liver")]
+
+Output layout (``out``): ``manifest.json`` and per species ``<species>/genome.fa.gz``,
+``<species>/chrom.sizes``, ``<species>/truth.tsv``, ``<species>/peaks/<TF>.<cell>.narrowPeak``,
+``<species>/accessibility/<cell>.narrowPeak``. See docs/simulator.md.
+
+This is the bottom layer: it imports only `bindscape.errors` and `bindscape._util` from bindscape.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .binding import (
+    Flat,
+    Motif,
+    assign_binding,
+    atac_peaks,
+    background_hits,
+    call_chip_peaks,
+    domains_mask,
+    instance_features,
+    instances_to_truth,
+    load_motif,
+    make_accessibility,
+    make_groups,
+    plant_groups,
+    plant_motif,
+    sample_site,
+    sample_sites,
+)
+from .config import SimConfig, preset_names, resolve_config
+from .genome import Genome, read_fasta_codes, simulate_genome, write_chrom_sizes, write_fasta_gz
+
+__all__ = [
+    "SimConfig",
+    "SimResult",
+    "simulate",
+    "resolve_config",
+    "preset_names",
+    "load_motif",
+    "sample_site",
+    "sample_sites",
+    "plant_motif",
+    "plant_binding",
+    "simulate_genome",
+    "read_fasta_codes",
+    "Motif",
+    "Genome",
+]
+
+
+@dataclass
+class SimResult:
+    """What `simulate` produced. In memory always; `paths` (relative to `out`) only when written."""
+
+    config: SimConfig
+    seed: int
+    genomes: dict[str, Genome]
+    truth: dict[str, pd.DataFrame]
+    peaks: dict[tuple[str, str, str], pd.DataFrame]
+    accessibility: dict[tuple[str, str], pd.DataFrame]
+    manifest: dict[str, Any]
+    out: Path | None = None
+    paths: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def species(self) -> list[str]:
+        return list(self.genomes)
+
+    def path(self, rel: str) -> Path:
+        if self.out is None:
+            raise ValueError("this simulation was not written (out=None)")
+        return self.out / rel
+
+
+def load_motifs(cfg: SimConfig) -> dict[str, Motif]:
+    return {t.name: load_motif(t.name, t.jaspar_id, cfg.binding.site_max_pvalue) for t in cfg.tfs}
+
+
+def _n_per_tf(cfg: SimConfig, genome_size: int) -> dict[str, int]:
+    return {t.name: int(round(t.sites_per_mb * genome_size / 1e6)) for t in cfg.tfs}
+
+
+def plant_binding(
+    seqs: dict[str, np.ndarray],
+    cfg: SimConfig,
+    rng: np.random.Generator,
+    *,
+    species: str = "sim",
+    motifs: dict[str, Motif] | None = None,
+    groups=None,
+    degrade: set[str] | None = None,
+    access: dict[str, np.ndarray] | None = None,
+):
+    """Plant binding into background sequences (synthetic or real) and decide binding per cell type.
+
+    seqs: chrom -> uint8 codes (A,C,G,T,N = 0..4). Returns (planted seqs, truth DataFrame, flat, access,
+    instances) where truth has one row per motif instance (planted, cluster, partner, decoy, turnover and
+    above-threshold background hits) with per-cell accessibility, binding probability, outcome and reason.
+    """
+    motifs = motifs or load_motifs(cfg)
+    r_access, r_groups, r_place, r_bind = rng.spawn(4)
+    flat = Flat.from_seqs(seqs)
+    if access is None:
+        access = make_accessibility(flat, cfg.cells, cfg.accessibility, r_access)
+    if groups is None:
+        groups = make_groups(motifs, cfg, _n_per_tf(cfg, int(flat.sizes.sum())), r_groups)
+    open_mask = np.zeros(len(flat.codes), dtype=bool)
+    for doms in access.values():
+        open_mask |= domains_mask(doms, len(flat.codes))
+    planted = plant_groups(
+        flat,
+        groups,
+        motifs,
+        r_place,
+        open_mask=open_mask,
+        open_bias=cfg.binding.open_bias,
+        degrade=degrade,
+        species=species,
+    )
+    parts = [planted]
+    if cfg.binding.background_hits:
+        parts.append(background_hits(flat, motifs, planted))
+    inst = pd.concat(parts, ignore_index=True)
+    inst = instance_features(inst, cfg)
+    inst = assign_binding(inst, access, cfg, r_bind, len(flat.codes))
+    truth = instances_to_truth(flat, inst, species, cfg.cells)
+    return flat.to_seqs(), truth, flat, access, inst
+
+
+def simulate(
+    preset: str | Path | dict | SimConfig = "demo",
+    seed: int = 0,
+    out: str | Path | None = None,
+    *,
+    overrides: dict[str, Any] | None = None,
+    progress: bool = False,
+    **kw,
+) -> SimResult:
+    """Simulate genomes + binding with known truth; write the output folder when `out` is given.
+
+    Overrides are dotted keys (``{"chip.sensitivity": 0.7, "species.*.chrom_sizes": [100000]}``); as
+    keyword arguments use ``__`` for the dots (``chip__sensitivity=0.7``).
+    """
+    from bindscape import __version__
+
+    ov = dict(overrides or {})
+    ov.update({k.replace("__", "."): v for k, v in kw.items()})
+    cfg = resolve_config(preset, ov)
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    motifs = load_motifs(cfg)
+    timings["motifs"] = time.perf_counter() - t0
+    root = np.random.SeedSequence(int(seed))
+    cat_ss, *species_ss = root.spawn(1 + len(cfg.species))
+    cat_rng = np.random.default_rng(cat_ss)
+    ref_size = sum(cfg.species[0].chrom_sizes)
+    catalogue = make_groups(motifs, cfg, _n_per_tf(cfg, ref_size), cat_rng, prefix="g")
+    genomes, truths, peaks, access_peaks, stats = {}, {}, {}, {}, {}
+    for si, (sc, ss) in enumerate(zip(cfg.species, species_ss, strict=True)):
+        t1 = time.perf_counter()
+        g_rng, turn_rng, new_rng, bind_rng, peak_rng = (np.random.default_rng(s) for s in ss.spawn(5))
+        genome = simulate_genome(sc, g_rng)
+        timings[f"{sc.name}.genome"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        groups = list(catalogue)
+        degrade: set[str] = set()
+        if si > 0 and cfg.binding.turnover > 0:
+            lost = [g for g in catalogue if turn_rng.random() < cfg.binding.turnover]
+            degrade = {g.gid for g in lost}
+            n_new: dict[str, int] = {t.name: 0 for t in cfg.tfs}
+            for g in lost:
+                for m in g.members:
+                    if m.origin != "partner":
+                        n_new[m.tf] += 1
+            groups += make_groups(motifs, cfg, n_new, new_rng, prefix=f"{sc.name}_g")
+        seqs, truth, flat, access, inst = plant_binding(
+            genome.seqs, cfg, bind_rng, species=sc.name, motifs=motifs, groups=groups, degrade=degrade
+        )
+        genome.seqs = seqs
+        timings[f"{sc.name}.binding"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        cell_rngs = dict(zip([c.name for c in cfg.cells], peak_rng.spawn(len(cfg.cells)), strict=True))
+        for cell in cfg.cells:
+            crng = cell_rngs[cell.name]
+            atac_rng, *tf_rngs = crng.spawn(1 + len(cfg.tfs))
+            access_peaks[(sc.name, cell.name)] = atac_peaks(
+                flat, access[cell.name], atac_rng, f"{sc.name}.atac.{cell.name}"
+            )
+            for t, trng in zip(cfg.tfs, tf_rngs, strict=True):
+                if cell.tfs is not None and t.name not in cell.tfs:
+                    continue
+                peaks[(sc.name, t.name, cell.name)] = call_chip_peaks(
+                    flat,
+                    inst,
+                    t.name,
+                    cell.name,
+                    access[cell.name],
+                    cfg.chip,
+                    trng,
+                    f"{sc.name}.{t.name}.{cell.name}",
+                )
+        timings[f"{sc.name}.peaks"] = time.perf_counter() - t1
+        genomes[sc.name] = genome
+        truths[sc.name] = truth
+        codes = np.concatenate(list(genome.seqs.values()))
+        gc = np.isin(codes, (1, 2)).sum() / max(1, (codes < 4).sum())
+        stats[sc.name] = {
+            "genome_size": genome.size,
+            "gc": round(float(gc), 4),
+            "repeat_fraction": round(genome.repeat_fraction(), 4),
+            "repeat_families": genome.info.get("repeats", {}),
+            "instances": {o: int(n) for o, n in truth.origin.value_counts().sort_index().items()},
+            "accessible_fraction": {
+                c.name: round(float((access[c.name][:, 1] - access[c.name][:, 0]).sum() / genome.size), 4)
+                for c in cfg.cells
+            },
+            "bound": {
+                f"{t.name}.{c.name}": int(truth.loc[truth.tf == t.name, f"bound_{c.name}"].sum())
+                for t in cfg.tfs
+                for c in cfg.cells
+            },
+            "peaks": {f"{k[1]}.{k[2]}": len(v) for k, v in peaks.items() if k[0] == sc.name},
+        }
+    manifest = {
+        "bindscape_version": __version__,
+        "generator": "bindscape.simulate",
+        "preset": cfg.name,
+        "seed": int(seed),
+        "species": [s.name for s in cfg.species],
+        "tfs": [
+            {
+                "name": t.name,
+                "jaspar_id": t.jaspar_id,
+                "width": motifs[t.name].width,
+                "threshold_log2": round(motifs[t.name].threshold, 3),
+                "max_log2": round(motifs[t.name].max_score, 3),
+                "pioneer": t.pioneer,
+                "partner": t.partner,
+            }
+            for t in cfg.tfs
+        ],
+        "cells": [c.name for c in cfg.cells],
+        "coordinates": "0-based, half-open (BED)",
+        "config": cfg.model_dump(mode="json"),
+        "stats": stats,
+        "outputs": {},
+    }
+    res = SimResult(cfg, int(seed), genomes, truths, peaks, access_peaks, manifest, timings=timings)
+    if out is not None:
+        t1 = time.perf_counter()
+        write_outputs(res, Path(out))
+        timings["write"] = time.perf_counter() - t1
+    timings["total"] = time.perf_counter() - t0
+    return res
+
+
+def _write_table(path: Path, df: pd.DataFrame, header: bool) -> None:
+    from bindscape._util import atomic_path
+
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, sep="\t", index=False, header=header, lineterminator="\n")
+
+
+def write_outputs(res: SimResult, out: Path) -> None:
+    """Write the output folder (every file atomically; manifest last)."""
+    from bindscape._util import atomic_write_text
+
+    cfg = res.config
+    out.mkdir(parents=True, exist_ok=True)
+    outputs: dict[str, Any] = {}
+    for sp, genome in res.genomes.items():
+        d = out / sp
+        entry: dict[str, Any] = {
+            "genome": f"{sp}/genome.fa.gz",
+            "chrom_sizes": f"{sp}/chrom.sizes",
+            "truth": f"{sp}/truth.tsv",
+            "peaks": {},
+            "accessibility": {},
+        }
+        write_fasta_gz(
+            d / "genome.fa.gz",
+            genome,
+            width=cfg.output.line_width,
+            compresslevel=cfg.output.fasta_compresslevel,
+        )
+        write_chrom_sizes(d / "chrom.sizes", genome)
+        _write_table(d / "truth.tsv", res.truth[sp], header=True)
+        for (s, tf, cell), df in res.peaks.items():
+            if s != sp:
+                continue
+            rel = f"{sp}/peaks/{tf}.{cell}.narrowPeak"
+            _write_table(out / rel, df, header=False)
+            entry["peaks"][f"{tf}.{cell}"] = rel
+        for (s, cell), df in res.accessibility.items():
+            if s != sp:
+                continue
+            rel = f"{sp}/accessibility/{cell}.narrowPeak"
+            _write_table(out / rel, df, header=False)
+            entry["accessibility"][cell] = rel
+        outputs[sp] = entry
+    res.manifest["outputs"] = outputs
+    atomic_write_text(out / "manifest.json", json.dumps(res.manifest, indent=2, sort_keys=True) + "\n")
+    res.out = out
+    res.paths = outputs

@@ -1,0 +1,805 @@
+"""Binding with known truth: JASPAR motifs, site sampling and planting, accessibility, binding rules, peaks.
+
+Everything works on uint8 code arrays (A=0, C=1, G=2, T=3, N=4), so the same functions plant binding into a
+synthetic background or into a real genome. The reusable pieces are plain functions:
+
+- `load_motif(name, jaspar_id)` -> `Motif` (probabilities, log-odds, p-value threshold), cached per process
+- `sample_site(motif_or_pwm, rng, affinity=None)` / `sample_sites(motif, n, rng, affinities)`
+- `plant_motif(seq_codes, pwm, pos, strand, rng)` writes one sampled instance in place
+- `plant_binding(seqs, motifs, cfg, rng, ...)` plants every site group and returns (seqs, instances table)
+- `make_accessibility(...)`, `assign_binding(...)`, `call_chip_peaks(...)`, `atac_peaks(...)`
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bindscape.errors import ConfigError
+
+from .genome import revcomp
+
+SPACER = 1000  # N bases between chromosomes in the flat coordinate space used internally
+_PFM_CACHE: dict[str, np.ndarray] = {}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Motifs
+# ----------------------------------------------------------------------------------------------------------
+
+
+def jaspar_counts(jaspar_id: str) -> np.ndarray:
+    """(4, w) count matrix of a JASPAR matrix ID from pyjaspar's offline database (cached per process)."""
+    if jaspar_id not in _PFM_CACHE:
+        from pyjaspar import jaspardb
+
+        db = jaspardb(release="JASPAR2024")
+        try:
+            m = db.fetch_motif_by_id(jaspar_id)
+        except Exception:
+            m = None
+        if m is None:
+            raise ConfigError(f"JASPAR matrix {jaspar_id!r} not found in pyjaspar's JASPAR2024 database")
+        _PFM_CACHE[jaspar_id] = np.array([m.counts[b] for b in "ACGT"], dtype=float)
+    return _PFM_CACHE[jaspar_id]
+
+
+def score_pvalue_threshold(logodds: np.ndarray, pvalue: float, resolution: float = 0.01) -> float:
+    """Smallest score s with P(score >= s) <= pvalue for a uniform background (exact DP on a grid)."""
+    ints = np.round(logodds / resolution).astype(np.int64)  # (4, w)
+    lo = ints.min(axis=0)
+    dist = np.array([1.0])
+    offset = 0
+    for j in range(ints.shape[1]):
+        col = ints[:, j] - lo[j]
+        step = np.zeros(col.max() + 1)
+        np.add.at(step, col, 0.25)
+        dist = np.convolve(dist, step)
+        offset += lo[j]
+    tail = np.cumsum(dist[::-1])[::-1]  # P(score >= index)
+    ok = np.flatnonzero(tail <= pvalue)
+    idx = ok[0] if len(ok) else len(dist) - 1
+    return float((idx + offset) * resolution)
+
+
+@dataclass
+class Motif:
+    name: str
+    jaspar_id: str
+    probs: np.ndarray  # (4, w)
+    logodds: np.ndarray  # (4, w) log2(p / 0.25)
+    threshold: float  # log-odds score at the configured p-value
+    max_score: float
+    pvalue: float
+
+    @property
+    def width(self) -> int:
+        return self.probs.shape[1]
+
+    def score(self, site: np.ndarray) -> float:
+        """Log-odds score of a + strand site (codes)."""
+        return float(self.scores(site[None, :])[0])
+
+    def scores(self, sites: np.ndarray) -> np.ndarray:
+        """Scores of (n, w) code arrays (N scores -10 bits)."""
+        lo = np.concatenate([self.logodds, np.full((1, self.width), -10.0)])
+        return lo[sites, np.arange(self.width)[None, :]].sum(axis=1)
+
+    def affinity(self, score) -> np.ndarray:
+        """Score scaled to [0, 1]: 0 at the p-value threshold, 1 at the best possible site."""
+        return np.clip((np.asarray(score) - self.threshold) / (self.max_score - self.threshold), 0.0, 1.0)
+
+
+def load_motif(name: str, jaspar_id: str, pvalue: float = 5e-5) -> Motif:
+    """A JASPAR motif with probabilities (pseudocount 0.01 per cell relative), log-odds and threshold."""
+    counts = jaspar_counts(jaspar_id)
+    freqs = counts / counts.sum(axis=0, keepdims=True)
+    probs = (freqs + 0.01) / 1.04
+    lo = np.log2(probs / 0.25)
+    thr = score_pvalue_threshold(lo, pvalue)
+    mx = float(lo.max(axis=0).sum())
+    if thr >= mx - 1e-6:
+        raise ConfigError(f"motif {name} ({jaspar_id}) is too short for sites at p < {pvalue:g}")
+    return Motif(name, jaspar_id, probs, lo, thr, mx, pvalue)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Sampling and planting
+# ----------------------------------------------------------------------------------------------------------
+
+_TEMPS = np.concatenate([np.linspace(1.0, 0.35, 40), np.linspace(0.3, 0.05, 24)])
+
+
+def sample_sites(motif: Motif, n: int, rng: np.random.Generator, affinities=None) -> np.ndarray:
+    """(n, w) + strand site codes drawn from the PWM (tempered), all scoring above the motif threshold.
+
+    `affinities` (n,) in [0, 1] are targets: for each site, 64 candidates drawn at temperatures from 1 (the
+    PWM itself) to 0.05 (near consensus) are scored and the above-threshold one closest to the target wins.
+    Without targets, a site is the first above-threshold draw at temperature 1 (falling back to colder).
+    """
+    w = motif.width
+    if n == 0:
+        return np.zeros((0, w), dtype=np.uint8)
+    q = motif.probs[None, :, :] ** (1.0 / _TEMPS[:, None, None])  # (K, 4, w)
+    q = q / q.sum(axis=1, keepdims=True)
+    cum = np.cumsum(q, axis=1)[:, :3, :]  # (K, 3, w)
+    K = len(_TEMPS)
+    u = rng.random((n, K, w), dtype=np.float32)
+    cand = (u[:, :, None, :] > cum[None, :, :, :]).sum(axis=2).astype(np.uint8)  # (n, K, w)
+    sc = motif.scores(cand.reshape(-1, w)).reshape(n, K)
+    ok = sc >= motif.threshold
+    aff = motif.affinity(sc)
+    if affinities is None:
+        pick = np.where(ok.any(axis=1), ok.argmax(axis=1), K - 1)
+    else:
+        dist = np.abs(aff - np.asarray(affinities)[:, None])
+        dist[~ok] = np.inf
+        pick = dist.argmin(axis=1)
+    sites = cand[np.arange(n), pick]
+    bad = ~ok[np.arange(n), pick]
+    if bad.any():  # fall back to the consensus (always above threshold)
+        sites[bad] = motif.probs.argmax(axis=0)
+    return sites
+
+
+def sample_site(pwm, rng: np.random.Generator, affinity: float | None = None) -> np.ndarray:
+    """One site (+ strand codes). `pwm` is a `Motif` (above-threshold, near `affinity`) or a (4, w)
+    probability matrix (a plain draw, no threshold)."""
+    if isinstance(pwm, Motif):
+        return sample_sites(pwm, 1, rng, None if affinity is None else [affinity])[0]
+    p = np.asarray(pwm, dtype=float)
+    p = p / p.sum(axis=0, keepdims=True)
+    u = rng.random(p.shape[1])
+    return (u[None, :] > np.cumsum(p, axis=0)[:3]).sum(axis=0).astype(np.uint8)
+
+
+def plant_motif(
+    seq_codes: np.ndarray, pwm, pos: int, strand: str, rng: np.random.Generator, affinity: float | None = None
+) -> np.ndarray:
+    """Write a sampled instance of `pwm` at seq_codes[pos:pos+w] (reverse complement for strand '-').
+
+    Returns the + strand site codes that were sampled."""
+    site = sample_site(pwm, rng, affinity)
+    seq_codes[pos : pos + len(site)] = site if strand == "+" else revcomp(site)
+    return site
+
+
+def degrade_site(motif: Motif, site: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Mutate the most informative positions until the site scores below threshold (site turnover)."""
+    site = site.copy()
+    ic = (motif.probs * np.log2(motif.probs / 0.25)).sum(axis=0)
+    order = np.argsort(-ic + rng.normal(0, 0.05, len(ic)))
+    worst = motif.probs.argmin(axis=0)
+    for k, j in enumerate(order):
+        site[j] = worst[j]
+        if k >= 1 and motif.score(site) < motif.threshold - 2.0:
+            break
+    return site
+
+
+def scan(codes: np.ndarray, motif: Motif) -> tuple[np.ndarray, np.ndarray]:
+    """Log-odds scores of every window on both strands: (plus (n,), minus (n,)), n = len - w + 1."""
+    w = motif.width
+    n = len(codes) - w + 1
+    lo = np.concatenate([motif.logodds, np.full((1, w), -10.0)]).astype(np.float32)
+    rc_lo = np.concatenate([motif.logodds[::-1, ::-1], np.full((1, w), -10.0)]).astype(np.float32)
+    plus = np.zeros(n, dtype=np.float32)
+    minus = np.zeros(n, dtype=np.float32)
+    for j in range(w):
+        win = codes[j : j + n]
+        plus += lo[:, j][win]
+        minus += rc_lo[:, j][win]
+    return plus, minus
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Flat coordinates
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Flat:
+    """All chromosomes concatenated with SPACER Ns between them (internal coordinate system)."""
+
+    names: list[str]
+    offsets: np.ndarray  # start of each chrom in flat coords
+    sizes: np.ndarray
+    codes: np.ndarray
+
+    @classmethod
+    def from_seqs(cls, seqs: dict[str, np.ndarray]) -> Flat:
+        names = list(seqs)
+        sizes = np.array([len(seqs[c]) for c in names], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes + SPACER)[:-1]]).astype(np.int64)
+        codes = np.full(int(sizes.sum() + SPACER * len(names)), 4, dtype=np.uint8)
+        for c, o, s in zip(names, offsets, sizes, strict=True):
+            codes[o : o + s] = seqs[c]
+        return cls(names, offsets, sizes, codes)
+
+    def to_seqs(self) -> dict[str, np.ndarray]:
+        return {
+            c: self.codes[o : o + s].copy()
+            for c, o, s in zip(self.names, self.offsets, self.sizes, strict=True)
+        }
+
+    def locate(self, flat_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """flat positions -> (chrom index, position in chrom)."""
+        ci = np.searchsorted(self.offsets, flat_pos, side="right") - 1
+        return ci, flat_pos - self.offsets[ci]
+
+    def valid_mask(self) -> np.ndarray:
+        m = np.zeros(len(self.codes), dtype=bool)
+        for o, s in zip(self.offsets, self.sizes, strict=True):
+            m[o : o + s] = True
+        return m
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Accessibility
+# ----------------------------------------------------------------------------------------------------------
+
+
+def make_accessibility(flat: Flat, cells, acfg, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Per cell type, accessible domains as (k, 2) arrays of flat [start, end), non-overlapping, sorted.
+
+    A shared set (``shared_fraction`` of the smallest cell's open bases) is open in every cell; each cell
+    adds its own domains until its ``accessible_fraction`` is reached.
+    """
+    valid = flat.valid_mask()
+    genome_size = int(flat.sizes.sum())
+
+    def draw(target_bases: float, occupied: np.ndarray, r: np.random.Generator) -> list[tuple[int, int]]:
+        out, placed, tries = [], 0, 0
+        while placed < target_bases and tries < 100_000:
+            tries += 1
+            ln = int(
+                np.clip(
+                    r.lognormal(np.log(acfg.domain_median), acfg.domain_sigma),
+                    acfg.domain_min,
+                    acfg.domain_max,
+                )
+            )
+            s = int(r.integers(0, len(valid) - ln))
+            if not valid[s] or not valid[s + ln - 1] or occupied[s : s + ln].any():
+                continue
+            occupied[s : s + ln] = True
+            out.append((s, s + ln))
+            placed += ln
+        return out
+
+    shared_rng, *cell_rngs = rng.spawn(1 + len(cells))
+    min_frac = min(c.accessible_fraction for c in cells)
+    shared_occ = np.zeros(len(valid), dtype=bool)
+    shared = draw(acfg.shared_fraction * min_frac * genome_size, shared_occ, shared_rng)
+    out = {}
+    for cell, r in zip(cells, cell_rngs, strict=True):
+        occ = shared_occ.copy()
+        extra_target = max(0.0, cell.accessible_fraction * genome_size - shared_occ.sum())
+        doms = shared + draw(extra_target, occ, r)
+        arr = np.array(sorted(doms), dtype=np.int64).reshape(-1, 2)
+        out[cell.name] = arr
+    return out
+
+
+def domains_mask(domains: np.ndarray, n: int) -> np.ndarray:
+    d = np.zeros(n + 1, dtype=np.int32)
+    np.add.at(d, domains[:, 0], 1)
+    np.add.at(d, domains[:, 1], -1)
+    return np.cumsum(d[:-1]) > 0
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Site groups (catalogue) and planting
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Member:
+    tf: str
+    offset: int  # relative to the group start
+    site: np.ndarray  # + strand codes of the motif
+    strand: str
+    origin: str  # planted | cluster | partner | decoy
+    affinity: float
+    log_odds: float
+    site_id: str
+    cluster_id: int
+
+
+@dataclass
+class Group:
+    gid: str
+    members: list[Member]
+
+    @property
+    def span(self) -> int:
+        return max(m.offset + len(m.site) for m in self.members)
+
+
+def make_groups(
+    motifs: dict[str, Motif], cfg, n_per_tf: dict[str, int], rng: np.random.Generator, prefix: str = "g"
+) -> list[Group]:
+    """Sample site groups: single sites, homotypic clusters, sites with a partner motif at a preferred
+    spacing, and decoys. Sequences and affinities are fixed here; positions are chosen by `plant_groups`."""
+    bcfg = cfg.binding
+    tfcfg = {t.name: t for t in cfg.tfs}
+    groups: list[Group] = []
+    gnum = 0
+    a, b = bcfg.affinity_beta
+    for tf, n_target in n_per_tf.items():
+        t = tfcfg[tf]
+        motif = motifs[tf]
+        w = motif.width
+        made = 0
+        # draw group kinds first (vectorised site sampling afterwards)
+        plans = []
+        while made < n_target:
+            u = rng.random()
+            if u < bcfg.decoy_fraction:
+                plans.append(("decoy", 1))
+                made += 1
+            elif u < bcfg.decoy_fraction + bcfg.cluster_fraction:
+                k = int(rng.integers(bcfg.cluster_size[0], bcfg.cluster_size[1] + 1))
+                plans.append(("cluster", k))
+                made += k
+            else:
+                plans.append(("single", 1))
+                made += 1
+        n_sites = sum(k for _, k in plans)
+        affs = rng.beta(a, b, n_sites)
+        sites = sample_sites(motif, n_sites, rng, affs)
+        scores = motif.scores(sites)
+        affs = motif.affinity(scores)
+        strands = np.where(rng.random(n_sites) < 0.5, "+", "-")
+        i = 0
+        for kind, k in plans:
+            gid = f"{prefix}{gnum:05d}"
+            gnum += 1
+            members = []
+            off = 0
+            for m in range(k):
+                if m > 0:
+                    off += w + int(rng.integers(5, max(6, bcfg.cluster_span // k)))
+                origin = "decoy" if kind == "decoy" else ("cluster" if kind == "cluster" else "planted")
+                members.append(
+                    Member(
+                        tf,
+                        off,
+                        sites[i],
+                        str(strands[i]),
+                        origin,
+                        float(affs[i]),
+                        float(scores[i]),
+                        f"{gid}.{m}",
+                        gnum - 1 if kind == "cluster" else -1,
+                    )
+                )
+                i += 1
+            if kind != "decoy" and t.partner and rng.random() < t.partner_fraction:
+                pm = motifs[t.partner]
+                psite = sample_sites(pm, 1, rng, rng.beta(a, b, 1))[0]
+                pscore = pm.score(psite)
+                gap = max(0, t.partner_spacing + int(rng.integers(-t.partner_jitter, t.partner_jitter + 1)))
+                pstrand = "+" if rng.random() < 0.5 else "-"
+                if rng.random() < 0.5:  # partner downstream of the first site
+                    poff = members[0].offset + w + gap
+                    if k > 1:  # keep clusters intact: put the partner after the last member
+                        poff = members[-1].offset + w + gap
+                    members.append(
+                        Member(
+                            t.partner,
+                            poff,
+                            psite,
+                            pstrand,
+                            "partner",
+                            float(pm.affinity(pscore)),
+                            pscore,
+                            f"{gid}.p",
+                            -1,
+                        )
+                    )
+                else:  # upstream: shift everything right
+                    shift = pm.width + gap
+                    for mem in members:
+                        mem.offset += shift
+                    members.insert(
+                        0,
+                        Member(
+                            t.partner,
+                            0,
+                            psite,
+                            pstrand,
+                            "partner",
+                            float(pm.affinity(pscore)),
+                            pscore,
+                            f"{gid}.p",
+                            -1,
+                        ),
+                    )
+            groups.append(Group(gid, members))
+    return groups
+
+
+def plant_groups(
+    flat: Flat,
+    groups: list[Group],
+    motifs: dict[str, Motif],
+    rng: np.random.Generator,
+    *,
+    open_mask: np.ndarray | None = None,
+    open_bias: float = 0.0,
+    degrade: set[str] | None = None,
+    pad: int = 10,
+    species: str = "sim",
+) -> pd.DataFrame:
+    """Place every group at a free position (no overlap, no N), write its sequences into flat.codes.
+
+    A share `open_bias` of the groups is placed inside `open_mask` (accessible somewhere). Groups whose gid is
+    in `degrade` are planted with each site mutated below threshold (turnover). Returns the instances.
+    """
+    degrade = degrade or set()
+    valid = flat.codes != 4
+    occupied = ~valid
+    open_idx = np.flatnonzero(open_mask & valid) if open_mask is not None and open_bias > 0 else None
+    order = rng.permutation(len(groups))
+    rows = []
+    n = len(flat.codes)
+    for gi in order:
+        g = groups[gi]
+        span = g.span
+        for _attempt in range(200):
+            if open_idx is not None and len(open_idx) and rng.random() < open_bias:
+                s = int(open_idx[rng.integers(0, len(open_idx))]) - span // 2
+            else:
+                s = int(rng.integers(0, n - span))
+            if s < pad or s + span + pad >= n or occupied[s - pad : s + span + pad].any():
+                continue
+            break
+        else:
+            continue
+        occupied[s - pad : s + span + pad] = True
+        for m in g.members:
+            site = m.site
+            origin, aff, lo = m.origin, m.affinity, m.log_odds
+            if g.gid in degrade:
+                site = degrade_site(motifs[m.tf], site, rng)
+                origin = "turnover"
+                lo = motifs[m.tf].score(site)
+                aff = 0.0
+            start = s + m.offset
+            flat.codes[start : start + len(site)] = site if m.strand == "+" else revcomp(site)
+            rows.append((m.tf, start, start + len(site), m.strand, origin, aff, lo, m.site_id, m.cluster_id))
+    df = pd.DataFrame(
+        rows,
+        columns=["tf", "fstart", "fend", "strand", "origin", "affinity", "log_odds", "site_id", "cluster_id"],
+    )
+    return df
+
+
+def background_hits(flat: Flat, motifs: dict[str, Motif], planted: pd.DataFrame) -> pd.DataFrame:
+    """Every above-threshold window not overlapping a planted instance of the same TF (best per overlap)."""
+    rows = []
+    n = len(flat.codes)
+    for tf, motif in motifs.items():
+        w = motif.width
+        plus, minus = scan(flat.codes, motif)
+        best = np.maximum(plus, minus)
+        pos = np.flatnonzero(best >= motif.threshold)
+        if len(pos) == 0:
+            continue
+        mine = planted[planted.tf == tf]
+        cover = np.zeros(n + 1, dtype=np.int32)
+        np.add.at(cover, mine.fstart.to_numpy(), 1)
+        np.add.at(cover, mine.fend.to_numpy(), -1)
+        cum = np.concatenate([[0], np.cumsum(np.cumsum(cover)[:-1] > 0)])
+        overl = (cum[pos + w] - cum[pos]) > 0
+        pos = pos[~overl]
+        sc = best[pos]
+        keep = []
+        last_end = -1
+        last_score = -np.inf
+        # greedy non-maximum suppression along the sequence
+        for p, s in zip(pos.tolist(), sc.tolist(), strict=True):
+            if p < last_end:
+                if s > last_score:
+                    keep[-1] = (p, s)
+                    last_end, last_score = p + w, s
+                continue
+            keep.append((p, s))
+            last_end, last_score = p + w, s
+        for p, s in keep:
+            strand = "+" if plus[p] >= minus[p] else "-"
+            rows.append((tf, p, p + w, strand, "background", float(motif.affinity(s)), float(s), "", -1))
+    return pd.DataFrame(
+        rows,
+        columns=["tf", "fstart", "fend", "strand", "origin", "affinity", "log_odds", "site_id", "cluster_id"],
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Binding rules
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _near_count(src_s, src_e, tgt_s, tgt_e, window: int, exclude_self: bool) -> np.ndarray:
+    """For each source interval, how many target intervals lie within `window` bp (gap)."""
+    if len(tgt_s) == 0 or len(src_s) == 0:
+        return np.zeros(len(src_s), dtype=np.int64)
+    order = np.argsort(tgt_s)
+    ts, te = tgt_s[order], tgt_e[order]
+    maxlen = int((te - ts).max())
+    lo = np.searchsorted(ts, src_s - window - maxlen, side="left")
+    hi = np.searchsorted(ts, src_e + window, side="right")
+    out = np.zeros(len(src_s), dtype=np.int64)
+    for i in range(len(src_s)):
+        seg_s, seg_e = ts[lo[i] : hi[i]], te[lo[i] : hi[i]]
+        gap = np.maximum(seg_s, src_s[i]) - np.minimum(seg_e, src_e[i])
+        ok = gap <= window
+        if exclude_self:
+            ok &= ~((seg_s == src_s[i]) & (seg_e == src_e[i]))
+        out[i] = int(ok.sum())
+    return out
+
+
+def instance_features(inst: pd.DataFrame, cfg) -> pd.DataFrame:
+    """Adds partner (name), partner_present, n_homotypic and pioneer columns (sequence-determined context)."""
+    tfcfg = {t.name: t for t in cfg.tfs}
+    inst = inst.copy()
+    inst["partner"] = [tfcfg[t].partner or "" for t in inst.tf]
+    inst["pioneer"] = [tfcfg[t].pioneer for t in inst.tf]
+    inst["partner_present"] = False
+    inst["n_homotypic"] = 0
+    live = inst.origin != "turnover"
+    for tf, t in tfcfg.items():
+        sel = (inst.tf == tf).to_numpy()
+        if not sel.any():
+            continue
+        s, e = inst.fstart.to_numpy()[sel], inst.fend.to_numpy()[sel]
+        same = sel & live.to_numpy()
+        inst.loc[sel, "n_homotypic"] = _near_count(
+            s, e, inst.fstart.to_numpy()[same], inst.fend.to_numpy()[same], cfg.binding.homotypic_window, True
+        )
+        if t.partner:
+            ps = ((inst.tf == t.partner) & live).to_numpy()
+            inst.loc[sel, "partner_present"] = (
+                _near_count(
+                    s,
+                    e,
+                    inst.fstart.to_numpy()[ps],
+                    inst.fend.to_numpy()[ps],
+                    cfg.binding.partner_window,
+                    False,
+                )
+                > 0
+            )
+    return inst
+
+
+def assign_binding(
+    inst: pd.DataFrame, access: dict[str, np.ndarray], cfg, rng: np.random.Generator, n_flat: int
+) -> pd.DataFrame:
+    """Per cell type: accessible_<cell>, p_bound_<cell>, bound_<cell>, reason_<cell>.
+
+    p(bound) = sigmoid(intercept + w_aff*affinity + w_closed*[closed, not pioneer]
+                       + w_closed_pioneer*[closed, pioneer] + w_no_partner*[partner rule, none within window]
+                       + w_homotypic*min(n_homotypic, 3)); one uniform per site is shared by all cells, so
+    a site's cells differ only through accessibility (and expression). Decoys and turned-over sites never
+    bind. Reason for an unbound site: the factor with the largest logit deficit ('closed-chromatin',
+    'no-partner', 'low-affinity'), or 'stochastic' when none is large; 'decoy', 'turnover', 'not-expressed'.
+    """
+    L = cfg.binding.logit
+    inst = inst.copy()
+    centers = ((inst.fstart + inst.fend) // 2).to_numpy()
+    u = rng.random(len(inst))
+    aff = inst.affinity.to_numpy()
+    pioneer = inst.pioneer.to_numpy(bool)
+    has_rule = (inst.partner != "").to_numpy()
+    no_partner = has_rule & ~inst.partner_present.to_numpy(bool)
+    homo = np.minimum(inst.n_homotypic.to_numpy(), 3)
+    origin = inst.origin.to_numpy()
+    for cell in cfg.cells:
+        acc = domains_mask(access[cell.name], n_flat)[centers]
+        closed_pen = np.where(acc, 0.0, np.where(pioneer, L.closed_pioneer, L.closed))
+        logit = L.intercept + L.affinity * aff + closed_pen + L.no_partner * no_partner + L.homotypic * homo
+        p = 1.0 / (1.0 + np.exp(-logit))
+        expressed = np.ones(len(inst), dtype=bool) if cell.tfs is None else inst.tf.isin(cell.tfs).to_numpy()
+        p = np.where(expressed & (origin != "decoy") & (origin != "turnover"), p, 0.0)
+        bound = u < p
+        deficits = np.stack([-closed_pen, -L.no_partner * no_partner, L.affinity * (1 - aff)], axis=1)
+        names = np.array(["closed-chromatin", "no-partner", "low-affinity"])
+        reason = np.where(deficits.max(axis=1) >= 1.0, names[deficits.argmax(axis=1)], "stochastic")
+        reason = np.where(origin == "decoy", "decoy", reason)
+        reason = np.where(origin == "turnover", "turnover", reason)
+        reason = np.where(~expressed, "not-expressed", reason)
+        reason = np.where(bound, "bound", reason)
+        inst[f"accessible_{cell.name}"] = acc
+        inst[f"p_bound_{cell.name}"] = np.round(p, 4)
+        inst[f"bound_{cell.name}"] = bound
+        inst[f"reason_{cell.name}"] = reason
+    return inst
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Peaks
+# ----------------------------------------------------------------------------------------------------------
+
+NARROWPEAK_COLUMNS = [
+    "chrom",
+    "start",
+    "end",
+    "name",
+    "score",
+    "strand",
+    "signalValue",
+    "pValue",
+    "qValue",
+    "peak",
+]
+
+
+def _to_chrom(flat: Flat, df: pd.DataFrame, start_col="fstart", end_col="fend") -> pd.DataFrame:
+    ci, pos = flat.locate(df[start_col].to_numpy())
+    df = df.copy()
+    df.insert(0, "chrom", np.array(flat.names, dtype=object)[ci] if len(df) else np.array([], dtype=object))
+    df["start"] = pos
+    df["end"] = pos + (df[end_col].to_numpy() - df[start_col].to_numpy())
+    return df
+
+
+def _narrowpeak(flat: Flat, fstart, fend, summit, signal, prefix: str) -> pd.DataFrame:
+    order = np.argsort(fstart, kind="stable")
+    fstart, fend, summit, signal = fstart[order], fend[order], summit[order], signal[order]
+    df = pd.DataFrame({"fstart": fstart, "fend": fend})
+    df = _to_chrom(flat, df)
+    pval = np.round(1.5 * signal + 2.0, 3)
+    out = pd.DataFrame(
+        {
+            "chrom": df.chrom,
+            "start": df.start,
+            "end": df.end,
+            "name": [f"{prefix}_{i + 1}" for i in range(len(df))],
+            "score": np.minimum(1000, np.round(signal * 20)).astype(int),
+            "strand": ".",
+            "signalValue": np.round(signal, 3),
+            "pValue": pval,
+            "qValue": np.round(np.maximum(0.0, pval - 1.0), 3),
+            "peak": (summit - fstart).astype(int),
+        }
+    )
+    return out[NARROWPEAK_COLUMNS]
+
+
+def _peak_shape(rng, n, ccfg):
+    width = np.clip(
+        np.round(rng.lognormal(np.log(ccfg.width_median), ccfg.width_sigma, n)),
+        ccfg.width_min,
+        ccfg.width_max,
+    ).astype(np.int64)
+    frac = rng.uniform(0.3, 0.7, n)
+    return width, frac
+
+
+def call_chip_peaks(
+    flat: Flat,
+    inst: pd.DataFrame,
+    tf: str,
+    cell: str,
+    access_dom: np.ndarray,
+    ccfg,
+    rng: np.random.Generator,
+    prefix: str,
+) -> pd.DataFrame:
+    """ChIP-seq-like narrowPeaks for one TF x cell: a `sensitivity` share of binding events (bound sites
+    merged within `merge_distance`) is called, stronger events more often; false positives are added so
+    that `precision` of the peaks lie on a bound site (a share in accessible DNA, the rest anywhere)."""
+    sel = inst[(inst.tf == tf) & inst[f"bound_{cell}"]].sort_values("fstart")
+    fs, fe = sel.fstart.to_numpy(), sel.fend.to_numpy()
+    strength = sel.affinity.to_numpy()
+    acc = sel[f"accessible_{cell}"].to_numpy(bool)
+    # events
+    if len(fs):
+        new = np.concatenate([[True], fs[1:] - fe[:-1] > ccfg.merge_distance])
+        ev = np.cumsum(new) - 1
+    else:
+        ev = np.zeros(0, dtype=int)
+    n_ev = int(ev.max() + 1) if len(ev) else 0
+    ev_s = np.array([fs[ev == k].min() for k in range(n_ev)], dtype=np.int64)
+    ev_e = np.array([fe[ev == k].max() for k in range(n_ev)], dtype=np.int64)
+    ev_str = np.array([strength[ev == k].max() for k in range(n_ev)])
+    ev_acc = np.array([acc[ev == k].any() for k in range(n_ev)])
+    # call events (stronger ones first, Gumbel-top-k) until `sensitivity` of the bound sites are covered
+    ev_n = np.bincount(ev, minlength=n_ev) if n_ev else np.zeros(0, dtype=int)
+    keys = np.log(0.3 + ev_str) + rng.gumbel(size=n_ev)
+    rank = np.argsort(-keys, kind="stable")
+    k_call = int(np.searchsorted(np.cumsum(ev_n[rank]), ccfg.sensitivity * len(fs) - 0.5) + 1) if n_ev else 0
+    called = np.sort(rank[: min(k_call, n_ev)])
+    c_s, c_e = ev_s[called], ev_e[called]
+    center = (c_s + c_e) // 2
+    jitter = np.clip(np.round(rng.normal(0, ccfg.summit_jitter, len(called))), -40, 40).astype(np.int64)
+    summit = center + jitter
+    width, frac = _peak_shape(rng, len(called), ccfg)
+    width = np.maximum(width, (c_e - c_s) + 90)
+    start = np.minimum(summit - np.round(frac * width).astype(np.int64), c_s - 45)
+    end = np.maximum(start + width, c_e + 45)
+    signal = 4 + 40 * (0.3 + 0.7 * ev_str[called]) * np.where(ev_acc[called], 1.0, 0.5) * rng.lognormal(
+        0, 0.3, len(called)
+    )
+    # false positives
+    n_fp = int(round(len(called) * (1 - ccfg.precision) / ccfg.precision)) if ccfg.precision < 1 else 0
+    all_bound = inst[inst[f"bound_{cell}"] & (inst.tf == tf)]
+    avoid = np.sort(np.concatenate([all_bound.fstart.to_numpy(), start, end]))
+    valid = flat.codes != 4
+    acc_idx = np.flatnonzero(domains_mask(access_dom, len(flat.codes)) & valid) if len(access_dom) else None
+    fp_s, fp_e, fp_sum = [], [], []
+    tries = 0
+    while len(fp_s) < n_fp and tries < 100 * max(1, n_fp):
+        tries += 1
+        w_ = int(_peak_shape(rng, 1, ccfg)[0][0])
+        if acc_idx is not None and len(acc_idx) and rng.random() < ccfg.fp_accessible_share:
+            c = int(acc_idx[rng.integers(0, len(acc_idx))])
+        else:
+            c = int(rng.integers(ccfg.width_max, len(flat.codes) - ccfg.width_max))
+        s = c - w_ // 2
+        if not (valid[s] and valid[s + w_ - 1]):
+            continue
+        j = np.searchsorted(avoid, s - 1000)
+        if j < len(avoid) and avoid[j] < s + w_ + 1000:
+            continue
+        fp_s.append(s)
+        fp_e.append(s + w_)
+        fp_sum.append(c)
+        avoid = np.sort(np.concatenate([avoid, [s, s + w_]]))
+    fp_s, fp_e, fp_sum = (np.array(x, dtype=np.int64) for x in (fp_s, fp_e, fp_sum))
+    fp_signal = 2 + 6 * rng.lognormal(0, 0.4, len(fp_s))
+    return _narrowpeak(
+        flat,
+        np.concatenate([start, fp_s]),
+        np.concatenate([end, fp_e]),
+        np.concatenate([summit, fp_sum]),
+        np.concatenate([signal, fp_signal]),
+        prefix,
+    )
+
+
+def atac_peaks(flat: Flat, domains: np.ndarray, rng: np.random.Generator, prefix: str) -> pd.DataFrame:
+    """ATAC-like peaks: the cell's accessible domains, summit near the middle, log-normal signal."""
+    if len(domains) == 0:
+        return pd.DataFrame(columns=NARROWPEAK_COLUMNS)
+    s, e = domains[:, 0], domains[:, 1]
+    ln = e - s
+    summit = s + ln // 2 + np.round(rng.normal(0, 0.1, len(s)) * ln).astype(np.int64)
+    summit = np.clip(summit, s, e - 1)
+    signal = 3 + 30 * rng.lognormal(0, 0.5, len(s))
+    return _narrowpeak(flat, s, e, summit, signal, prefix)
+
+
+def instances_to_truth(flat: Flat, inst: pd.DataFrame, species: str, cells) -> pd.DataFrame:
+    """Final truth table in chromosome coordinates, sorted by (chrom order, start, tf)."""
+    df = _to_chrom(flat, inst.sort_values(["fstart", "tf"], kind="stable").reset_index(drop=True))
+    df.insert(0, "species", species)
+    cols = [
+        "species",
+        "tf",
+        "chrom",
+        "start",
+        "end",
+        "strand",
+        "site_id",
+        "origin",
+        "affinity",
+        "log_odds",
+        "cluster_id",
+        "partner",
+        "partner_present",
+        "n_homotypic",
+        "pioneer",
+    ]
+    for c in cells:
+        cols += [f"accessible_{c.name}", f"p_bound_{c.name}", f"bound_{c.name}", f"reason_{c.name}"]
+    df = df[["tf", "chrom", "start", "end"] + [c for c in cols if c not in ("tf", "chrom", "start", "end")]]
+    df = df[cols]
+    df["affinity"] = df.affinity.round(4)
+    df["log_odds"] = df.log_odds.round(3)
+    return df.reset_index(drop=True)

@@ -1,0 +1,303 @@
+"""Simulator configuration: pydantic models, presets (YAML shipped with the package) and dotted overrides.
+
+A preset is a YAML file in ``bindscape/simulate/presets``. It is validated into `SimConfig`; every field of
+the resolved config can be overridden with a dotted key (``species.sim.repeat_fraction=0.2``,
+``tfs.CTCF.sites_per_mb=50``, ``species.*.chrom_sizes=[200000,100000]``, ``chip.sensitivity=0.7``). List
+items can be addressed by index or by their ``name``; ``*`` applies to every item.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bindscape.errors import ConfigError
+
+PRESET_DIR = Path(__file__).resolve().parent / "presets"
+
+# The default TF panel: JASPAR 2024 matrix IDs (unambiguous), with the roles the simulator gives them.
+# Versions were chosen long enough that p < 1e-4 sites exist with room for weak-to-strong affinities.
+TF_PANEL: dict[str, dict[str, Any]] = {
+    "CTCF": {"jaspar_id": "MA0139.1"},
+    "FOXA1": {"jaspar_id": "MA0148.4", "pioneer": True},
+    "HNF4A": {"jaspar_id": "MA0114.4", "partner": "FOXA1", "partner_spacing": 12},
+    "CEBPA": {"jaspar_id": "MA0102.4"},
+    "GATA1": {"jaspar_id": "MA0035.4"},
+    "TAL1": {"jaspar_id": "MA0091.1", "partner": "GATA1", "partner_spacing": 9},  # TAL1::TCF3 E-box
+    "SPI1": {"jaspar_id": "MA0080.5", "pioneer": True},
+    "REST": {"jaspar_id": "MA0138.2"},
+    "REB1": {"jaspar_id": "MA0363.2"},
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+
+class RepeatFamily(_Model):
+    name: str
+    kind: Literal["SINE", "LINE", "simple", "DNA"] = "SINE"
+    length: int = Field(300, ge=2, le=20000, description="consensus length (unit length for simple repeats)")
+    share: float = Field(0.5, gt=0, description="relative share of the species' repeat bases")
+    divergence: float = Field(0.12, ge=0, le=0.5, description="substitution rate of copies vs consensus")
+    gc: float = Field(0.5, gt=0.05, lt=0.95, description="GC content of the consensus")
+    unit: str | None = Field(None, description="repeat unit for kind=simple, e.g. CA")
+
+
+class SpeciesConfig(_Model):
+    name: str
+    chrom_sizes: list[int] = Field(..., min_length=1)
+    gc_mean: float = Field(0.41, gt=0.1, lt=0.9)
+    gc_isochore_sd: float = Field(0.035, ge=0, le=0.2, description="GC sd between isochores")
+    gc_local_sd: float = Field(0.015, ge=0, le=0.2, description="GC sd between 2-kb blocks in an isochore")
+    isochore_mean_kb: float = Field(150.0, gt=2)
+    markov_order: int = Field(3, ge=2, le=5)
+    cpg_oe: float = Field(0.25, gt=0, le=1.5, description="CpG observed/expected factor of the background")
+    tpa_oe: float = Field(0.8, gt=0, le=1.5)
+    cpg_islands_per_mb: float = Field(5.0, ge=0)
+    composition_noise: float = Field(0.15, ge=0, le=1, description="species-specific k-mer log-weight sd")
+    repeat_fraction: float = Field(0.3, ge=0, le=0.8)
+    repeats: list[RepeatFamily] = Field(default_factory=list)
+
+    @field_validator("chrom_sizes")
+    @classmethod
+    def _sizes(cls, v):
+        if any(s < 5000 for s in v):
+            raise ValueError("every chromosome must be >= 5000 bp")
+        return v
+
+
+class TFConfig(_Model):
+    name: str
+    jaspar_id: str
+    sites_per_mb: float = Field(120.0, ge=0)
+    pioneer: bool = False
+    partner: str | None = None
+    partner_spacing: int = Field(9, ge=0, le=200, description="gap (bp) between site and partner motif")
+    partner_jitter: int = Field(2, ge=0, le=50)
+    partner_fraction: float = Field(0.5, ge=0, le=1, description="share of planted sites given a partner")
+
+
+class CellConfig(_Model):
+    name: str
+    accessible_fraction: float = Field(0.08, gt=0, lt=0.9)
+    tfs: list[str] | None = Field(None, description="TFs expressed in this cell type (default: all)")
+
+
+class LogitWeights(_Model):
+    """p(bound) = sigmoid(intercept + affinity*a + closed*[closed] + no_partner*[partner missing] + ...)."""
+
+    intercept: float = -2.0
+    affinity: float = 4.5
+    closed: float = -6.0
+    closed_pioneer: float = -2.5
+    no_partner: float = -3.5
+    homotypic: float = 0.7
+
+
+class BindingConfig(_Model):
+    site_max_pvalue: float = Field(5e-5, gt=0, lt=0.01, description="planted sites score at p below this")
+    affinity_beta: tuple[float, float] = (1.0, 1.0)
+    cluster_fraction: float = Field(0.15, ge=0, le=1)
+    cluster_size: tuple[int, int] = (2, 4)
+    cluster_span: int = Field(150, ge=30, le=2000)
+    homotypic_window: int = Field(150, ge=0)
+    partner_window: int = Field(40, ge=0)
+    decoy_fraction: float = Field(0.1, ge=0, le=1)
+    open_bias: float = Field(0.5, ge=0, le=1, description="share of sites placed inside accessible domains")
+    background_hits: bool = True
+    turnover: float = Field(
+        0.3, ge=0, le=1, description="share of sites lost/gained per non-reference species"
+    )
+    logit: LogitWeights = Field(default_factory=LogitWeights)
+
+
+class AccessibilityConfig(_Model):
+    shared_fraction: float = Field(0.4, ge=0, le=1, description="share of open bases common to all cells")
+    domain_median: int = Field(700, ge=50)
+    domain_sigma: float = Field(0.6, ge=0, le=3)
+    domain_min: int = Field(200, ge=20)
+    domain_max: int = Field(5000, ge=50)
+
+
+class ChipConfig(_Model):
+    sensitivity: float = Field(0.8, gt=0, le=1)
+    precision: float = Field(0.9, gt=0, le=1)
+    width_median: int = Field(300, ge=50)
+    width_sigma: float = Field(0.3, ge=0)
+    width_min: int = Field(150, ge=40)
+    width_max: int = Field(600, ge=50)
+    summit_jitter: float = Field(12.0, ge=0)
+    merge_distance: int = Field(60, ge=0)
+    fp_accessible_share: float = Field(0.5, ge=0, le=1)
+
+
+class OutputConfig(_Model):
+    fasta_compresslevel: int = Field(2, ge=0, le=9)
+    line_width: int = Field(60, ge=10)
+
+
+class SimConfig(_Model):
+    name: str = "custom"
+    description: str = ""
+    species: list[SpeciesConfig] = Field(..., min_length=1)
+    tfs: list[TFConfig] = Field(..., min_length=1)
+    cells: list[CellConfig] = Field(..., min_length=1)
+    binding: BindingConfig = Field(default_factory=BindingConfig)
+    accessibility: AccessibilityConfig = Field(default_factory=AccessibilityConfig)
+    chip: ChipConfig = Field(default_factory=ChipConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @field_validator("tfs", mode="before")
+    @classmethod
+    def _expand_tfs(cls, v):
+        out = []
+        for item in v or []:
+            if isinstance(item, str):
+                item = {"name": item}
+            if isinstance(item, dict) and "jaspar_id" not in item:
+                base = TF_PANEL.get(item.get("name", ""))
+                if base is None:
+                    raise ValueError(
+                        f"TF {item.get('name')!r} is not in the default panel ({', '.join(TF_PANEL)}); "
+                        "give its jaspar_id"
+                    )
+                item = {**base, **item}
+            out.append(item)
+        return out
+
+    @model_validator(mode="after")
+    def _check(self):
+        for what, items in (("species", self.species), ("tfs", self.tfs), ("cells", self.cells)):
+            names = [x.name for x in items]
+            if len(set(names)) != len(names):
+                raise ValueError(f"{what} names must be unique, got {names}")
+        tf_names = {t.name for t in self.tfs}
+        for t in self.tfs:
+            if t.partner is not None and t.partner not in tf_names:
+                raise ValueError(
+                    f"TF {t.name}: partner {t.partner!r} must be one of the simulated TFs {sorted(tf_names)}"
+                )
+        for c in self.cells:
+            if c.tfs is not None and not set(c.tfs) <= tf_names:
+                raise ValueError(f"cell {c.name}: unknown TFs {sorted(set(c.tfs) - tf_names)}")
+        if self.chip.width_min > self.chip.width_max:
+            raise ValueError("chip.width_min must be <= chip.width_max")
+        return self
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def load_preset_dict(preset: str | Path) -> dict:
+    import yaml
+
+    path = Path(preset)
+    if not (path.suffix in (".yaml", ".yml") and path.exists()):
+        path = PRESET_DIR / f"{preset}.yaml"
+        if not path.exists():
+            raise ConfigError(
+                f"unknown simulator preset {str(preset)!r}",
+                hint=f"valid presets: {', '.join(preset_names())} (or a path to a YAML file)",
+            )
+    with open(path) as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"preset {path} must be a YAML mapping")
+    return data
+
+
+def _validate(data: dict, where: str) -> SimConfig:
+    try:
+        return SimConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        raise ConfigError(f"invalid simulator config ({where}): {loc}: {err['msg']}") from None
+
+
+def _valid_keys(node: Any, prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            p = f"{prefix}{k}"
+            keys.append(p)
+            if isinstance(v, (dict, list)) and not (isinstance(v, list) and v and not isinstance(v[0], dict)):
+                keys.extend(_valid_keys(v, p + "."))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            name = v.get("name") if isinstance(v, dict) else None
+            sub = _valid_keys(v, f"{prefix}{name if name is not None else i}.")
+            keys.extend(sub)
+    return keys
+
+
+def _set_path(node: Any, parts: list[str], value: Any, full: str, root: dict) -> None:
+    head, rest = parts[0], parts[1:]
+
+    def fail():
+        allk = _valid_keys(root)
+        head0 = full.split(".")[0]
+        valid = [k for k in allk if k.startswith(head0 + ".")] or [k for k in allk if "." not in k]
+        raise ConfigError(
+            f"unknown simulator setting {full!r}",
+            hint="valid keys include: " + ", ".join(valid[:60]) + (" ..." if len(valid) > 60 else ""),
+        )
+
+    if isinstance(node, list):
+        if head == "*":
+            targets = list(range(len(node)))
+        elif head.isdigit() and int(head) < len(node):
+            targets = [int(head)]
+        else:
+            targets = [i for i, v in enumerate(node) if isinstance(v, dict) and v.get("name") == head]
+        if not targets:
+            fail()
+        for i in targets:
+            if rest:
+                _set_path(node[i], rest, value, full, root)
+            else:
+                node[i] = value
+        return
+    if not isinstance(node, dict) or head not in node:
+        fail()
+    if rest:
+        child = node[head]
+        if child is None:
+            fail()
+        _set_path(child, rest, value, full, root)
+    else:
+        node[head] = value
+
+
+def parse_override_value(text: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except Exception:
+        return text
+
+
+def resolve_config(
+    preset: str | Path | dict | SimConfig = "demo", overrides: dict[str, Any] | None = None
+) -> SimConfig:
+    """Load a preset (name, YAML path, dict or SimConfig), apply dotted overrides, validate."""
+    if isinstance(preset, SimConfig):
+        cfg, where = preset, "config"
+    elif isinstance(preset, dict):
+        cfg, where = _validate(preset, "dict"), "dict"
+    else:
+        cfg, where = _validate(load_preset_dict(preset), f"preset {preset}"), f"preset {preset}"
+    if not overrides:
+        return cfg
+    data = copy.deepcopy(cfg.model_dump(mode="json"))
+    for key, value in overrides.items():
+        if isinstance(value, str):
+            value = parse_override_value(value)
+        _set_path(data, str(key).split("."), value, str(key), data)
+    return _validate(data, f"{where} with overrides")
