@@ -35,8 +35,9 @@ def _run(kind: str, **kw) -> None:
 
     from rich.console import Console
 
-    from bindscape.data.build import build_dataset, parse_aliases
+    from bindscape.data.build import build_dataset
     from bindscape.data.builders import parse_condition
+    from bindscape.io.intervals import parse_aliases
 
     console = Console(stderr=True)
     t0 = time.perf_counter()
@@ -160,3 +161,13 @@ def info(dataset: Path = typer.Argument(..., help="Dataset folder.")):
 def register(app: typer.Typer) -> None:
     app.add_typer(build_app, name="build")
     app.command("info")(info)
+
+
+# --- `bindscape build motif-instances`: defined in bindscape.cli.motifs (issue 4, motifs layer) -------------
+def _add_motif_instances() -> None:
+    from bindscape.cli.motifs import add_build_command
+
+    add_build_command(build_app)
+
+
+_add_motif_instances()

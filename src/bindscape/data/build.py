@@ -24,21 +24,6 @@ from bindscape.errors import ConfigError, InputError
 KINDS = ("peaks", "tiles", "bp")
 
 
-def parse_aliases(spec: str | None):
-    """'auto' | '1=chr1,MT=chrM' | None -> what `bindscape.io.intervals` takes."""
-    if spec is None or spec == "":
-        return None
-    if spec == "auto":
-        return "auto"
-    out = {}
-    for item in spec.split(","):
-        a, sep, b = item.partition("=")
-        if not sep or not a or not b:
-            raise ConfigError(f"--chrom-alias expects 'auto' or FROM=TO[,FROM=TO...], got {item!r}")
-        out[a.strip()] = b.strip()
-    return out
-
-
 def check_output(out: str | Path, force: bool) -> Path:
     out = Path(out)
     if out.exists() and not out.is_dir():

@@ -145,24 +145,25 @@ def auto_split(
     c[2 * n + 1] = c[2 * n + 3] = balance_weight
     rows, lb, ub = [], [], []
 
-    def row():
-        return np.zeros(nv)
+    def add(coefs: list, low: float, high: float) -> None:
+        r = np.zeros(nv)
+        for where, value in coefs:
+            r[where] = value
+        rows.append(r)
+        lb.append(low)
+        ub.append(high)
 
     for s in range(2):
         xs = slice(s * n, (s + 1) * n)
         a_i, b_i = 2 * n + 2 * s, 2 * n + 2 * s + 1
-        # a >= P_s - t and a >= t - P_s
-        r = row(); r[xs] = -p; r[a_i] = 1; rows.append(r); lb.append(-targets[s]); ub.append(np.inf)
-        r = row(); r[xs] = p; r[a_i] = 1; rows.append(r); lb.append(targets[s]); ub.append(np.inf)
-        # b >= N_s - P_s and b >= P_s - N_s
-        r = row(); r[xs] = p - q; r[b_i] = 1; rows.append(r); lb.append(0); ub.append(np.inf)
-        r = row(); r[xs] = q - p; r[b_i] = 1; rows.append(r); lb.append(0); ub.append(np.inf)
-        # at least one chromosome per split
-        r = row(); r[xs] = 1; rows.append(r); lb.append(1); ub.append(np.inf)
-    # leave at least one chromosome for training
-    r = row(); r[: 2 * n] = 1; rows.append(r); lb.append(0); ub.append(n - 1)
+        add([(xs, -p), (a_i, 1)], -targets[s], np.inf)  # a >= P_s - t
+        add([(xs, p), (a_i, 1)], targets[s], np.inf)  # a >= t - P_s
+        add([(xs, p - q), (b_i, 1)], 0, np.inf)  # b >= N_s - P_s
+        add([(xs, q - p), (b_i, 1)], 0, np.inf)  # b >= P_s - N_s
+        add([(xs, 1)], 1, np.inf)  # at least one chromosome per split
+    add([(slice(0, 2 * n), 1)], 0, n - 1)  # leave at least one chromosome for training
     for i in range(n):  # each chromosome in at most one of val/test
-        r = row(); r[i] = 1; r[n + i] = 1; rows.append(r); lb.append(0); ub.append(1)
+        add([(i, 1), (n + i, 1)], 0, 1)
     integrality = np.r_[np.ones(2 * n), np.zeros(4)]
     bounds = Bounds(np.zeros(nv), np.r_[np.ones(2 * n), np.full(4, np.inf)])
     res = milp(c, constraints=LinearConstraint(np.array(rows), lb, ub), integrality=integrality, bounds=bounds)
