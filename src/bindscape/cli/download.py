@@ -1,0 +1,142 @@
+"""`bindscape download genome|encode|blacklist|url|list`: fetch public data (the only network access)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+download_app = typer.Typer(
+    help="Download public data: UCSC genomes, ENCODE files by accession, ENCODE blacklists, any URL. "
+    "Resumes interrupted transfers and verifies checksums; files go to the download cache unless --out is given.",
+    no_args_is_help=True,
+)
+
+OUT = typer.Option(None, "--out", "-o",
+                   help="Where to write: a file name, or a folder (existing, or ending in /). Default: the cache.")
+CACHE = typer.Option(None, "--cache-dir",
+                     help="Download cache (default $BINDSCAPE_DOWNLOADS or ~/.cache/bindscape/downloads).")
+NO_RESUME = typer.Option(False, "--no-resume", help="Start over instead of resuming a partial .part file.")
+FORCE = typer.Option(False, "--force", help="Download again even when the file is already there.")
+QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+TIMEOUT = typer.Option(60.0, "--timeout", help="Seconds to wait for the server before giving up.")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _done(*paths: Path, note: str | None = None) -> None:
+    """Paths to stdout (one per line, for scripts); a human note to stderr."""
+    con = _console()
+    for p in paths:
+        size = p.stat().st_size if p.exists() else 0
+        con.print(f"[green]ok[/green] {p}  [dim]({_human(size)})[/dim]")
+    if note:
+        con.print(f"[dim]{note}[/dim]")
+    for p in paths:
+        typer.echo(str(p))
+
+
+def _human(n: int) -> str:
+    x = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if x < 1024 or unit == "TB":
+            return f"{x:.0f} {unit}" if unit == "B" else f"{x:.1f} {unit}"
+        x /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+@download_app.command("genome")
+def genome(
+    name: str = typer.Argument(..., help="UCSC assembly: hg38, hg19, mm10, mm39, sacCer3, ce11, dm6, danRer11."),
+    out: Path = typer.Option(None, "--out", "-o", help="Folder for NAME.fa.gz and NAME.chrom.sizes (default: the cache)."),
+    cache_dir: str = CACHE, no_resume: bool = NO_RESUME, force: bool = FORCE, quiet: bool = QUIET,
+    timeout: float = TIMEOUT,
+):
+    """A UCSC genome: NAME.fa.gz + NAME.chrom.sizes, md5-verified against UCSC's md5sum.txt."""
+    from bindscape.io.download import fetch_genome
+
+    res = fetch_genome(name, out=out, cache=cache_dir, resume=not no_resume, progress=not quiet, timeout=timeout,
+                       force=force)
+    note = "md5 verified against UCSC md5sum.txt" if res.verified else "UCSC publishes no md5 for this file: not verified"
+    _done(res.fasta, res.chrom_sizes, note=note)
+
+
+@download_app.command("encode")
+def encode(
+    accession: str = typer.Argument(..., help="ENCODE file accession, e.g. ENCFF123ABC."),
+    out: str = OUT, cache_dir: str = CACHE, no_resume: bool = NO_RESUME, force: bool = FORCE, quiet: bool = QUIET,
+    timeout: float = TIMEOUT,
+):
+    """An ENCODE file by accession (peaks, signal, ...), md5- and size-verified; metadata saved as ACC.json."""
+    from bindscape.io.download import fetch_encode
+
+    res = fetch_encode(accession, out=out, cache=cache_dir, resume=not no_resume, progress=not quiet,
+                       timeout=timeout, force=force)
+    m = res.metadata
+    bits = [m.get("file_format"), m.get("output_type"), m.get("assembly")]
+    target = (m.get("target") or {}).get("label") if isinstance(m.get("target"), dict) else None
+    biosample = (m.get("biosample_ontology") or {}).get("term_name") if isinstance(m.get("biosample_ontology"), dict) else None
+    bits += [target, biosample]
+    note = f"{res.accession}: " + ", ".join(str(b) for b in bits if b) + " (md5 verified)"
+    status = m.get("status")
+    if status and status != "released":
+        note += f"; warning: ENCODE status is {status!r}"
+    _done(res.path, note=note)
+
+
+@download_app.command("blacklist")
+def blacklist(
+    assembly: str = typer.Argument(..., help="hg38, hg19, mm10, ce11, dm6 (also ce10, dm3)."),
+    out: str = OUT, cache_dir: str = CACHE, no_resume: bool = NO_RESUME, force: bool = FORCE, quiet: bool = QUIET,
+    timeout: float = TIMEOUT,
+):
+    """The ENCODE blacklist v2 (Amemiya et al. 2019, Boyle-Lab/Blacklist) for an assembly, as .bed.gz."""
+    from bindscape.io.download import fetch_blacklist
+
+    path = fetch_blacklist(assembly, out=out, cache=cache_dir, resume=not no_resume, progress=not quiet,
+                           timeout=timeout, force=force)
+    _done(path, note="use it with `bindscape build ... --blacklist PATH`")
+
+
+@download_app.command("url")
+def url_cmd(
+    url: str = typer.Argument(..., help="http(s):// or ftp:// URL."),
+    out: str = OUT, cache_dir: str = CACHE,
+    sha256: str = typer.Option(None, "--sha256", help="Expected sha256 (hex); the file is checked and kept only if it matches."),
+    md5: str = typer.Option(None, "--md5", help="Expected md5 (hex)."),
+    no_resume: bool = NO_RESUME, force: bool = FORCE, quiet: bool = QUIET, timeout: float = TIMEOUT,
+):
+    """Any URL, with optional checksum verification."""
+    from bindscape.io.download import fetch_url
+
+    path = fetch_url(url, out=out, cache=cache_dir, sha256=sha256, md5=md5, resume=not no_resume,
+                     progress=not quiet, timeout=timeout, force=force)
+    _done(path, note="checksum verified" if (sha256 or md5) else None)
+
+
+@download_app.command("list")
+def list_cmd():
+    """The named resources and where they come from (after environment overrides)."""
+    from rich.table import Table
+
+    from bindscape.io.download import BLACKLISTS, GENOMES, base_url, cache_dir
+
+    t = Table(title=f"download cache: {cache_dir()}", title_justify="left")
+    t.add_column("command")
+    t.add_column("what")
+    t.add_column("source", overflow="fold")
+    for g, desc in GENOMES.items():
+        t.add_row(f"genome {g}", desc, f"{base_url('ucsc')}/goldenPath/{g}/bigZips/")
+    t.add_row("encode ENCFF......", "any ENCODE file", f"{base_url('encode')}/files/ACCESSION/")
+    for a, f in BLACKLISTS.items():
+        t.add_row(f"blacklist {a}", "ENCODE blacklist v2", f"{base_url('blacklist')}/{f}")
+    t.add_row("url URL", "anything", "URL")
+    _console().print(t)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(download_app, name="download")
