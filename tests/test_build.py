@@ -9,12 +9,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import random_seqs, write_fasta
 
 from bindscape.cli import main
 from bindscape.data.build import build_dataset
 from bindscape.data.builders import Condition
 from bindscape.data.dataset import bp_labels, load_dataset
+from conftest import random_seqs, write_fasta
 
 
 def _peaks_bed(path, rows):

@@ -22,7 +22,6 @@ def demo(
 
     from bindscape.cli.build import print_summary
     from bindscape.data.build import build_dataset
-    from bindscape.data.builders import Condition
     from bindscape.simulate import simulate
 
     console = Console()
