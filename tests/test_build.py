@@ -205,3 +205,31 @@ def test_gzip_genome_same_dataset(tmp_path, tiny_fasta, peaks_file):
     build_dataset("tiles", genome=tiny_fasta, out=tmp_path / "a", **kw)
     build_dataset("tiles", genome=gz, out=tmp_path / "b", **kw)
     assert _sha(tmp_path / "a" / "regions.parquet") == _sha(tmp_path / "b" / "regions.parquet")
+
+
+def test_peaks_with_negative_strategies(tmp_path, tiny_fasta, peaks_file):
+    from bindscape.io import intervals as iv
+
+    _, _, out = build_dataset(
+        "peaks", genome=tiny_fasta, out=tmp_path / "neg", length=200, split="none",
+        negatives="genomic,dinucleotide", neg_ratio=1.0, seed=3,
+        conditions=[Condition("TF1", "A", path=str(peaks_file))],
+    )
+    df = load_dataset(out).regions
+    pos, neg = df[df.label == 1], df[df.label == 0]
+    assert set(neg["source"]) == {"genomic", "dinucleotide"}
+    assert (neg["tf"] == "TF1").all() and (neg["cell"] == "A").all()
+    gen = neg[neg.source == "genomic"]
+    assert len(gen) == len(pos)
+    peaks = iv.read_bed(peaks_file)
+    assert not iv.overlaps_any(gen, peaks).any()
+    din = neg[neg.source == "dinucleotide"]
+    assert din["sequence"].str.len().eq(200).all()
+    meta = json.loads((out / "dataset.json").read_text())
+    assert meta["params"]["negatives"] == ["genomic", "dinucleotide"]
+
+
+def test_cli_unknown_negative_strategy(tmp_path, tiny_fasta, peaks_file, capsys):
+    code, _, err = _cli(["build", "peaks", "--genome", str(tiny_fasta), "--peaks", f"T={peaks_file}",
+                         "--negatives", "random", "--out", str(tmp_path / "o")], capsys)
+    _one_error(code, err, "random")

@@ -72,13 +72,20 @@ def peaks_cmd(
     genome: Path = GENOME, peaks: list[str] = PEAKS, out: Path = OUT,
     length: int = typer.Option(1000, "--length", "-l", help="Window length (bp)."),
     anchor: str = typer.Option("summit", "--anchor", help="Centre windows on the 'summit' or the 'center'."),
-    negatives: Path = typer.Option(None, "--negatives", help="Negatives table (BED or parquet), label 0."),
+    negatives: str = typer.Option(
+        None, "--negatives",
+        help="Negatives: a table (BED or parquet) or strategies genomic,shuffle,dinucleotide,neighbor,cross_tf,accessible.",
+    ),
+    neg_ratio: float = typer.Option(1.0, "--neg-ratio", help="Negatives per positive for each strategy."),
+    accessible: Path = typer.Option(None, "--accessible", help="ATAC/DNase peaks for the 'accessible' (HQ) strategy."),
+    neg_on_short: str = typer.Option("error", "--neg-on-short", help="When a strategy finds too few: error|warn."),
     blacklist: Path = BLACKLIST, split: str = SPLIT, val: list[str] = VAL, test: list[str] = TEST,
     val_frac: float = VALFRAC, test_frac: float = TESTFRAC, seed: int = SEED, chrom_alias: str = ALIAS,
     species: str = SPECIES, cache_dir: str = CACHE, include_sex_chroms: bool = SEX, force: bool = FORCE,
 ):
     """Windows centred on peak summits (positives), plus a given negatives table."""
     _run("peaks", genome=genome, peaks=peaks, out=out, length=length, anchor=anchor, negatives=negatives,
+         neg_ratio=neg_ratio, accessible=accessible, neg_on_short=neg_on_short,
          blacklist=blacklist, split=split, val=val, test=test, val_frac=val_frac, test_frac=test_frac, seed=seed,
          chrom_alias=chrom_alias, species=species, cache_dir=cache_dir, include_excluded=include_sex_chroms,
          force=force)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from bindscape.data.builders import (
     BuildResult,
     Condition,
@@ -60,8 +62,16 @@ def build_dataset(
     anchor: str = "summit",
     background: float = 0.0,
     force: bool = False,
+    neg_ratio: float = 1.0,
+    accessible: str | Path | None = None,
+    neg_on_short: str = "error",
 ) -> tuple[BuildResult, dict[str, str], Path]:
-    """Build a dataset of `kind` and write it to `out`; returns (result, chromosome -> split, out)."""
+    """Build a dataset of `kind` and write it to `out`; returns (result, chromosome -> split, out).
+
+    For ``peaks``, `negatives` is either a table (BED/parquet path) or strategy names from
+    `bindscape.data.negatives.STRATEGIES` (``"genomic,dinucleotide"``), sampled per condition at
+    `neg_ratio` negatives per positive; ``accessible`` needs the `accessible` peak file.
+    """
     from bindscape.io import intervals as iv
     from bindscape.io.genome import Genome
 
@@ -75,8 +85,20 @@ def build_dataset(
     bl = iv.read_bed(blacklist, sizes=None) if blacklist else None
     if bl is not None:
         bl = bl[bl["chrom"].isin(set(g.chroms))]
+    strategies: list[str] = []
     if kind == "peaks":
-        neg = read_negatives(negatives, g, aliases=aliases) if negatives else None
+        neg = None
+        if negatives and Path(negatives).exists():
+            neg = read_negatives(negatives, g, aliases=aliases)
+        elif negatives:
+            from bindscape.data.negatives import parse_strategies
+
+            strategies = parse_strategies(str(negatives))
+            acc = iv.read_peaks(accessible, sizes=g.sizes, aliases=aliases) if accessible else None
+            neg = strategy_negatives(
+                strategies, g, peaks, length=length or 1000, anchor=anchor, blacklist=bl, accessible=acc,
+                ratio=neg_ratio, seed=seed, on_short=neg_on_short, include_excluded=include_excluded,
+            )
         res = build_peaks(
             g, peaks, length=length or 1000, anchor=anchor, negatives=neg, blacklist=bl,
             include_excluded=include_excluded,
@@ -106,7 +128,9 @@ def build_dataset(
             {"tf": c.tf, "cell": c.cell, "species": c.species, "path": str(Path(c.path).resolve())} for c in conditions
         ],
         "blacklist": str(Path(blacklist).resolve()) if blacklist else None,
-        "negatives": str(Path(negatives).resolve()) if negatives else None,
+        "negatives": strategies or (str(Path(negatives).resolve()) if negatives else None),
+        "neg_ratio": neg_ratio if strategies else None,
+        "accessible": str(Path(accessible).resolve()) if accessible else None,
         "split": split,
         "val": list(val or []),
         "test": list(test or []),
@@ -118,3 +142,51 @@ def build_dataset(
         out, regions, builder=kind, params=params, seed=seed, genome=g, extra={"split_chroms": mapping, "notes": res.notes}
     )
     return res, mapping, out
+
+
+def strategy_negatives(
+    strategies: list[str],
+    genome,
+    peaks: dict[Condition, pd.DataFrame],
+    *,
+    length: int,
+    anchor: str = "summit",
+    blacklist: pd.DataFrame | None = None,
+    accessible: pd.DataFrame | None = None,
+    ratio: float = 1.0,
+    seed: int = 0,
+    on_short: str = "error",
+    include_excluded: bool = False,
+) -> pd.DataFrame:
+    """Negatives for every condition by each named strategy, with the condition columns set."""
+    from bindscape.data.builders import _condition_columns, _usable_chroms, positive_windows
+    from bindscape.data.negatives import sample_negatives
+
+    usable = _usable_chroms(genome, include_excluded)
+    all_peaks = pd.concat([pk[["chrom", "start", "end"]] for pk in peaks.values()], ignore_index=True)
+    parts = []
+    for ci, (cond, pk) in enumerate(peaks.items()):
+        win = positive_windows(genome, pk, length=length, anchor=anchor, chroms=usable)
+        for si, strategy in enumerate(strategies):
+            opts: dict = {} if strategy in ("shuffle", "dinucleotide") else {"on_short": on_short}
+            if strategy == "genomic":
+                opts.update(chroms=usable, exclude=all_peaks, blacklist=blacklist)
+            elif strategy == "neighbor":
+                opts.update(exclude=all_peaks, blacklist=blacklist)
+            elif strategy == "cross_tf":
+                others = [
+                    p.assign(tf=c.tf) for c, p in peaks.items() if c.tf != cond.tf and c.cell == cond.cell
+                ]
+                if not others:
+                    raise ConfigError(
+                        f"cross_tf negatives for {cond.key} need peaks of another TF in the same cell type",
+                        hint="add --peaks OTHER_TF:CELL=PATH",
+                    )
+                opts.update(others=pd.concat(others, ignore_index=True), peaks=pk)
+            elif strategy == "accessible":
+                if accessible is None:
+                    raise ConfigError("accessible negatives need --accessible (ATAC/DNase peaks)")
+                opts.update(accessible=accessible, peaks=pk)
+            neg = sample_negatives(strategy, win, genome, ratio=ratio, seed=seed + 1000 * ci + si, **opts)
+            parts.append(_condition_columns(neg.drop(columns=["tf", "cell", "species"], errors="ignore"), cond))
+    return pd.concat(parts, ignore_index=True)

@@ -1,0 +1,229 @@
+"""The TFBS-negatives benchmark for one TF in one command (Tourne et al.).
+
+`build_tfbs_benchmark` turns a genome, the TF's peaks and (optionally) accessibility peaks and other TFs'
+peaks into a folder of datasets::
+
+    OUT/<strategy>/      one training dataset per negative strategy: positives + that strategy's negatives,
+                         split train/val/test on held-out chromosome groups (kgroup fold)
+    OUT/hq_test/         the shared high-quality test set: the test chromosomes' positives plus every
+                         accessible-but-unbound region there (needs accessibility peaks)
+    OUT/benchmark.json   per strategy: counts, GC/repeat KS statistics, shortcut-detector auROC, notes
+
+Chromosomes are dealt into `k` size-balanced groups (`bindscape.data.splits.kgroup_folds`); fold `fold`
+picks which group is test and which validation. Negatives are sampled separately inside each split's
+chromosomes, so every split keeps the requested ratio and no negative crosses a split.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bindscape._util import atomic_write_text
+from bindscape.data.dataset import write_dataset
+from bindscape.data.negatives import STRATEGIES, parse_strategies, sample_negatives
+from bindscape.data.qc import negatives_qc
+from bindscape.data.splits import is_excluded, kgroup_folds
+from bindscape.errors import ConfigError, InputError
+
+SPLITS = ("train", "val", "test")
+
+
+def _read(x, genome, what: str) -> pd.DataFrame | None:
+    from bindscape.io import intervals as iv
+
+    if x is None:
+        return None
+    if isinstance(x, pd.DataFrame):
+        return x
+    return iv.read_peaks(x, sizes=None if what == "blacklist" else genome.sizes)
+
+
+def _read_others(others, genome) -> pd.DataFrame | None:
+    """Other TFs' peaks: a DataFrame (with a ``tf`` column) or {tf: path-or-frame}."""
+    if others is None:
+        return None
+    if isinstance(others, pd.DataFrame):
+        return others
+    parts = []
+    for tf, src in dict(others).items():
+        df = _read(src, genome, "others").copy()
+        df["tf"] = tf
+        parts.append(df)
+    return pd.concat(parts, ignore_index=True) if parts else None
+
+
+def positive_windows(peaks: pd.DataFrame, genome, *, length: int, anchor: str = "summit",
+                     chroms: set[str] | None = None, max_n_frac: float = 0.1) -> pd.DataFrame:
+    """Windows of `length` at the peaks' summits (or centres), inside their chromosome, few N, deduplicated."""
+    from bindscape.io import intervals as iv
+
+    w = iv.window(peaks[[c for c in ("chrom", "start", "end", "summit", "name", "score") if c in peaks]], length,
+                  anchor=anchor)
+    if chroms is not None:
+        w = w[w["chrom"].isin(chroms)]
+    size = w["chrom"].map(genome.sizes).to_numpy(dtype=np.float64)
+    w = w[(w["start"].to_numpy() >= 0) & (w["end"].to_numpy() <= size)]
+    if len(w):
+        nf = genome.n_fraction(w["chrom"].to_numpy(), w["start"].to_numpy(), w["end"].to_numpy())
+        w = w[nf <= max_n_frac]
+    w = w.drop(columns=[c for c in ("summit",) if c in w]).drop_duplicates(["chrom", "start", "end"])
+    return w.reset_index(drop=True)
+
+
+def build_tfbs_benchmark(
+    genome,
+    peaks,
+    out: str | Path,
+    *,
+    tf: str = "TF",
+    accessible=None,
+    others=None,
+    strategies: str | list[str] | None = None,
+    length: int = 101,
+    ratio: float = 1.0,
+    fold: int = 0,
+    k: int = 3,
+    seed: int = 0,
+    blacklist=None,
+    anchor: str = "summit",
+    on_short: str = "warn",
+    include_excluded: bool = False,
+    shortcut: bool = True,
+    options: dict[str, dict[str, Any]] | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Build one training dataset per negative strategy plus the shared HQ test set; returns the summary.
+
+    `genome`: a `Genome` or a FASTA path. `peaks`, `accessible`, `blacklist`: DataFrames or peak/BED paths.
+    `others`: other TFs' peaks in the same cell line ({tf: path} or a frame with a ``tf`` column).
+    `strategies`: default all that the inputs allow (``cross_tf`` needs `others`, ``accessible`` needs
+    `accessible`). `options`: per-strategy keyword options for `sample_negatives`.
+    """
+    from bindscape.io.genome import Genome
+
+    g = genome if hasattr(genome, "fetch_codes") else Genome(genome)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise InputError(f"{out}: folder exists and is not empty", hint="pass --force to overwrite")
+    pk = _read(peaks, g, "peaks")
+    acc = _read(accessible, g, "accessible")
+    oth = _read_others(others, g)
+    bl = _read(blacklist, g, "blacklist")
+    if strategies is None:
+        names = [s for s in STRATEGIES if not (s == "cross_tf" and oth is None) and not (s == "accessible" and acc is None)]
+    else:
+        names = parse_strategies(strategies)
+    if "cross_tf" in names and oth is None:
+        raise ConfigError("strategy cross_tf needs other TFs' peaks", hint="add --other TF=PATH")
+    if "accessible" in names and acc is None:
+        raise ConfigError("strategy accessible needs accessibility peaks", hint="add --accessible PATH")
+    chroms = [c for c in g.chroms if include_excluded or not is_excluded(c)]
+    folds = kgroup_folds({c: g.sizes[c] for c in chroms}, k)
+    if not 0 <= fold < len(folds):
+        raise ConfigError(f"fold {fold} out of range: k={k} gives folds 0..{len(folds) - 1}")
+    mapping = {c: role for role in SPLITS for c in folds[fold][role]}
+    pos = positive_windows(pk, g, length=length, anchor=anchor, chroms=set(chroms))
+    if bl is not None:
+        from bindscape.io import intervals as iv
+
+        pos = iv.remove_overlapping(pos, bl)
+    if pos.empty:
+        raise InputError("no positive windows left (check the peaks, --length and the chromosome names)")
+    pos["split"] = pos["chrom"].map(mapping)
+    options = dict(options or {})
+    summary: dict[str, Any] = {
+        "tf": tf, "length": length, "ratio": ratio, "fold": fold, "k": k, "seed": seed,
+        "split_chroms": {s: folds[fold][s] for s in SPLITS}, "positives": {s: int((pos["split"] == s).sum()) for s in SPLITS},
+        "strategies": {},
+    }
+    params_common = {"tf": tf, "length": length, "ratio": ratio, "fold": fold, "k": k, "anchor": anchor,
+                     "split_chroms": summary["split_chroms"]}
+    for si, name in enumerate(names):
+        negs, notes = [], []
+        for sj, split in enumerate(SPLITS):
+            ps = pos[pos["split"] == split]
+            if ps.empty:
+                notes.append(f"{split}: no positives")
+                continue
+            split_chroms = set(folds[fold][split])
+            opt: dict[str, Any] = {"on_short": on_short} if name not in ("shuffle", "dinucleotide") else {}
+            if name == "genomic":
+                opt.update(chroms=sorted(split_chroms), exclude=pk, blacklist=bl)
+            elif name == "neighbor":
+                opt.update(exclude=pk, blacklist=bl)
+            elif name == "cross_tf":
+                opt.update(others=oth[oth["chrom"].isin(split_chroms)], peaks=pk)
+            elif name == "accessible":
+                opt.update(accessible=acc[acc["chrom"].isin(split_chroms)], peaks=pk)
+            opt.update(options.get(name, {}))
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                neg = sample_negatives(name, ps, g, ratio=ratio, seed=seed * 1000 + si * 10 + sj, **opt)
+            notes += [f"{split}: {n}" for n in neg.attrs.get("notes", [])]
+            neg["pos_index"] = np.where(neg["pos_index"] >= 0, ps.index.to_numpy()[neg["pos_index"].clip(0)], -1)
+            neg["split"] = split
+            negs.append(neg)
+        neg = pd.concat(negs, ignore_index=True) if negs else pd.DataFrame()
+        regions = _assemble(pos, neg, tf)
+        write_dataset(out / name, regions, builder="tfbs-negatives", params={**params_common, "strategy": name},
+                      seed=seed, genome=g, extra={"split_chroms": mapping, "notes": notes})
+        info: dict[str, Any] = {"negatives": int(len(neg)),
+                                "negatives_per_split": {s: int((neg.get("split") == s).sum()) if len(neg) else 0
+                                                        for s in SPLITS},
+                                "notes": notes}
+        tr_pos = pos[pos["split"] == "train"].reset_index(drop=True)
+        tr_neg = neg[neg["split"] == "train"].reset_index(drop=True) if len(neg) else neg
+        if len(tr_neg) and len(tr_pos):
+            q = negatives_qc(tr_pos, tr_neg, g, shortcut=shortcut, seed=seed)
+            q.pop("report")
+            info.update({k2: q[k2] for k2 in ("gc_ks", "repeat_ks", "gc_pos_mean", "gc_neg_mean")})
+            if shortcut:
+                info["shortcut_auc"] = q["shortcut_auc"]
+        summary["strategies"][name] = info
+    if acc is not None:
+        test_chroms = set(folds[fold]["test"])
+        ps = pos[pos["split"] == "test"]
+        if ps.empty:
+            raise InputError("no positives on the test chromosomes: cannot build the HQ test set")
+        hq = sample_negatives("accessible", ps, g, ratio=None, seed=seed, peaks=pk,
+                              accessible=acc[acc["chrom"].isin(test_chroms)], on_short="ignore")
+        hq["split"] = "test"
+        regions = _assemble(pos[pos["split"] == "test"], hq, tf)
+        write_dataset(out / "hq_test", regions, builder="tfbs-negatives-hq",
+                      params={**params_common, "strategy": "accessible", "ratio": None}, seed=seed, genome=g,
+                      extra={"split_chroms": mapping})
+        summary["hq_test"] = {"positives": int(len(ps)), "negatives": int(len(hq))}
+    atomic_write_text(out / "benchmark.json", json.dumps(summary, indent=2, default=_json_default) + "\n")
+    return summary
+
+
+def _json_default(x):
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating,)):
+        return float(x)
+    return str(x)
+
+
+def _assemble(pos: pd.DataFrame, neg: pd.DataFrame, tf: str) -> pd.DataFrame:
+    p = pos[["chrom", "start", "end", "split"]].copy()
+    p["label"] = 1
+    p["source"] = "peak"
+    p["pos_index"] = pos.index.to_numpy()
+    parts = [p]
+    if len(neg):
+        n = neg.copy()
+        n["label"] = 0
+        parts.append(n)
+    df = pd.concat(parts, ignore_index=True)
+    df["tf"] = tf
+    if "sequence" in df:
+        df["sequence"] = df["sequence"].where(df["sequence"].notna(), None)
+    return df
