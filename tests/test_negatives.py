@@ -305,11 +305,11 @@ def test_benchmark_builder_and_qc_cli(genome, positives, tmp_path):
     app = typer.Typer()
     app.add_typer(build_app, name="build")
     register(app)
-    res = CliRunner().invoke(app, ["qc", str(tmp_path / "bench" / "dinucleotide"), "--no-shortcut"])
+    res = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["qc", str(tmp_path / "bench" / "dinucleotide"), "--no-shortcut"])
     assert res.exit_code == 0, res.output
     assert "dinucleotide" in res.output and "0.000" in res.output  # shuffles keep GC exactly
     assert "negatives-benchmark" in [c.name for c in build_app.registered_commands]
-    res = CliRunner().invoke(app, [
+    res = CliRunner(env={"COLUMNS": "200"}).invoke(app, [
         "build", "negatives-benchmark", "-g", str(genome.path), "-p", f"T={peaks_path}", "--accessible",
         str(acc_path), "--strategies", "genomic,neighbour,accessible", "--fold", "3", "--no-shortcut",
         "-o", str(tmp_path / "cli"),
