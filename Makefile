@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench lint clean
+.PHONY: setup demo test bench bench-gue lint clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found; install Python 3.11 or run 'make PY=python3 ...'"; exit 2; }
@@ -28,6 +28,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 	$(BIN)/python benchmarks/bench_fetch.py
+
+# GUE TF benchmark: default model vs published auROCs (about 30 CPU-minutes on 2 cores)
+bench-gue: $(STAMP)
+	$(BIN)/python benchmarks/gue.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -22,7 +22,7 @@ app = typer.Typer(
 )
 
 # sub-modules that define register(app); imported in order so `--help` lists commands sensibly
-_COMMAND_MODULES = ["build", "simulate", "motifs", "negatives", "train", "run", "download"]
+_COMMAND_MODULES = ["build", "simulate", "motifs", "negatives", "train", "cross_species", "multitask", "explain", "run", "download"]
 
 
 @app.callback()

@@ -31,11 +31,11 @@ def _summary(state, started: float) -> None:
     from rich.table import Table
 
     console = Console()
-    run_dir = state.run_dir
+    run_dir = Path(state.run_dir)
     metrics_path = run_dir / "evaluation" / "metrics.csv"
     if metrics_path.exists():
         m = pd.read_csv(metrics_path)
-        t = Table(title=f"{state.recipe.name}: test metrics (95% bootstrap intervals)")
+        t = Table(title=f"{run_dir.name}: test metrics (95% bootstrap intervals)")
         for col in ("model", "test set", "n", "auROC", "auPRC", "MCC"):
             t.add_column(col, justify="left" if col in ("model", "test set") else "right")
         for r in m.itertuples():
@@ -67,11 +67,11 @@ def run(
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
 ):
     """Run a recipe: (simulate) -> datasets -> train -> evaluate -> report. Re-running skips finished stages."""
-    from bindscape.recipes import run_recipe
+    from bindscape.recipes.runner import run_any
 
     t0 = time.perf_counter()
-    state = run_recipe(recipe, out=out, variables=_parse_vars(var), force=force, progress=not no_progress,
-                       log=lambda msg: typer.echo(msg, err=True))
+    state = run_any(recipe, out=out, variables=_parse_vars(var), force=force, progress=not no_progress,
+                    log=lambda msg: typer.echo(msg, err=True))
     _summary(state, t0)
 
 

@@ -219,7 +219,7 @@ def build_sequence_dataset(
     df.insert(0, "chrom", SEQUENCE_CHROM)
     df.insert(1, "start", np.arange(len(df), dtype=np.int64))
     df.insert(2, "end", df["start"] + L)
-    df["source"] = np.where(df["label"] == 0, "shuffled" if made_negatives else "given", "given")
+    df["source"] = "given"
     if made_negatives:
         df.loc[df["label"] == 0, "source"] = negative_strategy
     params = dict(inputs=list(map(str, inputs)), train=list(map(str, train)), val=list(map(str, val)),

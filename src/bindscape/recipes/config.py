@@ -63,6 +63,7 @@ class EvaluateStage(_Strict):
 
 class Recipe(_Strict):
     name: str
+    kind: Literal["tfbs"] = "tfbs"
     description: str = ""
     vars: dict[str, Any] = Field(default_factory=dict)
     simulate: SimulateStage | None = None

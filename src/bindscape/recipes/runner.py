@@ -63,6 +63,43 @@ def _stage(state: RunState, name: str, fn: Callable[[], dict]) -> dict:
     return state.finish(name, info, time.perf_counter() - t0)
 
 
+def recipe_kind(recipe: str | Path) -> str:
+    """The ``kind:`` of a recipe file (``tfbs`` when absent): which runner executes it."""
+    import yaml
+
+    from bindscape.recipes.config import find_recipe
+
+    try:
+        raw = yaml.safe_load(find_recipe(recipe).read_text()) or {}
+    except yaml.YAMLError:
+        return "tfbs"  # load_recipe reports the YAML error with its line
+    return str(raw.get("kind", "tfbs")) if isinstance(raw, dict) else "tfbs"
+
+
+def run_any(recipe: str | Path, **kw) -> RunState:
+    """Run a recipe with the runner its ``kind`` names (tfbs, cross-species, multitask-bp)."""
+    from bindscape.errors import ConfigError
+
+    kind = recipe_kind(recipe)
+    if kind == "tfbs":
+        return run_recipe(recipe, **kw)
+    import inspect
+
+    kw.pop("progress", None)
+    if kind == "cross-species":
+        from bindscape.recipes.cross_species import run_cross_species_recipe as fn
+    elif kind in ("multitask", "multitask-bp"):
+        from bindscape.recipes.multitask import run_multitask_recipe as fn
+    else:
+        fn = None
+    if fn is not None:
+        accepted = inspect.signature(fn).parameters
+        if kw.get("variables") and "variables" not in accepted:
+            raise ConfigError(f"recipe kind {kind!r} takes no --var settings")
+        return fn(recipe, **{k: v for k, v in kw.items() if k in accepted})
+    raise ConfigError(f"recipe {recipe}: unknown kind {kind!r}", hint="use tfbs, cross-species or multitask-bp")
+
+
 def run_recipe(
     recipe: str | Path | Recipe,
     *,

@@ -1,0 +1,54 @@
+"""The cross-species 5-seed table on the simulator's multi-species preset (issue 9).
+
+    .venv/bin/python benchmarks/bench_cross_species.py [--out runs/bench-cross-species] [--seeds 5]
+
+Runs the shipped `cross-species` recipe (simulate -> tiles datasets -> lambda tuning on seed 0 -> source /
+target / joint / MORALE / GRL x seeds -> analyses -> report.html), then prints the target species' test
+auPRC (mean ± sd over seeds), the chosen lambdas, differential FP/FN vs the target-trained model, the
+repeat-stratified auPRC and the CPU time. Resumable: re-running skips finished stages. One torch thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="runs/bench-cross-species")
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--force", action="store_true")
+    a = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    import pandas as pd
+
+    from bindscape.recipes.cross_species import load_cross_species_recipe, run_cross_species_recipe
+
+    rec = load_cross_species_recipe("cross-species")
+    rec.seeds = list(range(a.seeds))
+    t0, c0 = time.perf_counter(), time.process_time()
+    run_cross_species_recipe(rec, out=a.out, force=a.force)
+    out = Path(a.out) / "analysis"
+    info = json.loads((out / "summary.json").read_text())
+    s = pd.read_csv(out / "summary.tsv", sep="\t")
+    t = s[s["species"] == rec.target].set_index("mode")
+    print(f"\ntarget {rec.target}: test auPRC, mean ± sd over {a.seeds} seeds")
+    for mode, r in t.iterrows():
+        lam = f" (lambda {info['lam'][mode]:g})" if mode in info["lam"] and mode in ("morale", "grl") else ""
+        print(f"  {mode:7s} {r['auprc_mean']:.4f} ± {r['auprc_sd']:.4f}   auROC {r['auroc_mean']:.4f}{lam}")
+    for name in ("differential", "repeats", "confusion"):
+        p = out / f"{name}.tsv"
+        if p.exists():
+            print(f"\n{name}:\n" + pd.read_csv(p, sep="\t").to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"\ntraining CPU {info['cpu_seconds_training'] / 60:.1f} min; this call {time.process_time() - c0:.0f} CPU s, "
+          f"{time.perf_counter() - t0:.0f} s wall")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,212 @@
+"""Cross-species analyses (MORALE section 2.5) over runs of `bindscape.train.domain.train_cross_species`.
+
+A *run* here is a dict ``{"mode": ..., "seed": ..., "run": run folder}`` (extra keys such as ``group`` are
+kept). Every run folder has ``metrics.json`` and ``predictions.parquet`` (species, split, chrom, start, end,
+label, prob).
+
+- `species_table(runs)`: per run x species test auPRC/auROC; `summarize(table)`: mean, sd over seeds.
+- `confusion_over_seeds(runs, species)`: TP/FP/TN/FN at 0.5, averaged over seeds, per mode.
+- `differential_errors(runs, species, reference="target")`: windows where a mode's seed-averaged output
+  differs from the reference's by more than 0.5 (false positives: unbound windows the mode scores
+  higher; false negatives: bound windows it scores lower).
+- `repeat_overlap(preds, genome)` + `repeat_stratified(runs, species, genome)`: auPRC on windows that
+  overlap soft-masked repeats (and by family when a repeat annotation with names is given).
+- `holdout_configs(cfg)`: the species hold-out variants (leave one source out; successive groups).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+KEY = ["species", "chrom", "start", "end"]
+
+
+def load_predictions(run: str | Path, split: str = "test") -> pd.DataFrame:
+    df = pd.read_parquet(Path(run) / "predictions.parquet")
+    return df[df["split"] == split].reset_index(drop=True) if split else df
+
+
+def _auc(y, p) -> tuple[float, float]:
+    from bindscape.evaluate.metrics import auprc, auroc
+
+    y = np.asarray(y) > 0.5
+    if y.all() or not y.any():
+        return float("nan"), float("nan")
+    return float(auprc(y, p)), float(auroc(y, p))
+
+
+def species_table(runs: list[dict], split: str = "test") -> pd.DataFrame:
+    """One row per run x species: mode, seed, species, auprc, auroc, n, positives (+ the run's extra keys)."""
+    rows = []
+    for r in runs:
+        pred = load_predictions(r["run"], split)
+        extra = {k: v for k, v in r.items() if k not in ("run",)}
+        m = json.loads((Path(r["run"]) / "metrics.json").read_text())
+        for sp, g in pred.groupby("species", sort=False):
+            a, b = _auc(g["label"], g["prob"])
+            rows.append({**extra, "species": sp, "auprc": a, "auroc": b, "n": len(g),
+                         "positives": int((g["label"] > 0.5).sum()), "lam": m.get("lam")})
+    return pd.DataFrame(rows)
+
+
+def summarize(table: pd.DataFrame, by=("mode", "species"), metrics=("auprc", "auroc")) -> pd.DataFrame:
+    """Mean and sd (ddof=1) over seeds: columns ``<metric>_mean``, ``<metric>_sd``, ``n_runs``."""
+    g = table.groupby(list(by), sort=False)
+    out = g[list(metrics)].agg(["mean", "std"])
+    out.columns = [f"{m}_{'sd' if s == 'std' else s}" for m, s in out.columns]
+    out["n_runs"] = g.size()
+    return out.reset_index()
+
+
+def _by_mode(runs: list[dict], species: str, split: str = "test") -> dict[str, list[pd.DataFrame]]:
+    out: dict[str, list[pd.DataFrame]] = {}
+    for r in runs:
+        p = load_predictions(r["run"], split)
+        out.setdefault(r["mode"], []).append(p[p["species"] == species].reset_index(drop=True))
+    return out
+
+
+def confusion_over_seeds(runs: list[dict], species: str, threshold: float = 0.5) -> pd.DataFrame:
+    """Per mode: TP, FP, TN, FN at `threshold` on `species`' test windows, mean (and sd) over runs."""
+    rows = []
+    for mode, preds in _by_mode(runs, species).items():
+        c = []
+        for p in preds:
+            y, s = p["label"].to_numpy() > 0.5, p["prob"].to_numpy() >= threshold
+            c.append([(y & s).sum(), (~y & s).sum(), (~y & ~s).sum(), (y & ~s).sum()])
+        c = np.asarray(c, dtype=float)
+        row = {"mode": mode, "runs": len(c)}
+        for j, k in enumerate(("TP", "FP", "TN", "FN")):
+            row[k] = c[:, j].mean()
+            row[f"{k}_sd"] = c[:, j].std(ddof=1) if len(c) > 1 else 0.0
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def average_predictions(preds: list[pd.DataFrame]) -> pd.DataFrame:
+    """Mean output per window over runs (windows keyed by species, chrom, start, end)."""
+    cat = pd.concat(preds, ignore_index=True)
+    return cat.groupby(KEY, sort=False).agg(label=("label", "first"), prob=("prob", "mean")).reset_index()
+
+
+def differential_errors(runs: list[dict], species: str, reference: str = "target", delta: float = 0.5,
+                        genome=None) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """MORALE's differential false positives/negatives versus the `reference` mode (outputs averaged over
+    runs first). Returns (counts per mode, the differential windows per mode). With a `genome`
+    (`bindscape.io.genome.Genome`) the share of those windows overlapping soft-masked repeats is added."""
+    by = _by_mode(runs, species)
+    if reference not in by:
+        raise ValueError(f"no {reference!r} runs to compare with (modes: {', '.join(by)})")
+    ref = average_predictions(by[reference]).rename(columns={"prob": "prob_ref"})
+    rows, windows = [], {}
+    for mode, preds in by.items():
+        if mode == reference:
+            continue
+        avg = average_predictions(preds)
+        m = avg.merge(ref[KEY + ["prob_ref"]], on=KEY)
+        diff = m["prob"] - m["prob_ref"]
+        fp = (m["label"] <= 0.5) & (diff > delta)
+        fn = (m["label"] > 0.5) & (-diff > delta)
+        w = m[fp | fn].assign(kind=np.where(fp[fp | fn], "FP", "FN"))
+        row = {"mode": mode, "reference": reference, "diff_FP": int(fp.sum()), "diff_FN": int(fn.sum()),
+               "windows": len(m)}
+        if genome is not None:
+            rf = repeat_overlap(m, genome)
+            base = float((rf > 0).mean()) if len(rf) else float("nan")
+            row["repeat_share_all"] = base
+            row["repeat_share_diff_FP"] = float((rf[fp.to_numpy()] > 0).mean()) if fp.any() else float("nan")
+            row["repeat_share_diff_FN"] = float((rf[fn.to_numpy()] > 0).mean()) if fn.any() else float("nan")
+        rows.append(row)
+        windows[mode] = w
+    return pd.DataFrame(rows), windows
+
+
+def repeat_overlap(windows: pd.DataFrame, genome) -> np.ndarray:
+    """Fraction of each window's bases that are soft-masked (lower case) in `genome` (a bindscape Genome)."""
+    out = np.zeros(len(windows))
+    for chrom, idx in windows.groupby("chrom", sort=False).indices.items():
+        mask = genome.repeat_mask(chrom)
+        cs = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
+        s = np.clip(windows["start"].to_numpy()[idx], 0, len(mask))
+        e = np.clip(windows["end"].to_numpy()[idx], 0, len(mask))
+        out[idx] = (cs[e] - cs[s]) / np.maximum(e - s, 1)
+    return out
+
+
+def repeat_family_overlap(windows: pd.DataFrame, annotation: pd.DataFrame) -> pd.Series:
+    """Name of the repeat family covering most of each window ('' for none); `annotation`: chrom, start,
+    end, name (e.g. RepeatMasker's table as BED)."""
+    fam = np.array([""] * len(windows), dtype=object)
+    best = np.zeros(len(windows))
+    for chrom, idx in windows.groupby("chrom", sort=False).indices.items():
+        ann = annotation[annotation["chrom"] == chrom]
+        if ann.empty:
+            continue
+        a_s, a_e, a_n = ann["start"].to_numpy(), ann["end"].to_numpy(), ann["name"].astype(str).to_numpy()
+        order = np.argsort(a_s)
+        a_s, a_e, a_n = a_s[order], a_e[order], a_n[order]
+        for i in idx:
+            s, e = windows["start"].iat[i], windows["end"].iat[i]
+            j = np.searchsorted(a_s, e)
+            for k in range(max(0, j - 200), j):  # repeats are short relative to 200 neighbours
+                ov = min(e, a_e[k]) - max(s, a_s[k])
+                if ov > best[i]:
+                    best[i], fam[i] = ov, a_n[k]
+    return pd.Series(fam, index=windows.index)
+
+
+def repeat_stratified(runs: list[dict], species: str, genome, *, min_fraction: float = 1e-9,
+                      annotation: pd.DataFrame | None = None) -> pd.DataFrame:
+    """auPRC on the windows overlapping repeats (soft-masked fraction >= `min_fraction`), on those that do
+    not, and per family with an `annotation`; mean and sd over runs, per mode."""
+    rows = []
+    for mode, preds in _by_mode(runs, species).items():
+        res: dict[str, list[float]] = {}
+        for p in preds:
+            rf = repeat_overlap(p, genome)
+            strata = {"all": np.ones(len(p), bool), "repeat": rf >= min_fraction, "non-repeat": rf < min_fraction}
+            if annotation is not None:
+                fam = repeat_family_overlap(p, annotation).to_numpy()
+                for f in sorted(set(fam) - {""}):
+                    strata[f"family:{f}"] = fam == f
+            for name, sel in strata.items():
+                res.setdefault(name, []).append(_auc(p["label"][sel], p["prob"][sel])[0])
+                res.setdefault(f"n:{name}", []).append(float(sel.sum()))
+                res.setdefault(f"pos:{name}", []).append(float((p["label"][sel] > 0.5).sum()))
+        for name in [k for k in res if ":" not in k or k.startswith("family:")]:
+            v = np.asarray(res[name], dtype=float)
+            rows.append({"mode": mode, "stratum": name, "auprc_mean": np.nanmean(v) if np.isfinite(v).any() else np.nan,
+                         "auprc_sd": np.nanstd(v, ddof=1) if np.isfinite(v).sum() > 1 else 0.0,
+                         "windows": float(np.mean(res[f"n:{name}"])), "positives": float(np.mean(res[f"pos:{name}"]))})
+    return pd.DataFrame(rows)
+
+
+def holdout_configs(cfg) -> list[tuple[str, list[str]]]:
+    """Species hold-out variants of a `CrossSpeciesConfig`: (label, sources) pairs.
+
+    Leave-one-source-out (every source but one) and successive groups (the first k sources, k = 1..n-1,
+    in the config's source order). Duplicates are dropped; needs two or more sources.
+    """
+    src = cfg.source_species
+    out: list[tuple[str, list[str]]] = []
+    if len(src) < 2:
+        return out
+    for s in src:
+        out.append((f"without {s}", [x for x in src if x != s]))
+    for k in range(1, len(src)):
+        out.append((f"first {k}: {'+'.join(src[:k])}", src[:k]))
+    seen, uniq = set(), []
+    for label, s in out:
+        if tuple(s) not in seen:
+            seen.add(tuple(s))
+            uniq.append((label, s))
+    return uniq
+
+
+__all__ = ["load_predictions", "species_table", "summarize", "confusion_over_seeds", "average_predictions",
+           "differential_errors", "repeat_overlap", "repeat_family_overlap", "repeat_stratified",
+           "holdout_configs"]

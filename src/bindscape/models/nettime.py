@@ -1,0 +1,188 @@
+"""`nettime`: NetTIME's multitask per-base-pair model, and `ConditionedModel`, which conditions any
+registry model on TF and cell-type embeddings.
+
+NetTIME (Yi, Cho & Bonneau 2022): a TF embedding and a cell-type embedding (d = 50 each) are concatenated
+and used as the initial hidden state of a bidirectional GRU (both directions); the GRU runs over features from
+ResNet-style convolution blocks, and a fully connected decoder predicts a logit at every base pair.
+Here the GRU runs on the conv features max-pooled by `pool` (CPU cost) and its output is upsampled back to
+base-pair resolution and concatenated with the full-resolution conv features before the per-bp decoder.
+
+Inputs: ``x`` (N, 4 + n_tracks, L) - one-hot DNA plus optional cell-type track channels -, ``tf`` and ``cell``
+index tensors (N,). Output: per-bp logits (N, L). `embed(x, tf, cell)` is the pooled encoder vector (N, D).
+`embeddings` can be overridden at call time (``tf_vec``/``cell_vec``) for embedding transfer, averages and
+the random-embedding ablation.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from bindscape.models.base import BindscapeModel, InputLengthError
+
+
+class _ResBlock(nn.Module):
+    def __init__(self, c: int, kernel: int, dropout: float):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv1d(c, c, kernel, padding=kernel // 2, bias=False), nn.BatchNorm1d(c), nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Conv1d(c, c, kernel, padding=kernel // 2, bias=False), nn.BatchNorm1d(c),
+        )
+
+    def forward(self, x):
+        return torch.relu(x + self.body(x))
+
+
+class _ConditionMixin:
+    """TF / cell embeddings with call-time overrides."""
+
+    def _init_embeddings(self, n_tfs: int, n_cells: int, d_tf: int, d_cell: int) -> None:
+        self.tf_embedding = nn.Embedding(max(n_tfs, 1), d_tf) if d_tf else None
+        self.cell_embedding = nn.Embedding(max(n_cells, 1), d_cell) if d_cell else None
+
+    def condition_vector(self, n: int, tf=None, cell=None, tf_vec=None, cell_vec=None, device=None) -> torch.Tensor:
+        """Concatenated [TF, cell] embedding (N, d_tf + d_cell); explicit vectors (d,) or (N, d) win."""
+        parts = []
+        for emb, idx, vec in ((self.tf_embedding, tf, tf_vec), (self.cell_embedding, cell, cell_vec)):
+            if emb is None:
+                continue
+            if vec is not None:
+                v = torch.as_tensor(vec, dtype=torch.float32, device=device)
+                parts.append(v.expand(n, -1) if v.dim() == 1 else v)
+            else:
+                if idx is None:  # no condition given: index 0 (single-condition use)
+                    idx = torch.zeros(n, dtype=torch.long, device=device)
+                parts.append(emb(torch.as_tensor(idx, device=device).long().view(-1).expand(n)))
+        if not parts:
+            return torch.zeros(n, 0, device=device)
+        return torch.cat(parts, dim=1)
+
+
+class NetTIME(_ConditionMixin, BindscapeModel):
+    """ResNet conv blocks + biGRU (h0 = [TF emb, cell emb]) + per-bp FC decoder; any length >= `pool`."""
+
+    name = "nettime"
+    fixed_length = False
+
+    def __init__(self, length: int = 1000, n_outputs: int = 1, n_tfs: int = 1, n_cells: int = 1,
+                 d_tf: int = 50, d_cell: int = 50, n_tracks: int = 0, channels: int = 64, kernel: int = 9,
+                 n_blocks: int = 2, pool: int = 5, gru_layers: int = 1, decoder: int = 64, dropout: float = 0.1,
+                 use_embeddings: bool = True):
+        self._hparams = dict(length=length, n_outputs=n_outputs, n_tfs=n_tfs, n_cells=n_cells, d_tf=d_tf,
+                             d_cell=d_cell, n_tracks=n_tracks, channels=channels, kernel=kernel, n_blocks=n_blocks,
+                             pool=pool, gru_layers=gru_layers, decoder=decoder, dropout=dropout,
+                             use_embeddings=use_embeddings)
+        self._pool = int(pool)
+        super().__init__(length=length, n_outputs=n_outputs)
+        self.n_in = 4 + int(n_tracks)
+        self.use_embeddings = bool(use_embeddings)
+        self.hidden = d_tf + d_cell
+        if self.hidden <= 0:
+            raise InputLengthError("nettime needs d_tf + d_cell > 0 (the GRU's hidden size)")
+        self._init_embeddings(n_tfs, n_cells, d_tf, d_cell)
+        self.stem = nn.Sequential(nn.Conv1d(self.n_in, channels, 15, padding=7, bias=False),
+                                  nn.BatchNorm1d(channels), nn.ReLU())
+        self.blocks = nn.Sequential(*[_ResBlock(channels, kernel, dropout) for _ in range(n_blocks)])
+        self.pool = nn.MaxPool1d(pool, ceil_mode=True) if pool > 1 else nn.Identity()
+        self.gru = nn.GRU(channels, self.hidden, num_layers=gru_layers, batch_first=True, bidirectional=True)
+        self.gru_layers = gru_layers
+        self.decoder = nn.Sequential(nn.Conv1d(channels + 2 * self.hidden, decoder, 1), nn.ReLU(), nn.Dropout(dropout))
+        self.head = nn.Conv1d(decoder, 1, 1)  # the per-bp FC output layer (a 1x1 conv = FC at every bp)
+
+    @property
+    def min_length(self) -> int:
+        return max(self._pool, 1)
+
+    def _check(self, x):
+        if x.dim() != 3 or x.shape[1] != self.n_in:
+            raise InputLengthError(f"model 'nettime' expects one-hot input plus {self.n_in - 4} track channels "
+                                   f"(N, {self.n_in}, L), got {tuple(x.shape)}")
+        self.check_length(int(x.shape[-1]))
+
+    def h0(self, n: int, tf=None, cell=None, tf_vec=None, cell_vec=None, device=None) -> torch.Tensor:
+        """Initial GRU state (2 * layers, N, d_tf + d_cell): the concatenated embeddings, or zeros."""
+        if not self.use_embeddings:
+            return torch.zeros(2 * self.gru_layers, n, self.hidden, device=device)
+        v = self.condition_vector(n, tf, cell, tf_vec, cell_vec, device=device)
+        return v.unsqueeze(0).expand(2 * self.gru_layers, -1, -1).contiguous()
+
+    def features(self, x, tf=None, cell=None, tf_vec=None, cell_vec=None):
+        self._check(x)
+        c = self.blocks(self.stem(x))
+        p = self.pool(c)
+        out, _ = self.gru(p.transpose(1, 2), self.h0(len(x), tf, cell, tf_vec, cell_vec, device=x.device))
+        out = out.transpose(1, 2)
+        if self._pool > 1:
+            out = out.repeat_interleave(self._pool, dim=2)[:, :, : x.shape[-1]]
+        return self.decoder(torch.cat([c, out], dim=1))
+
+    def embed(self, x, tf=None, cell=None, **kw) -> torch.Tensor:
+        return self.features(x, tf, cell, **kw).mean(dim=-1)
+
+    def forward(self, x, tf=None, cell=None, tf_vec=None, cell_vec=None) -> torch.Tensor:
+        return self.head(self.features(x, tf, cell, tf_vec, cell_vec)).squeeze(1)
+
+    @property
+    def embed_dim(self) -> int:
+        return int(self._hparams["decoder"])
+
+
+class ConditionedModel(_ConditionMixin, BindscapeModel):
+    """Any registry model made multitask and per-bp: its `embed(x)` vector (N, D) is concatenated with the TF
+    and cell embeddings (``mode="concat"``) or has a projection of them added (``mode="add"``); a FC decoder
+    maps the result to L per-bp logits. Track channels (if any) enter as their per-window mean."""
+
+    name = "conditioned"
+
+    def __init__(self, inner: str = "bindscape_cnn", inner_params: dict | None = None, length: int = 1000,
+                 n_outputs: int = 1, n_tfs: int = 1, n_cells: int = 1, d_tf: int = 50, d_cell: int = 50,
+                 n_tracks: int = 0, mode: str = "concat", hidden: int = 128):
+        from bindscape.models import get_model
+
+        self._hparams = dict(inner=inner, inner_params=dict(inner_params or {}), length=length, n_outputs=n_outputs,
+                             n_tfs=n_tfs, n_cells=n_cells, d_tf=d_tf, d_cell=d_cell, n_tracks=n_tracks, mode=mode,
+                             hidden=hidden)
+        super().__init__(length=length, n_outputs=n_outputs)
+        if mode not in ("concat", "add"):
+            raise InputLengthError(f"ConditionedModel mode {mode!r}: choose concat or add")
+        self.inner = get_model(inner, length=length, n_outputs=1, **(inner_params or {}))
+        self.mode = mode
+        self.n_tracks = int(n_tracks)
+        self._init_embeddings(n_tfs, n_cells, d_tf, d_cell)
+        D = self.inner.embed_dim
+        dc = d_tf + d_cell
+        if mode == "concat":
+            d_in = D + dc + self.n_tracks
+        else:
+            self.cond_proj = nn.Linear(dc + self.n_tracks, D)
+            d_in = D
+        self.decoder = nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU())
+        self.head = nn.Linear(hidden, length)
+
+    @property
+    def min_length(self) -> int:
+        return 1
+
+    def check_length(self, length: int) -> None:
+        if length != self.length:
+            raise InputLengthError(f"model 'conditioned' predicts {self.length} bp windows, got {length} bp")
+
+    def embed(self, x, tf=None, cell=None, tf_vec=None, cell_vec=None) -> torch.Tensor:
+        if x.dim() != 3 or x.shape[1] != 4 + self.n_tracks:
+            raise InputLengthError(f"model 'conditioned' expects input (N, {4 + self.n_tracks}, L), got {tuple(x.shape)}")
+        self.check_length(int(x.shape[-1]))
+        h = self.inner.embed(x[:, :4])
+        extra = [self.condition_vector(len(x), tf, cell, tf_vec, cell_vec, device=x.device)]
+        if self.n_tracks:
+            extra.append(x[:, 4:].mean(dim=-1))
+        e = torch.cat(extra, dim=1)
+        h = torch.cat([h, e], dim=1) if self.mode == "concat" else h + self.cond_proj(e)
+        return self.decoder(h)
+
+    def forward(self, x, tf=None, cell=None, tf_vec=None, cell_vec=None) -> torch.Tensor:
+        return self.head(self.embed(x, tf, cell, tf_vec, cell_vec))
+
+    @property
+    def embed_dim(self) -> int:
+        return int(self._hparams["hidden"])

@@ -1,0 +1,201 @@
+"""Training configuration: pydantic models loaded from YAML (`yaml.safe_load`).
+
+An invalid config fails before any work with the field's dotted name and the allowed values, e.g.
+``config.yaml: optim.optimizer: 'sgd' is not allowed; choose one of: adam, adamw``. Flags override fields
+with dotted keys (`apply_overrides(cfg, {"optim.lr": 1e-3})`). The fully resolved config is written to the
+run folder (``config.yaml``) and stored in every checkpoint.
+
+Example::
+
+    dataset: data/reb1            # a dataset folder (bindscape build ...)
+    name: reb1                    # run folder: <out_dir>/<name>
+    model: {name: bindscape_cnn, params: {channels: 128}}
+    data: {batch_size: 128, sampler: balanced, rc_augment: true}
+    optim: {optimizer: adamw, lr: 0.003, schedule: onecycle}
+    trainer: {max_epochs: 10, patience: 3, monitor: val_auprc, seed: 0}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bindscape.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class ModelConfig(_Strict):
+    name: str = "bindscape_cnn"
+    """Registry name (`bindscape.models.list_models()`)."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Extra constructor arguments (length and n_outputs come from the dataset)."""
+
+
+class DataConfig(_Strict):
+    batch_size: int = Field(128, ge=1)
+    sampler: Literal["plain", "balanced"] = "plain"
+    rc_augment: bool = True
+    max_shift: int = Field(0, ge=0)
+    num_workers: int = Field(0, ge=0)
+    label_columns: list[str] = Field(default_factory=lambda: ["label"])
+    train_split: str = "train"
+    val_split: str = "val"
+    test_split: str | None = "test"
+
+
+class OptimConfig(_Strict):
+    optimizer: Literal["adam", "adamw"] = "adamw"
+    lr: float = Field(3e-3, gt=0)
+    weight_decay: float = Field(1e-2, ge=0)
+    schedule: Literal["onecycle", "cosine", "constant", "plateau"] = "onecycle"
+    warmup_frac: float = Field(0.25, ge=0, lt=1)
+
+
+class LossConfig(_Strict):
+    pos_weight: float | None = Field(None, gt=0)
+    """BCE positive-class weight; None = 1."""
+    label_smoothing: float = Field(0.0, ge=0, lt=0.5)
+
+
+class TrainerConfig(_Strict):
+    max_epochs: int = Field(10, ge=1)
+    patience: int | None = Field(3, ge=1)
+    """Early stopping patience in epochs (None: no early stopping)."""
+    monitor: Literal["val_auprc", "val_auroc", "val_loss"] = "val_auprc"
+    rc_average: bool = True
+    """Average predictions over both strands at validation/test/prediction time."""
+    seed: int = 0
+    accelerator: str = "cpu"
+    """cpu | gpu | auto (Lightning's accelerator names)."""
+    devices: int | str = 1
+    """Number of devices or 'auto'; more than one GPU trains with DDP."""
+    strategy: str = "auto"
+    precision: str = "32-true"
+    threads: int | None = Field(None, ge=1)
+    """torch CPU threads (None: torch's default)."""
+    progress: bool = True
+    log_every_n_steps: int = Field(50, ge=1)
+    limit_train_batches: int | float | None = None
+    deterministic: bool = False
+    stop_after_epochs: int | None = Field(None, ge=1)
+    """Stop (as if interrupted) after this many epochs; `--resume` continues. For tests and time slicing."""
+
+
+class FinetuneConfig(_Strict):
+    checkpoint: str
+    """Checkpoint to start from (its model config is used; `model` in this config is ignored)."""
+    freeze: list[str] = Field(default_factory=list)
+    """Parameter-name prefixes to freeze, e.g. [conv, rnn]."""
+    reinit: list[str] = Field(default_factory=list)
+    """Parameter-name prefixes to re-initialise, e.g. [dense, head] (AgentBind)."""
+
+
+class TrainConfig(_Strict):
+    dataset: str
+    name: str = "run"
+    out_dir: str = "runs"
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    finetune: FinetuneConfig | None = None
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_dir) / self.name
+
+
+def _format_error(exc: ValidationError, source: str) -> ConfigError:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    typ = err["type"]
+    ctx = err.get("ctx") or {}
+    if typ == "literal_error":
+        allowed = ctx.get("expected", "")
+        allowed = allowed.replace("'", "").replace(" or ", ", ")
+        msg = f"{loc}: {err['input']!r} is not allowed; choose one of: {allowed}"
+    elif typ == "extra_forbidden":
+        msg = f"{loc}: unknown field"
+    elif typ == "missing":
+        msg = f"{loc}: required field is missing"
+    else:
+        msg = f"{loc}: {err['msg']} (got {err.get('input')!r})"
+    more = len(exc.errors()) - 1
+    return ConfigError(f"{source}: {msg}" + (f" (+{more} more error{'s' if more > 1 else ''})" if more else ""),
+                       hint="see docs/training.md for the config fields")
+
+
+def validate_config(data: dict, source: str = "config") -> TrainConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a training config is a YAML mapping, got {type(data).__name__}")
+    try:
+        cfg = TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _format_error(exc, source) from None
+    from bindscape.models import list_models
+
+    if cfg.model.name not in list_models():
+        raise ConfigError(f"{source}: model.name: {cfg.model.name!r} is not allowed; choose one of: "
+                          f"{', '.join(list_models())}")
+    return cfg
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read a YAML config, apply dotted-key overrides, validate."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: config file does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if overrides:
+        data = apply_overrides(data, overrides)
+    return validate_config(data, source=str(path))
+
+
+def apply_overrides(data: dict | TrainConfig, overrides: dict[str, Any]) -> dict:
+    """Set dotted keys (``trainer.max_epochs``) in a config dict; returns a new dict."""
+    import copy
+
+    d = data.model_dump() if isinstance(data, TrainConfig) else copy.deepcopy(data)
+    for key, value in overrides.items():
+        cur = d
+        parts = key.split(".")
+        for p in parts[:-1]:
+            if cur.get(p) is None:
+                cur[p] = {}
+            if not isinstance(cur[p], dict):
+                raise ConfigError(f"override {key}: {p} is not a section")
+            cur = cur[p]
+        cur[parts[-1]] = value
+    return d
+
+
+def parse_set(items: list[str] | None) -> dict[str, Any]:
+    """``["optim.lr=1e-3", "data.sampler=balanced"]`` -> dict (values parsed as YAML scalars)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE (e.g. optim.lr=0.001)")
+        k, v = item.split("=", 1)
+        out[k.strip()] = yaml.safe_load(v)
+    return out
+
+
+def dump_config(cfg: TrainConfig) -> str:
+    import yaml
+
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

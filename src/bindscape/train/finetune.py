@@ -1,0 +1,64 @@
+"""Fine-tuning from a checkpoint with chosen layers frozen or re-initialised.
+
+AgentBind keeps the convolution and recurrent layers of a pretrained model and re-initialises the dense
+ones: ``finetune: {checkpoint: runs/pre/checkpoints/best.ckpt, reinit: [dense, head]}`` for `cnn_lstm`;
+add ``freeze: [conv, rnn]`` to keep them fixed. Prefixes match parameter names
+(``model.named_parameters()``), e.g. ``conv``, ``rnn``, ``dense``, ``head``, ``stem``, ``blocks.0``.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from bindscape.errors import ConfigError
+
+
+def _match(name: str, prefixes: list[str]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def apply_finetune(model: nn.Module, *, freeze: list[str] = (), reinit: list[str] = (), seed: int = 0) -> dict:
+    """Re-initialise then freeze parameters by name prefix; returns counts. Unknown prefixes are errors."""
+    import torch
+
+    names = [n for n, _ in model.named_parameters()]
+    for p in list(freeze) + list(reinit):
+        if not any(_match(n, [p]) for n in names):
+            tops = sorted({n.split(".")[0] for n in names})
+            raise ConfigError(f"finetune: no parameters under {p!r}; this model has: {', '.join(tops)}")
+    torch.manual_seed(seed)
+    n_reinit = 0
+    for mname, mod in model.named_modules():
+        if mname and _match(mname, list(reinit)) and hasattr(mod, "reset_parameters"):
+            mod.reset_parameters()
+            n_reinit += 1
+    n_frozen = 0
+    for n, p in model.named_parameters():
+        if _match(n, list(freeze)):
+            p.requires_grad_(False)
+            n_frozen += p.numel()
+    return {"reinitialised_modules": n_reinit, "frozen_parameters": n_frozen}
+
+
+def prepare_finetune(cfg, length: int, n_outputs: int):
+    """Load the checkpoint named in ``cfg.finetune``, check lengths/outputs, apply freeze/reinit."""
+    from bindscape.train.checkpoint import load_checkpoint
+
+    ft = cfg.finetune
+    loaded = load_checkpoint(ft.checkpoint)
+    model = loaded.model
+    model.check_length(length)
+    if model.fixed_length and model.length != length:
+        raise ConfigError(f"finetune: the checkpoint's model takes {model.length} bp, the dataset has {length} bp")
+    if model.n_outputs != n_outputs:
+        if "head" not in ft.reinit:
+            raise ConfigError(f"finetune: the checkpoint has {model.n_outputs} outputs, the dataset "
+                              f"{n_outputs}", hint="add 'head' to finetune.reinit to replace the output layer")
+        model.head = nn.Linear(model.head.in_features, n_outputs)
+        model.n_outputs = n_outputs
+        model._hparams["n_outputs"] = n_outputs
+    model.length = length
+    model._hparams["length"] = length
+    info = apply_finetune(model, freeze=ft.freeze, reinit=ft.reinit, seed=cfg.trainer.seed)
+    model.train()
+    return model, {"from": str(ft.checkpoint), **info}

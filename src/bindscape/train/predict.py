@@ -1,0 +1,276 @@
+"""Prediction with a trained checkpoint: a dataset folder, a BED file, a FASTA file, or whole
+chromosomes/genomes tiled in windows. Batched and streaming (genome tiling never holds more than one batch
+of sequence), with a progress bar. Output: parquet tables and bedGraph tracks (bigWig when pybigtools is
+installed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bindscape._util import atomic_path, progress
+from bindscape.errors import ConfigError, InputError
+from bindscape.models.base import InputLengthError
+
+
+def _as_loaded(ckpt):
+    from bindscape.train.checkpoint import LoadedCheckpoint, load_checkpoint
+
+    return ckpt if isinstance(ckpt, LoadedCheckpoint) else load_checkpoint(ckpt)
+
+
+def _prob_columns(n: int) -> list[str]:
+    return ["prob"] if n == 1 else [f"prob_{j}" for j in range(n)]
+
+
+def _predict_batches(loaded, batches: Iterable, *, total: int | None, desc: str, progress_bar: bool,
+                     rc_average: bool | None = None) -> Iterator[np.ndarray]:
+    import torch
+
+    from bindscape.train.module import predict_proba
+
+    rc = loaded.rc_average if rc_average is None else rc_average
+    model = loaded.model.eval()
+    dev = next(model.parameters()).device
+    with progress(disable=not progress_bar or None, transient=True) as bar:
+        task = bar.add_task(desc, total=total)
+        for x in batches:
+            x = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x))
+            p = predict_proba(model, x.to(dev), rc).cpu().numpy()
+            bar.advance(task, len(x))
+            yield p
+
+
+def predict_arrays(ckpt, x: np.ndarray, *, batch_size: int = 512, rc_average: bool | None = None) -> np.ndarray:
+    """One-hot ``(N, 4, L)`` -> probabilities ``(N, n_outputs)``."""
+    loaded = _as_loaded(ckpt)
+    loaded.model.check_length(int(x.shape[-1]))
+    gen = (x[i : i + batch_size] for i in range(0, len(x), batch_size))
+    out = list(_predict_batches(loaded, gen, total=len(x), desc="predicting", progress_bar=False,
+                                rc_average=rc_average))
+    return np.concatenate(out) if out else np.zeros((0, loaded.model.n_outputs), np.float32)
+
+
+def _check_dataset_length(loaded, length: int, what: str) -> None:
+    if length != loaded.length:
+        raise InputLengthError(
+            f"{what} has {length}-bp windows but the model in {loaded.path} was trained on {loaded.length} bp",
+            hint=f"rebuild the dataset with --length {loaded.length}, or predict a BED/FASTA file "
+                 "(windows are resized to the model's length)")
+    loaded.model.check_length(length)
+
+
+def predict_dataset(ckpt, data, *, split: str | None = None, batch_size: int = 512,
+                    progress: bool = True) -> pd.DataFrame:
+    """Score a dataset folder (or a torch dataset from `bindscape.train.data.torch_dataset`).
+
+    Returns the regions (chrom, start, end, label, split, ...) plus ``prob`` (``prob_j`` per output).
+    """
+    loaded = _as_loaded(ckpt)
+    if isinstance(data, (str, Path)) or hasattr(data, "meta"):
+        from bindscape.train.data import open_dataset, torch_dataset
+
+        ds = open_dataset(data)
+        labels = loaded.config.get("data", {}).get("label_columns", ["label"])
+        tds = torch_dataset(ds, split, label_columns=labels)
+        what = f"dataset {ds.path}"
+    else:
+        tds, what = data, "the dataset"
+    _check_dataset_length(loaded, tds.length, what)
+    n = len(tds)
+    gen = (tds.__getitems__(list(range(i, min(i + batch_size, n))))[0] for i in range(0, n, batch_size))
+    p = np.concatenate(list(_predict_batches(loaded, gen, total=n, desc="predicting", progress_bar=progress)))
+    keep = [c for c in ("chrom", "start", "end", "name", "label", "split", "tf", "cell", "species")
+            if c in tds.regions]
+    out = tds.regions[keep].reset_index(drop=True).copy()
+    for j, c in enumerate(_prob_columns(p.shape[1])):
+        out[c] = p[:, j]
+    return out
+
+
+def read_bed(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file does not exist")
+    rows = []
+    import gzip
+
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip() or line.startswith(("#", "track", "browser")):
+                continue
+            f = line.rstrip("\n").split("\t")
+            if len(f) < 3:
+                raise InputError(f"{path}:{lineno}: a BED line needs chrom, start, end (tab separated)")
+            try:
+                s, e = int(f[1]), int(f[2])
+            except ValueError:
+                raise InputError(f"{path}:{lineno}: start/end are not integers ({f[1]!r}, {f[2]!r})") from None
+            if e < s or s < 0:
+                raise InputError(f"{path}:{lineno}: bad interval {s}-{e}")
+            rows.append((f[0], s, e, f[3] if len(f) > 3 else ""))
+    if not rows:
+        raise InputError(f"{path}: no intervals")
+    return pd.DataFrame(rows, columns=["chrom", "start", "end", "name"])
+
+
+def predict_bed(ckpt, bed: str | Path | pd.DataFrame, genome, *, batch_size: int = 512,
+                progress: bool = True) -> pd.DataFrame:
+    """Score intervals: one window of the model's length centred on each interval's midpoint."""
+    from bindscape.io.genome import Genome
+
+    loaded = _as_loaded(ckpt)
+    g = genome if hasattr(genome, "fetch_onehot") else Genome(genome)
+    regions = bed if isinstance(bed, pd.DataFrame) else read_bed(bed)
+    unknown = sorted(set(regions["chrom"]) - set(g.chroms))
+    if unknown:
+        raise InputError(f"chromosome(s) {', '.join(unknown[:5])} are not in the genome "
+                         f"(it has {', '.join(g.chroms[:5])}...)")
+    L = loaded.length
+    mid = ((regions["start"].to_numpy() + regions["end"].to_numpy()) // 2).astype(np.int64)
+    ws = mid - L // 2
+    chroms = regions["chrom"].to_numpy()
+    n = len(regions)
+    gen = (g.fetch_onehot(chroms[i : i + batch_size], ws[i : i + batch_size], length=L, pad=True)
+           for i in range(0, n, batch_size))
+    p = np.concatenate(list(_predict_batches(loaded, gen, total=n, desc="predicting", progress_bar=progress)))
+    out = regions.reset_index(drop=True).copy()
+    out["window_start"], out["window_end"] = ws, ws + L
+    for j, c in enumerate(_prob_columns(p.shape[1])):
+        out[c] = p[:, j]
+    return out
+
+
+def predict_fasta(ckpt, fasta: str | Path, *, align: str = "center", batch_size: int = 512,
+                  progress: bool = True) -> pd.DataFrame:
+    """Score FASTA records, each resized to the model's length (`bindscape.data.sequences.fit_length`)."""
+    from bindscape.data.sequences import fit_length, read_fasta_records
+    from bindscape.io.genome import encode, onehot
+
+    loaded = _as_loaded(ckpt)
+    recs = read_fasta_records(fasta)
+    L = loaded.length
+    seqs = fit_length(recs["sequence"].tolist(), L, align)
+    n = len(seqs)
+
+    def gen():
+        for i in range(0, n, batch_size):
+            chunk = seqs[i : i + batch_size]
+            yield onehot(encode("".join(chunk)).reshape(len(chunk), L))
+
+    p = np.concatenate(list(_predict_batches(loaded, gen(), total=n, desc="predicting", progress_bar=progress)))
+    out = pd.DataFrame({"name": recs["name"], "length": recs["sequence"].str.len()})
+    for j, c in enumerate(_prob_columns(p.shape[1])):
+        out[c] = p[:, j]
+    return out
+
+
+def tile_windows(sizes: dict[str, int], length: int, stride: int) -> Iterator[tuple[str, np.ndarray]]:
+    for chrom, size in sizes.items():
+        if size < length:
+            starts = np.array([0], dtype=np.int64)
+        else:
+            starts = np.arange(0, size - length + 1, stride, dtype=np.int64)
+            if starts[-1] + length < size:
+                starts = np.append(starts, size - length)
+        yield chrom, starts
+
+
+def predict_genome(ckpt, genome, *, chroms: list[str] | None = None, stride: int | None = None,
+                   batch_size: int = 512, progress: bool = True) -> pd.DataFrame:
+    """Tile chromosomes with windows of the model's length every `stride` bp (default: length // 2);
+    returns one row per window (chrom, start, end, prob...). Streams one batch at a time."""
+    from bindscape.io.genome import Genome
+
+    loaded = _as_loaded(ckpt)
+    g = genome if hasattr(genome, "fetch_onehot") else Genome(genome)
+    L = loaded.length
+    stride = int(stride or max(L // 2, 1))
+    if stride < 1:
+        raise ConfigError(f"stride must be >= 1, got {stride}")
+    sizes = g.sizes
+    if chroms:
+        missing = [c for c in chroms if c not in sizes]
+        if missing:
+            raise InputError(f"chromosome(s) {', '.join(missing)} not in the genome")
+        sizes = {c: sizes[c] for c in chroms}
+    tiles = list(tile_windows(sizes, L, stride))
+    total = sum(len(s) for _, s in tiles)
+    frames = []
+
+    def gen():
+        for chrom, starts in tiles:
+            for i in range(0, len(starts), batch_size):
+                st = starts[i : i + batch_size]
+                yield g.fetch_onehot(np.full(len(st), chrom, dtype=object), st, length=L, pad=True)
+
+    probs = _predict_batches(loaded, gen(), total=total, desc="tiling genome", progress_bar=progress)
+    for chrom, starts in tiles:
+        ps = []
+        for i in range(0, len(starts), batch_size):
+            ps.append(next(probs))
+        p = np.concatenate(ps)
+        df = pd.DataFrame({"chrom": chrom, "start": starts, "end": np.minimum(starts + L, sizes[chrom])})
+        for j, c in enumerate(_prob_columns(p.shape[1])):
+            df[c] = p[:, j]
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+# ------------------------------------------------------------------------------------------ writers
+def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        if path.suffix in (".tsv", ".txt"):
+            df.to_csv(tmp, sep="\t", index=False)
+        elif path.suffix == ".csv":
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
+    return path
+
+
+def to_track(df: pd.DataFrame, column: str = "prob") -> pd.DataFrame:
+    """Windows -> non-overlapping bedGraph intervals: each window's score covers its central stretch
+    (midpoints between neighbouring window centres), so overlapping tiles do not overlap in the track."""
+    out = []
+    for chrom, sub in df.sort_values(["chrom", "start"]).groupby("chrom", sort=False):
+        c = ((sub["start"].to_numpy() + sub["end"].to_numpy()) // 2).astype(np.int64)
+        cuts = np.concatenate([[sub["start"].iloc[0]], (c[:-1] + c[1:]) // 2, [sub["end"].iloc[-1]]])
+        s, e = cuts[:-1], cuts[1:]
+        keep = e > s
+        out.append(pd.DataFrame({"chrom": chrom, "start": s[keep], "end": e[keep],
+                                 "value": sub[column].to_numpy()[keep]}))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["chrom", "start", "end", "value"])
+
+
+def write_bedgraph(df: pd.DataFrame, path: str | Path, column: str = "prob") -> Path:
+    track = to_track(df, column)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as fh:
+            fh.write(f'track type=bedGraph name="{column}"\n')
+            for r in track.itertuples(index=False):
+                fh.write(f"{r.chrom}\t{r.start}\t{r.end}\t{r.value:.5g}\n")
+    return path
+
+
+def write_bigwig(df: pd.DataFrame, path: str | Path, sizes: dict[str, int], column: str = "prob") -> Path:
+    try:
+        import pybigtools
+    except ImportError:
+        raise ConfigError("bigWig output needs pybigtools", hint="pip install 'bindscape[bigwig]' or write .bedGraph") from None
+    track = to_track(df, column)
+    path = Path(path)
+    order = {c: i for i, c in enumerate(sizes)}
+    track = track.sort_values(["chrom", "start"], key=lambda s: s.map(order) if s.name == "chrom" else s)
+    with atomic_path(path) as tmp:
+        bw = pybigtools.open(str(tmp), "w")
+        bw.write({c: int(sizes[c]) for c in track["chrom"].unique()},
+                 ((r.chrom, int(r.start), int(r.end), float(r.value)) for r in track.itertuples(index=False)))
+    return path
