@@ -26,6 +26,7 @@ TINY = {
                "model": {"name": "bindscape_cnn", "params": {"channels": 16, "hidden": 16, "dilations": [1]}},
                "data": {"batch_size": 64}, "trainer": {"max_epochs": 2, "patience": None, "threads": 1}}],
     "evaluate": {"motif": "MA0035.4", "bootstrap": 20},
+    "explain": {"n": 40, "modisco": True, "kmers": True},
 }
 
 
@@ -91,7 +92,8 @@ def test_tiny_run_then_resume_skips_done_stages(tmp_path, monkeypatch):
     assert set(m["model"]) == {"m", "PWM baseline"}
     assert m["auROC"].between(0, 1).all()
     html = (out / "report.html").read_text()
-    for needle in ("ROC curves on the HQ test", "Precision-recall on the HQ test", "PWM baseline", "Training"):
+    for needle in ("ROC curves on the HQ test", "Precision-recall on the HQ test", "PWM baseline", "Training",
+                   "Interpretation (m)"):
         assert needle in html
     # 3) a third run does nothing; --force redoes everything
     state = run_recipe(path, out=out, progress=False, log=lambda m: None)

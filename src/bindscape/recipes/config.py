@@ -61,6 +61,15 @@ class EvaluateStage(_Strict):
     criterion: Literal["F1", "MCC"] = "F1"
 
 
+class ExplainStage(_Strict):
+    enabled: bool = True
+    model: str | None = None  # a train run name; default the first
+    method: str = "deeplift_shap"
+    n: int = Field(300, ge=10)
+    modisco: bool = True
+    kmers: bool = True
+
+
 class Recipe(_Strict):
     name: str
     kind: Literal["tfbs"] = "tfbs"
@@ -70,6 +79,7 @@ class Recipe(_Strict):
     data: DataStage
     train: list[ModelRun] = Field(default_factory=list)
     evaluate: EvaluateStage = Field(default_factory=EvaluateStage)
+    explain: ExplainStage = Field(default_factory=ExplainStage)
     source: str = ""
 
 
@@ -150,6 +160,9 @@ def load_recipe(name_or_path: str | Path, variables: dict[str, Any] | None = Non
                 f"{path}: train.{r.name}.strategy: {r.strategy!r} is not among data.strategies",
                 hint=f"use one of: {', '.join(recipe.data.strategies)}",
             )
+    if recipe.explain.model and recipe.explain.model not in names:
+        raise ConfigError(f"{path}: explain.model: {recipe.explain.model!r} is not a train run",
+                          hint=f"use one of: {', '.join(names)}")
     return recipe
 
 
@@ -157,7 +170,7 @@ def resolve_sim(recipe: Recipe, sim_dir: str | Path) -> Recipe:
     """Fill ``${sim}`` placeholders once the simulation folder is known."""
     body = recipe.model_dump()
     values = {"sim": str(sim_dir)}
-    for key in ("data", "evaluate", "train"):
+    for key in ("data", "evaluate", "train", "explain"):
         body[key] = _fill_sim(body[key], values)
     return Recipe(**body)
 

@@ -138,8 +138,34 @@ def write_run_report(rec, run_dir: Path) -> Path:
     if PWM in set(metrics["model"]):
         ev_sec.text(f"The **{PWM}** scores each window by its best match to the motif "
                     f"`{rec.evaluate.motif}` (max log-odds over both strands).")
+    if rec.explain.enabled and rec.train:
+        _explain_section(r, rec, run_dir, stages)
     path = r.write(run_dir / "report.html")
     return path
+
+
+def _explain_section(r, rec, run_dir: Path, stages: dict) -> None:
+    """Attributions of the strongest test true positives, MoDISco patterns with Tomtom, k-mer enrichment."""
+    from bindscape.explain.pipeline import explain_run
+    from bindscape.report.explain_section import add_explain_section
+
+    name = rec.explain.model or rec.train[0].name
+    info = stages.get(f"train-{name}", {})
+    run = Path(info.get("run", run_dir / "models" / name))
+    from bindscape.errors import NotEnoughDataError
+
+    kw = dict(method=rec.explain.method, split="test", n=rec.explain.n, kmers=rec.explain.kmers,
+              core_motif=rec.evaluate.motif if rec.explain.kmers else None, random_state=int(rec.vars.get("seed", 0)))
+    ckpt = run / "checkpoints" / "best.ckpt"
+    note = None
+    try:
+        res = explain_run(ckpt, modisco=rec.explain.modisco, **kw)
+    except NotEnoughDataError as exc:  # e.g. MoDISco finds no pattern in a small run
+        res = explain_run(ckpt, modisco=False, **kw)
+        note = f"Motif discovery skipped: {exc.message}."
+    sec = add_explain_section(r, res, title=f"Interpretation ({name})")
+    if note and sec is not None:
+        sec.note(note, kind="warning")
 
 
 def _history(run: Path) -> pd.DataFrame | None:
