@@ -23,7 +23,8 @@ LENGTHS = {
 
 
 def test_registry_lists_every_design_model():
-    assert set(list_models()) == set(MODELS) == set(LENGTHS)
+    assert list_models() == sorted(MODELS)
+    assert set(LENGTHS) <= set(MODELS)  # models with their own tests elsewhere (nettime) may be registered too
     assert DEFAULT_MODEL in MODELS
     with pytest.raises(ConfigError, match="unknown model 'nope'.*choose one of"):
         get_model("nope")

@@ -172,8 +172,8 @@ def test_config_errors_name_field_and_allowed_values(tmp_path):
 
 def test_finetune_keeps_conv_and_reinitialises_dense(toy, trained):
     root, ds = toy
-    from bindscape.train.finetune import apply_finetune
     from bindscape.models import get_model
+    from bindscape.train.finetune import apply_finetune
 
     m = get_model("cnn_lstm", length=100)
     before = {k: v.clone() for k, v in m.state_dict().items()}

@@ -178,7 +178,7 @@ def build_sequence_dataset(
                     df["label"] = 1
                 df["split"] = split
                 parts.append(df)
-        for f in negatives:
+        if negatives:
             raise ConfigError("--negatives goes with --positives (a pool); for given splits put labels in a table")
     else:
         for f in inputs:

@@ -9,11 +9,8 @@ checkpoint, best epoch, CPU and wall seconds), ``predictions.parquet`` (test spl
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
-
-import numpy as np
 
 from bindscape._util import atomic_path, atomic_write_text
 from bindscape.errors import ConfigError
@@ -124,8 +121,8 @@ def _quiet_lightning() -> None:
 
 def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False) -> Path:
     """Train per `cfg`; returns the run folder. `resume` continues from ``checkpoints/last.ckpt``."""
-    import torch
     import lightning as L
+    import torch
 
     from bindscape.train.data import has_split, make_loader, open_dataset, torch_dataset
     from bindscape.train.module import BinaryTask

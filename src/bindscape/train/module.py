@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
 import lightning as L
+import numpy as np
 import torch
 from torch import nn
 

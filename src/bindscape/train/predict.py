@@ -211,10 +211,7 @@ def predict_genome(ckpt, genome, *, chroms: list[str] | None = None, stride: int
 
     probs = _predict_batches(loaded, gen(), total=total, desc="tiling genome", progress_bar=progress)
     for chrom, starts in tiles:
-        ps = []
-        for i in range(0, len(starts), batch_size):
-            ps.append(next(probs))
-        p = np.concatenate(ps)
+        p = np.concatenate([next(probs) for _ in range(0, len(starts), batch_size)])
         df = pd.DataFrame({"chrom": chrom, "start": starts, "end": np.minimum(starts + L, sizes[chrom])})
         for j, c in enumerate(_prob_columns(p.shape[1])):
             df[c] = p[:, j]
