@@ -30,21 +30,28 @@ def _summary(state, started: float) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    import sys
+
+    # without a terminal rich assumes 80 columns and truncates numbers; logs can be wider
+    console = Console() if sys.stdout.isatty() else Console(width=120)
     run_dir = Path(state.run_dir)
     metrics_path = run_dir / "evaluation" / "metrics.csv"
     if metrics_path.exists():
         m = pd.read_csv(metrics_path)
-        t = Table(title=f"{run_dir.name}: test metrics (95% bootstrap intervals)")
+        from rich import box
+
+        t = Table(title=f"{run_dir.name}: test metrics (auPRC with 95% bootstrap interval)", box=box.SIMPLE_HEAD,
+                  padding=(0, 1))
         for col in ("model", "test set", "n", "auROC", "auPRC", "MCC"):
-            t.add_column(col, justify="left" if col in ("model", "test set") else "right")
+            t.add_column(col, justify="left" if col in ("model", "test set") else "right",
+                         no_wrap=True)
         for r in m.itertuples():
             def ci(name, r=r):
                 lo, hi = getattr(r, f"{name}_lo", None), getattr(r, f"{name}_hi", None)
                 v = getattr(r, name)
                 return f"{v:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo == lo and lo is not None else "")
 
-            t.add_row(r.model, r.test_set, f"{r.n:,}", ci("auROC"), ci("auPRC"), f"{r.MCC:.3f}")
+            t.add_row(r.model, r.test_set, f"{r.n:,}", f"{r.auROC:.3f}", ci("auPRC"), f"{r.MCC:.3f}")
         console.print(t)
     ev = run_dir / "evaluation" / "summary.json"
     if ev.exists():
