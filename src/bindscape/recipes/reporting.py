@@ -125,10 +125,14 @@ def write_run_report(rec, run_dir: Path) -> Path:
             ev_sec.figure(figures.roc_curves(roc, title=f"ROC: {test_set}"), caption=f"ROC curves on the {test_set}.")
             ev_sec.figure(figures.pr_curves(pr, prevalence=prev, title=f"Precision-recall: {test_set}"),
                           caption=f"Precision-recall on the {test_set}; dashed line: prevalence.")
-    cols = ["model", "trained_on", "test_set", "n", "positives", "auROC", "auROC_lo", "auROC_hi", "auPRC",
-            "auPRC_lo", "auPRC_hi", "pAUROC_std", "F1", "MCC", "precision", "recall"]
-    ev_sec.table(metrics[[c for c in cols if c in metrics]], caption="Metrics per model and test set.",
-                 highlight_max=["auROC", "auPRC", "MCC"])
+    table = metrics.copy()
+    for m in ("auROC", "auPRC"):
+        if f"{m}_lo" in table:
+            table[f"{m} 95% CI"] = [f"{lo:.3f}-{hi:.3f}" for lo, hi in zip(table[f"{m}_lo"], table[f"{m}_hi"])]
+    cols = ["model", "test_set", "n", "positives", "auROC", "auPRC", "auPRC 95% CI",
+            "pAUROC_std", "F1", "MCC"]
+    ev_sec.table(table[[c for c in cols if c in table]], caption="Metrics per model and test set (pAUROC_std: "
+                 "McClish-standardised partial auROC for FPR <= 0.1).")
     mat = metrics.pivot_table(index="model", columns="test_set", values="auPRC", sort=False)
     if mat.shape[1] > 1:
         ev_sec.figure(figures.heatmap(mat, title="auPRC: models x test sets", fmt="{:.2f}",

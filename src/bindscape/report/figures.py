@@ -122,7 +122,8 @@ def pr_curves(
         ax.axhline(float(prevalence), ls="--", lw=1, color=BASELINE_COLOR,
                    label=f"no skill (prevalence {float(prevalence):.3f})")
     ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="Recall", ylabel="Precision", title=title)
-    ax.legend(loc="upper right" if prevalence is None or prevalence < 0.5 else "lower left")
+    # curves run along the top right; the lower left is empty unless prevalence is high
+    ax.legend(loc="lower left" if prevalence is None or prevalence < 0.5 else "lower right")
     return fig
 
 
@@ -187,7 +188,8 @@ def heatmap(matrix, title: str = "", fmt: str = "{:.2f}", cmap: str = "viridis",
     im = ax.imshow(np.ma.masked_invalid(vals), cmap=cm, vmin=vmin, vmax=vmax, aspect="auto")
     ax.grid(False)
     ax.set_xticks(range(nc))
-    ax.set_xticklabels([str(c) for c in df.columns], rotation=35 if nc > 4 else 0, ha="right" if nc > 4 else "center")
+    long = nc > 4 or max(len(str(c)) for c in df.columns) * nc > 40
+    ax.set_xticklabels([str(c) for c in df.columns], rotation=35 if long else 0, ha="right" if long else "center")
     ax.set_yticks(range(nr))
     ax.set_yticklabels([str(r) for r in df.index])
     for s in ax.spines.values():
