@@ -339,3 +339,24 @@ def test_realism_against_real(shared_data):
     syn = r.genomes["sim"].seqs
     assert cpg_oe(human) < 0.5 and cpg_oe(syn) < 0.5
     assert karlin_delta(syn, human) < 0.12
+
+
+def test_peaks_stay_inside_chromosomes(tmp_path):
+    """Regression: a ChIP peak at a chromosome end used to reach past it (into the internal spacer)."""
+    from bindscape.simulate import simulate
+
+    res = simulate(preset="demo", seed=0, out=tmp_path / "s", overrides={
+        "tfs.HNF4A.sites_per_mb": 4000, "tfs.FOXA1.sites_per_mb": 1200, "cells.liver.accessible_fraction": 0.35,
+        "tfs.HNF4A.partner_fraction": 0.6, "binding.logit.affinity": 2.0, "binding.logit.no_partner": -5.0,
+        "species.*.chrom_sizes": [400_000, 300_000, 300_000]})
+    sizes = dict(line.split() for line in (tmp_path / "s/sim/chrom.sizes").read_text().splitlines())
+    import pandas as pd
+
+    for f in list((tmp_path / "s/sim/peaks").glob("*.narrowPeak")) + list((tmp_path / "s/sim/accessibility").glob("*")):
+        df = pd.read_csv(f, sep="\t", header=None)
+        if len(df) == 0:
+            continue
+        assert (df[1] >= 0).all() and (df[1] < df[2]).all()
+        assert (df[2] <= df[0].map(lambda c: int(sizes[c]))).all(), f.name
+        assert ((df[9] >= 0) & (df[9] < df[2] - df[1])).all(), f.name
+    assert res is not None

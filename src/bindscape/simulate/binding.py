@@ -653,6 +653,17 @@ def _narrowpeak(flat: Flat, fstart, fend, summit, signal, prefix: str) -> pd.Dat
     fstart, fend, summit, signal = fstart[order], fend[order], summit[order], signal[order]
     df = pd.DataFrame({"fstart": fstart, "fend": fend})
     df = _to_chrom(flat, df)
+    # a peak near a chromosome end may reach into the spacer: clip it to its chromosome
+    size = df.chrom.map(dict(zip(flat.names, flat.sizes.tolist(), strict=True))).to_numpy()
+    offset = (fstart - df.start.to_numpy()).astype(np.int64)  # flat position of the chromosome's base 0
+    start = np.clip(df.start.to_numpy(), 0, size)
+    end = np.clip(df.end.to_numpy(), 0, size)
+    keep = end > start
+    df, start, end = df[keep].reset_index(drop=True), start[keep], end[keep]
+    summit, signal, offset = summit[keep], signal[keep], offset[keep]
+    df["start"], df["end"] = start, end
+    fstart = offset + start
+    summit = np.clip(summit, fstart, offset + end - 1)
     pval = np.round(1.5 * signal + 2.0, 3)
     out = pd.DataFrame(
         {
