@@ -73,7 +73,8 @@ def core_mask_from_motif(x: np.ndarray, motif, *, flank: int = 0) -> np.ndarray:
 
 def explain_run(checkpoint, *, method: str = "deeplift_shap", dataset=None, split: str | None = "test",
                 n: int = 500, target: int = 0, batch_size: int = 64, rc_average: bool = False,
-                modisco: bool = False, modisco_method: str | None = None, motifs=None, kmers: bool = False,
+                modisco: bool = False, modisco_method: str | None = None, motifs=None, annotate: bool = True,
+                kmers: bool = False,
                 k: int = 5, top_frac: float = 0.01, core_motif=None, tss=None, tss_distance: int = 1000,
                 n_steps: int = 50, n_baselines: int = 10, max_seqlets: int = 2000, n_tracks: int = 3,
                 device=None, random_state: int = 0) -> dict:
@@ -122,7 +123,8 @@ def explain_run(checkpoint, *, method: str = "deeplift_shap", dataset=None, spli
             hyp = hypothetical(a2, x, mm)
         patterns = run_modisco(x, hyp, max_seqlets=max_seqlets, random_state=random_state)
         out["patterns"] = patterns
-        out["annotation"] = annotate_patterns(patterns, motifs)
+        if annotate:  # Tomtom; its numba kernel takes ~1.5 min to compile on first use
+            out["annotation"] = annotate_patterns(patterns, motifs)
         timings["modisco_s"] = time.perf_counter() - t2
     if kmers:
         from bindscape.explain.kmers import kmer_enrichment, kmer_enrichment_by_group, tss_groups

@@ -67,6 +67,7 @@ class ExplainStage(_Strict):
     method: str = "deeplift_shap"
     n: int = Field(300, ge=10)
     modisco: bool = True
+    tomtom: bool = True  # name MoDISco patterns by their best JASPAR match
     kmers: bool = True
 
 

@@ -163,7 +163,7 @@ def _explain_section(r, rec, run_dir: Path, stages: dict) -> None:
     ckpt = run / "checkpoints" / "best.ckpt"
     note = None
     try:
-        res = explain_run(ckpt, modisco=rec.explain.modisco, **kw)
+        res = explain_run(ckpt, modisco=rec.explain.modisco, annotate=rec.explain.tomtom, **kw)
     except NotEnoughDataError as exc:  # e.g. MoDISco finds no pattern in a small run
         res = explain_run(ckpt, modisco=False, **kw)
         note = f"Motif discovery skipped: {exc.message}."
