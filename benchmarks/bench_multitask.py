@@ -101,7 +101,6 @@ def yeast(out, data, epochs: int = 4) -> None:
     mt = multires_metrics(s, test.y, test.keys, (1, 100, 500)).assign(model="multitask")
     st = []
     for key in ("Reb1/-", "Abf1/-"):
-        rows = test.keys == key
         sub = MultitaskBPDataset(ds, "test", vocab=runs["multitask"].vocab, conditions=[key])
         st.append(multires_metrics(predict_dataset_bp(runs[f"single-{key[:4]}"], sub), sub.y, sub.keys,
                                    (1, 100, 500)).assign(model="single-task"))

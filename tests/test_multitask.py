@@ -19,7 +19,6 @@ from bindscape.evaluate.bp import (
     sweep_threshold,
     transition_rate,
 )
-
 from conftest import write_fasta
 
 torch.set_num_threads(1)

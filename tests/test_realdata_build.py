@@ -6,10 +6,10 @@ import time
 
 import numpy as np
 import pandas as pd
-from conftest import require_shared
 
 from bindscape.cli import main
 from bindscape.data.dataset import load_dataset
+from conftest import require_shared
 
 
 def test_yeast_reb1_tiles(tmp_path, capsys):

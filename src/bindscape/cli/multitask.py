@@ -64,8 +64,8 @@ def predict_bp_cmd(
     import pandas as pd
 
     from bindscape.io.genome import Genome
+    from bindscape.io.intervals import read_bed
     from bindscape.train.multitask import load_multitask_checkpoint, predict_bp
-    from bindscape.train.predict import read_bed
 
     loaded = load_multitask_checkpoint(checkpoint)
     loaded.index(tf, cell)  # unknown names fail before any work
@@ -83,7 +83,7 @@ def predict_bp_cmd(
     if loaded.tracks is not None:
         x = np.concatenate([x, loaded.tracks.fetch(cell, chroms, starts, L)], axis=1)
     p = predict_bp(loaded, x, tf, cell, batch_size=batch_size)
-    calls, graph = [], []
+    graph = []
     for (i, c, w), pw in zip(rows, p):
         s, e = int(regions["start"].iloc[i]), int(regions["end"].iloc[i])
         lo, hi = max(s, w), min(e, w + L)

@@ -25,12 +25,11 @@ def _parse_vars(items: list[str] | None) -> dict:
 
 def _summary(state, started: float) -> None:
     import json
+    import sys
 
     import pandas as pd
     from rich.console import Console
     from rich.table import Table
-
-    import sys
 
     # without a terminal rich assumes 80 columns and truncates numbers; logs can be wider
     console = Console() if sys.stdout.isatty() else Console(width=120)

@@ -159,14 +159,15 @@ def strategy_negatives(
     include_excluded: bool = False,
 ) -> pd.DataFrame:
     """Negatives for every condition by each named strategy, with the condition columns set."""
-    from bindscape.data.builders import _condition_columns, _usable_chroms, positive_windows
+    from bindscape.data.builders import _condition_columns, _usable_chroms
     from bindscape.data.negatives import sample_negatives
+    from bindscape.data.tfbs_benchmark import positive_windows
 
     usable = _usable_chroms(genome, include_excluded)
     all_peaks = pd.concat([pk[["chrom", "start", "end"]] for pk in peaks.values()], ignore_index=True)
     parts = []
     for ci, (cond, pk) in enumerate(peaks.items()):
-        win = positive_windows(genome, pk, length=length, anchor=anchor, chroms=usable)
+        win = positive_windows(pk, genome, length=length, anchor=anchor, chroms=set(usable), max_n_frac=1.0)
         for si, strategy in enumerate(strategies):
             opts: dict = {} if strategy in ("shuffle", "dinucleotide") else {"on_short": on_short}
             if strategy == "genomic":

@@ -109,17 +109,6 @@ def _window(chrom: np.ndarray, centre: np.ndarray, length: int) -> pd.DataFrame:
     return pd.DataFrame({"chrom": chrom, "start": start, "end": start + length})
 
 
-def positive_windows(
-    genome, peaks: pd.DataFrame, *, length: int, anchor: str = "summit", chroms: list[str] | None = None
-) -> pd.DataFrame:
-    """Windows of `length` at each peak's summit (or centre) that lie inside usable chromosomes."""
-    centre = _summits(peaks) if anchor == "summit" else ((peaks["start"] + peaks["end"]) // 2).to_numpy()
-    win = _window(peaks["chrom"].to_numpy(), centre, length)
-    if chroms is not None:
-        win = win[win["chrom"].isin(set(chroms))]
-    return _fit(win, genome.sizes)[0]
-
-
 def build_peaks(
     genome,
     peaks: dict[Condition, pd.DataFrame],

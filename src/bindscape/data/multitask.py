@@ -44,7 +44,7 @@ class ConditionVocab:
     pairs: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
-    def from_regions(cls, regions: pd.DataFrame) -> "ConditionVocab":
+    def from_regions(cls, regions: pd.DataFrame) -> ConditionVocab:
         tf = regions["tf"].astype(str)
         cell = regions["cell"].astype(str) if "cell" in regions else pd.Series(NO_CELL, index=regions.index)
         pairs = sorted(set(zip(tf, cell)))
@@ -70,7 +70,7 @@ class ConditionVocab:
         return {"tfs": list(self.tfs), "cells": list(self.cells), "pairs": [list(p) for p in self.pairs]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ConditionVocab":
+    def from_dict(cls, d: dict) -> ConditionVocab:
         return cls(list(d["tfs"]), list(d["cells"]), [tuple(p) for p in d.get("pairs", [])])
 
 

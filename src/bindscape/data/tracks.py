@@ -34,7 +34,7 @@ class SignalTrack:
                                           sub["value"].to_numpy(np.float32)[o])
 
     @classmethod
-    def from_file(cls, path: str | Path, name: str | None = None, transform: str = "log1p") -> "SignalTrack":
+    def from_file(cls, path: str | Path, name: str | None = None, transform: str = "log1p") -> SignalTrack:
         return cls(read_signal(path), name=name or Path(path).stem, transform=transform)
 
     def fetch(self, chroms: Sequence[str], starts, length: int) -> np.ndarray:
@@ -154,7 +154,7 @@ class TrackSet:
         return {"names": self.names, "files": self.files, "transform": self.transform}
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> "TrackSet | None":
+    def from_dict(cls, d: dict | None) -> TrackSet | None:
         if not d or not d.get("names"):
             return None
         return cls(d["files"], d["names"], d.get("transform", "log1p"))

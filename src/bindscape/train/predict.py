@@ -92,33 +92,6 @@ def predict_dataset(ckpt, data, *, split: str | None = None, batch_size: int = 5
     return out
 
 
-def read_bed(path: str | Path) -> pd.DataFrame:
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: file does not exist")
-    rows = []
-    import gzip
-
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip() or line.startswith(("#", "track", "browser")):
-                continue
-            f = line.rstrip("\n").split("\t")
-            if len(f) < 3:
-                raise InputError(f"{path}:{lineno}: a BED line needs chrom, start, end (tab separated)")
-            try:
-                s, e = int(f[1]), int(f[2])
-            except ValueError:
-                raise InputError(f"{path}:{lineno}: start/end are not integers ({f[1]!r}, {f[2]!r})") from None
-            if e < s or s < 0:
-                raise InputError(f"{path}:{lineno}: bad interval {s}-{e}")
-            rows.append((f[0], s, e, f[3] if len(f) > 3 else ""))
-    if not rows:
-        raise InputError(f"{path}: no intervals")
-    return pd.DataFrame(rows, columns=["chrom", "start", "end", "name"])
-
-
 def predict_bed(ckpt, bed: str | Path | pd.DataFrame, genome, *, batch_size: int = 512,
                 progress: bool = True) -> pd.DataFrame:
     """Score intervals: one window of the model's length centred on each interval's midpoint."""
@@ -126,6 +99,8 @@ def predict_bed(ckpt, bed: str | Path | pd.DataFrame, genome, *, batch_size: int
 
     loaded = _as_loaded(ckpt)
     g = genome if hasattr(genome, "fetch_onehot") else Genome(genome)
+    from bindscape.io.intervals import read_bed
+
     regions = bed if isinstance(bed, pd.DataFrame) else read_bed(bed)
     unknown = sorted(set(regions["chrom"]) - set(g.chroms))
     if unknown:
