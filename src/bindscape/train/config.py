@@ -138,16 +138,20 @@ def validate_config(data: dict, source: str = "config") -> TrainConfig:
         cfg = TrainConfig.model_validate(data)
     except ValidationError as exc:
         raise _format_error(exc, source) from None
-    from bindscape.models import list_models
-
-    if cfg.model.name not in list_models():
-        raise ConfigError(f"{source}: model.name: {cfg.model.name!r} is not allowed; choose one of: "
-                          f"{', '.join(list_models())}")
+    check_model_name(cfg.model.name, source)
     return cfg
 
 
-def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Read a YAML config, apply dotted-key overrides, validate."""
+def check_model_name(name: str, source: str) -> None:
+    """A registry model name, or a ConfigError listing the registered ones."""
+    from bindscape.models import list_models
+
+    if name not in list_models():
+        raise ConfigError(f"{source}: model.name: {name!r} is not allowed; choose one of: {', '.join(list_models())}")
+
+
+def read_yaml_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict:
+    """A YAML config file as a dict, with dotted-key overrides applied; clear errors for missing/bad files."""
     import yaml
 
     path = Path(path)
@@ -159,9 +163,14 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Tr
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    if overrides:
-        data = apply_overrides(data, overrides)
-    return validate_config(data, source=str(path))
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config is a YAML mapping, got {type(data).__name__}")
+    return apply_overrides(data, overrides) if overrides else data
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read a YAML config, apply dotted-key overrides, validate."""
+    return validate_config(read_yaml_config(path, overrides), source=str(path))
 
 
 def apply_overrides(data: dict | TrainConfig, overrides: dict[str, Any]) -> dict:

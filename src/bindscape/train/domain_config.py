@@ -151,30 +151,16 @@ def validate_cross_species(data: dict, source: str = "config") -> CrossSpeciesCo
         cfg = CrossSpeciesConfig.model_validate(data)
     except ValidationError as exc:
         raise _error(exc, source) from None
-    from bindscape.models import list_models
+    from bindscape.train.config import check_model_name
 
-    if cfg.model.name not in list_models():
-        raise ConfigError(f"{source}: model.name: {cfg.model.name!r} is not allowed; choose one of: "
-                          f"{', '.join(list_models())}")
+    check_model_name(cfg.model.name, source)
     return cfg
 
 
 def load_cross_species(path: str | Path, overrides: dict[str, Any] | None = None) -> CrossSpeciesConfig:
-    import yaml
+    from bindscape.train.config import read_yaml_config
 
-    from bindscape.train.config import apply_overrides
-
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: config file does not exist")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"{path}{f':{mark.line + 1}' if mark is not None else ''}: not valid YAML") from None
-    if overrides:
-        data = apply_overrides(data, overrides)
-    return validate_cross_species(data, source=str(path))
+    return validate_cross_species(read_yaml_config(path, overrides), source=str(path))
 
 
 def dump_cross_species(cfg: CrossSpeciesConfig) -> str:

@@ -20,11 +20,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError
 
-from bindscape.errors import ConfigError, InputError
-from bindscape.train.config import _format_error, _Strict, apply_overrides
+from bindscape.train.config import _format_error, _Strict
 
 
 class MTModelConfig(_Strict):
@@ -93,15 +91,6 @@ def validate_multitask_config(data: dict, source: str = "config") -> MultitaskCo
 
 
 def load_multitask_config(path: str | Path, overrides: dict[str, Any] | None = None) -> MultitaskConfig:
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: config file does not exist")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    if overrides:
-        data = apply_overrides(data, overrides)
-    return validate_multitask_config(data, str(path))
+    from bindscape.train.config import read_yaml_config
+
+    return validate_multitask_config(read_yaml_config(path, overrides), str(path))
