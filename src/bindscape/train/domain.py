@@ -419,7 +419,7 @@ def _train_one(cfg, *, resume: bool = False, overwrite: bool = False) -> Path:
     from bindscape.data.torchdata import RegionDataset
     from bindscape.train.data import make_loader
     from bindscape.train.domain_config import dump_cross_species
-    from bindscape.train.fit import _callbacks, _log, _loggers, _quiet_lightning, build_model
+    from bindscape.train.fit import _callbacks, _log, _quiet_lightning, build_model, make_trainer
 
     _quiet_lightning()
     run_dir = cfg.run_dir
@@ -473,14 +473,7 @@ def _train_one(cfg, *, resume: bool = False, overwrite: bool = False) -> Path:
                   f"({model.n_parameters():,} parameters); labelled {', '.join(cfg.labelled_species)}; target "
                   f"{cfg.target}; {steps} steps/epoch")
     callbacks, ckpt_cb = _callbacks(cfg, run_dir)
-    trainer = L.Trainer(
-        max_epochs=cfg.trainer.max_epochs, accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices,
-        strategy=cfg.trainer.strategy, precision=cfg.trainer.precision, callbacks=callbacks,
-        logger=_loggers(run_dir, resume), enable_progress_bar=cfg.trainer.progress, enable_model_summary=False,
-        num_sanity_val_steps=0, log_every_n_steps=min(cfg.trainer.log_every_n_steps, max(steps, 1)),
-        limit_train_batches=cfg.trainer.limit_train_batches, deterministic=cfg.trainer.deterministic,
-        use_distributed_sampler=False, default_root_dir=run_dir, enable_checkpointing=True,
-    )
+    trainer = make_trainer(cfg, run_dir, callbacks, steps, resume)
     trainer.fit(task, train_dataloaders=train_loader, val_dataloaders=val_loaders, ckpt_path=ckpt_path)
     cpu_s, wall_s = time.process_time() - t_cpu, time.perf_counter() - t_wall
     if not trainer.is_global_zero:

@@ -119,6 +119,20 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*exists and is not empty.*")
 
 
+def make_trainer(cfg, run_dir: Path, callbacks: list, steps: int, resume: bool):
+    """The Lightning Trainer every bindscape training loop uses (single-task and cross-species)."""
+    import lightning as L
+
+    return L.Trainer(
+        max_epochs=cfg.trainer.max_epochs, accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices,
+        strategy=cfg.trainer.strategy, precision=cfg.trainer.precision, callbacks=callbacks,
+        logger=_loggers(run_dir, resume), enable_progress_bar=cfg.trainer.progress, enable_model_summary=False,
+        num_sanity_val_steps=0, log_every_n_steps=min(cfg.trainer.log_every_n_steps, max(steps, 1)),
+        limit_train_batches=cfg.trainer.limit_train_batches, deterministic=cfg.trainer.deterministic,
+        use_distributed_sampler=False, default_root_dir=run_dir, enable_checkpointing=True,
+    )
+
+
 def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False) -> Path:
     """Train per `cfg`; returns the run folder. `resume` continues from ``checkpoints/last.ckpt``."""
     import lightning as L
@@ -188,14 +202,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False) ->
     if val_loader is None:
         ckpt_cb.monitor = None
         callbacks = [c for c in callbacks if type(c).__name__ != "EarlyStopping"]
-    trainer = L.Trainer(
-        max_epochs=cfg.trainer.max_epochs, accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices,
-        strategy=cfg.trainer.strategy, precision=cfg.trainer.precision, callbacks=callbacks,
-        logger=_loggers(run_dir, resume), enable_progress_bar=cfg.trainer.progress, enable_model_summary=False,
-        num_sanity_val_steps=0, log_every_n_steps=min(cfg.trainer.log_every_n_steps, max(steps, 1)),
-        limit_train_batches=cfg.trainer.limit_train_batches, deterministic=cfg.trainer.deterministic,
-        use_distributed_sampler=False, default_root_dir=run_dir, enable_checkpointing=True,
-    )
+    trainer = make_trainer(cfg, run_dir, callbacks, steps, resume)
     trainer.fit(task, train_dataloaders=train_loader, val_dataloaders=val_loader, ckpt_path=ckpt_path)
     cpu_s, wall_s = time.process_time() - t_cpu, time.perf_counter() - t_wall
     if not trainer.is_global_zero:
