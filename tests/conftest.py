@@ -70,3 +70,22 @@ def tiny_fasta(tmp_path) -> Path:
     """A seeded random genome: chr1 60 kb, chr2 40 kb, chr3 30 kb, chrX 20 kb (soft-masked stretches)."""
     seqs = random_seqs({"chr1": 60_000, "chr2": 40_000, "chr3": 30_000, "chrX": 20_000}, seed=1)
     return write_fasta(tmp_path / "tiny.fa", seqs)
+
+
+@pytest.fixture(scope="module")
+def tiny_species(tmp_path_factory):
+    """Two simulated species (primate, rodent) with FOXA1/liver tiles datasets of 100 bp: species -> folder."""
+    from bindscape.recipes.cross_species import build_species_datasets
+    from bindscape.simulate import simulate
+    from bindscape.simulate.config import load_preset_dict
+
+    root = tmp_path_factory.mktemp("cs")
+    d = load_preset_dict("multi-species")
+    d["species"] = d["species"][:2]
+    d["species"][0]["chrom_sizes"] = [60000, 50000, 40000]
+    d["species"][1]["chrom_sizes"] = [55000, 45000, 40000]
+    d["tfs"] = [dict(name="FOXA1", sites_per_mb=900, pioneer=True)]
+    d["cells"] = [dict(name="liver", accessible_fraction=0.25)]
+    simulate(d, seed=0, out=root / "sim")
+    return build_species_datasets(root / "sim", ["primate", "rodent"], "FOXA1", "liver", root / "ds",
+                                  length=100, stride=100)

@@ -108,24 +108,6 @@ def test_background_pool_excludes_val_test_sex():
     assert background_pool(yeast, ["chrIX", "chrX", "chrXI", "chrM"]).tolist() == [0, 1]
 
 
-@pytest.fixture(scope="module")
-def tiny_species(tmp_path_factory):
-    from bindscape.recipes.cross_species import build_species_datasets
-    from bindscape.simulate import simulate
-    from bindscape.simulate.config import load_preset_dict
-
-    root = tmp_path_factory.mktemp("cs")
-    d = load_preset_dict("multi-species")
-    d["species"] = d["species"][:2]
-    d["species"][0]["chrom_sizes"] = [60000, 50000, 40000]
-    d["species"][1]["chrom_sizes"] = [55000, 45000, 40000]
-    d["tfs"] = [dict(name="FOXA1", sites_per_mb=900, pioneer=True)]
-    d["cells"] = [dict(name="liver", accessible_fraction=0.25)]
-    simulate(d, seed=0, out=root / "sim")
-    return build_species_datasets(root / "sim", ["primate", "rodent"], "FOXA1", "liver", root / "ds",
-                                  length=100, stride=100)
-
-
 TINY = {
     "bindscape_cnn": {"channels": 8, "hidden": 8},
     "cnn_lstm": {"filters": 8, "lstm": 4, "dense": [16, 8]},

@@ -252,3 +252,23 @@ def test_cli_build_sequences(tmp_path):
 
     r = load_dataset(tmp_path / "ds").regions
     assert len(r) == 50 and (r["sequence"].str.len() == 30).all() and set(r["split"]) == {"train", "val", "test"}
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 4, 5, 8, 20])
+def test_onecycle_schedule_any_number_of_steps(steps):
+    """OneCycleLR divides by (pct_start * total - 1): 4 steps with the default 25% warm-up used to crash."""
+    from bindscape.models import get_model
+    from bindscape.train.config import TrainConfig
+    from bindscape.train.module import BinaryTask
+
+    cfg = TrainConfig(dataset="x", optim={"schedule": "onecycle"}, trainer={"max_epochs": 1}).model_dump(mode="json")
+    task = BinaryTask(get_model("bindscape_cnn", length=100, channels=4, hidden=4), cfg, steps_per_epoch=steps)
+    out = task.configure_optimizers()
+    opt = out["optimizer"] if isinstance(out, dict) else out
+    lrs = []
+    for _ in range(steps):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        if isinstance(out, dict):
+            out["lr_scheduler"]["scheduler"].step()
+    assert all(np.isfinite(lrs)) and max(lrs) <= cfg["optim"]["lr"] + 1e-12

@@ -53,6 +53,10 @@ def train_cross_species_cmd(
     from bindscape.train.domain import train_cross_species
 
     run = train_cross_species(cfg, resume=resume, overwrite=overwrite)
+    from bindscape.train.fit import is_rank_zero
+
+    if not is_rank_zero():  # DDP: the extra processes have no metrics to show
+        return
     m = json.loads((run / "metrics.json").read_text())
     t = Table(title=f"{cfg.mode} (lambda {m.get('lam', cfg.lam):g}) {cfg.model.name} -> {run}")
     for c in ("species", "role", "val auPRC", "test auROC", "test auPRC", "n test"):

@@ -47,6 +47,10 @@ def train_cmd(
     from bindscape.train.fit import train
 
     run = train(cfg, resume=resume, overwrite=overwrite)
+    from bindscape.train.fit import is_rank_zero
+
+    if not is_rank_zero():  # DDP: the extra processes have no metrics to show
+        return
     m = json.loads((run / "metrics.json").read_text())
     t = Table(title=f"{cfg.model.name} -> {run}")
     for c in ("split", "auROC", "auPRC", "MCC", "n"):

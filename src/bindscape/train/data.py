@@ -42,9 +42,22 @@ def has_split(ds: Dataset, split: str | None) -> bool:
     return split is not None and "split" in ds.regions and bool((ds.regions["split"] == split).any())
 
 
+def rank_batches(n_batches: int) -> list[int]:
+    """The batch numbers this DDP rank trains on: every world_size-th, wrapping around at the end so that
+    every rank runs the same number of steps (uneven counts make DDP's gradient all-reduce hang or crash).
+    Without DDP: all of them."""
+    rank, world = EpochBatchSampler._rank_world()
+    if world == 1 or n_batches == 0:
+        return list(range(n_batches))
+    return [(rank + j * world) % n_batches for j in range(-(-n_batches // world))]
+
+
 class EpochBatchSampler:
-    """Shuffled (or ordered) batches of indices, re-drawn from (seed, epoch) each epoch; under DDP each
-    rank takes every world_size-th batch."""
+    """Shuffled (or ordered) batches of indices, re-drawn from (seed, epoch) each epoch.
+
+    Under DDP, training batches (``shuffle=True``) are dealt out by `rank_batches` (same count per rank);
+    evaluation (``shuffle=False``) splits the rows instead, every row exactly once and at least one batch per
+    rank, and the per-rank predictions are gathered with `bindscape.train.module.gather_uneven`."""
 
     def __init__(self, n: int, batch_size: int, *, shuffle: bool = True, seed: int = 0, drop_last: bool = False):
         self.n, self.batch_size, self.shuffle, self.seed, self.drop_last = n, batch_size, shuffle, seed, drop_last
@@ -66,18 +79,25 @@ class EpochBatchSampler:
 
     def __len__(self) -> int:
         rank, world = self._rank_world()
-        return len(range(rank, self._all(), world))
+        if world > 1 and not self.shuffle:
+            return -(-len(range(rank, self.n, world)) // self.batch_size)
+        return len(rank_batches(self._all()))
 
     def __iter__(self) -> Iterator[list[int]]:
         order = (np.random.default_rng([self.seed, self.epoch]).permutation(self.n) if self.shuffle
                  else np.arange(self.n))
         rank, world = self._rank_world()
-        for b in range(rank, self._all(), world):
+        if world > 1 and not self.shuffle:
+            mine = order[rank::world]
+            for b in range(0, len(mine), self.batch_size):
+                yield mine[b : b + self.batch_size].tolist()
+            return
+        for b in rank_batches(self._all()):
             yield order[b * self.batch_size : (b + 1) * self.batch_size].tolist()
 
 
 class ShardedBalancedSampler:
-    """`BalancedBatchSampler` with per-rank batches under DDP."""
+    """`BalancedBatchSampler` with per-rank batches under DDP (`rank_batches`)."""
 
     def __init__(self, inner):
         self.inner = inner
@@ -86,14 +106,15 @@ class ShardedBalancedSampler:
         self.inner.set_epoch(epoch)
 
     def __len__(self) -> int:
-        rank, world = EpochBatchSampler._rank_world()
-        return len(range(rank, len(self.inner), world))
+        return len(rank_batches(len(self.inner)))
 
     def __iter__(self):
-        rank, world = EpochBatchSampler._rank_world()
-        for i, b in enumerate(self.inner):
-            if i % world == rank:
-                yield b
+        if EpochBatchSampler._rank_world()[1] == 1:
+            yield from self.inner
+            return
+        batches = list(self.inner)
+        for b in rank_batches(len(batches)):
+            yield batches[b]
 
 
 def make_loader(tds, *, batch_size: int, sampler: str = "plain", shuffle: bool = True, seed: int = 0,

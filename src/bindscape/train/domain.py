@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from bindscape.errors import ConfigError
-from bindscape.train.module import BinaryTask, predict_proba
+from bindscape.train.module import BinaryTask, gather_uneven, predict_proba
 
 # ----------------------------------------------------------------------------------------------- losses
 
@@ -185,7 +185,7 @@ def background_pool(regions, genome_chroms=None) -> np.ndarray:
 
 class CrossSpeciesBatchSampler:
     """Batches of ``(domain, index, is_background)`` items (see the module docstring), seeded per epoch;
-    under DDP each rank takes every world_size-th batch.
+    under DDP each rank takes every world_size-th batch, the same number on every rank.
 
     labels: per domain, the labels of its training windows; labelled: domains that give labelled windows;
     background: per domain, the indices allowed as background (None or empty: not a background domain).
@@ -209,15 +209,10 @@ class CrossSpeciesBatchSampler:
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    @staticmethod
-    def _rank_world():
-        from bindscape.train.data import EpochBatchSampler
-
-        return EpochBatchSampler._rank_world()
-
     def __len__(self) -> int:
-        rank, world = self._rank_world()
-        return len(range(rank, self.steps, world))
+        from bindscape.train.data import rank_batches
+
+        return len(rank_batches(self.steps))
 
     @staticmethod
     def _stream(rng, pool: np.ndarray, need: int) -> np.ndarray:
@@ -233,13 +228,13 @@ class CrossSpeciesBatchSampler:
             streams.append((d, False, self._stream(rng, self.neg_idx[d], S * self.neg), self.neg))
         for d, pool in self.bg_idx.items():
             streams.append((d, True, self._stream(rng, pool, S * self.bg), self.bg))
-        rank, world = self._rank_world()
-        for b in range(S):
+        from bindscape.train.data import rank_batches
+
+        for b in rank_batches(S):
             batch = []
             for d, is_bg, s, k in streams:
                 batch += [(int(d), int(i), is_bg) for i in s[b * k : (b + 1) * k]]
-            if b % world == rank:
-                yield batch
+            yield batch
 
 
 # ---------------------------------------------------------------------------------------------- module
@@ -302,8 +297,7 @@ class CrossSpeciesTask(BinaryTask):
         for i, (ps, ys) in self._vals.items():
             p, y = torch.cat(ps), torch.cat(ys)
             if self.trainer.world_size > 1:
-                p = self.all_gather(p).flatten(0, 1)
-                y = self.all_gather(y).flatten(0, 1)
+                p, y = gather_uneven(self, p), gather_uneven(self, y)
             m = binary_metrics(y.cpu().numpy(), p.cpu().numpy())
             sp = self.species[i]
             per[sp] = m

@@ -17,7 +17,16 @@ from bindscape.errors import ConfigError
 from bindscape.train.config import TrainConfig, dump_config
 
 
+def is_rank_zero() -> bool:
+    """False in the extra processes a DDP run starts (they train but write no summaries)."""
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) == 0
+
+
 def _log(run_dir: Path, msg: str) -> None:
+    if not is_rank_zero():  # DDP: only the first process writes log.txt
+        return
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(run_dir / "log.txt", "a") as fh:
         fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}\n")

@@ -24,6 +24,16 @@ def predict_proba(model: nn.Module, x: torch.Tensor, rc_average: bool = True) ->
     return p
 
 
+def gather_uneven(module, t: torch.Tensor) -> torch.Tensor:
+    """Concatenate a tensor over DDP ranks whose first dimension differs between ranks (validation batches
+    are dealt out round-robin, so ranks hold different counts): pad to the longest, all-gather, trim."""
+    n = torch.tensor([t.shape[0]], device=t.device)
+    sizes = module.all_gather(n).view(-1).tolist()
+    pad = t.new_zeros((max(sizes) - t.shape[0], *t.shape[1:]))
+    g = module.all_gather(torch.cat([t, pad]))  # (world, max, ...)
+    return torch.cat([g[r, : int(k)] for r, k in enumerate(sizes)])
+
+
 class BinaryTask(L.LightningModule):
     """BCE (optional positive weight, label smoothing); Adam/AdamW; one-cycle/cosine/plateau/constant LR;
     validation auROC/auPRC/loss with RC-averaged predictions; per-epoch reseeding so resumed CPU runs
@@ -80,8 +90,7 @@ class BinaryTask(L.LightningModule):
         p = torch.cat(self._val_p)
         y = torch.cat(self._val_y)
         if self.trainer.world_size > 1:
-            p = self.all_gather(p).flatten(0, 1)
-            y = self.all_gather(y).flatten(0, 1)
+            p, y = gather_uneven(self, p), gather_uneven(self, y)
         m = binary_metrics(y.cpu().numpy(), p.cpu().numpy())
         for k in ("auroc", "auprc", "loss", "mcc"):
             v = m[k]
@@ -96,9 +105,10 @@ class BinaryTask(L.LightningModule):
         cls = torch.optim.AdamW if o["optimizer"] == "adamw" else torch.optim.Adam
         opt = cls(params, lr=o["lr"], weight_decay=o["weight_decay"])
         total = self.steps_per_epoch * int(self.config["trainer"]["max_epochs"])
-        if o["schedule"] == "onecycle":
-            sch = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=o["lr"], total_steps=total,
-                                                      pct_start=max(o["warmup_frac"], 1e-3))
+        if o["schedule"] == "onecycle" and total >= 4:
+            # OneCycleLR divides by (pct_start * total - 1): keep the warm-up at least 2 steps, at most half
+            pct = min(max(o["warmup_frac"], 2.0 / total), 0.5)
+            sch = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=o["lr"], total_steps=total, pct_start=pct)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sch, "interval": "step"}}
         if o["schedule"] == "cosine":
             sch = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
