@@ -122,6 +122,16 @@ def test_softmask_repeats_gc_cpg(small):
     frac = sum(m.sum() for m in masks.values()) / g.size
     assert abs(frac - 0.30) < 0.03, frac
     assert abs(g.repeat_fraction() - frac) < 1e-9
+    # repeats.bed names the family of every inserted copy, and exactly the masked bases are covered
+    rep = pd.read_csv(small.out / "sim/repeats.bed", sep="\t", header=None, names=["chrom", "start", "end", "name"])
+    assert set(rep["name"]) == {f.name for f in small.config.species[0].repeats}
+    assert small.manifest["outputs"]["sim"]["repeats"] == "sim/repeats.bed"
+    for chrom, m in masks.items():
+        cover = np.zeros(len(m), bool)
+        for a, b in rep.loc[rep["chrom"] == chrom, ["start", "end"]].to_numpy():
+            assert not cover[a:b].any()  # copies never overlap
+            cover[a:b] = True
+        assert (cover == m).all()
     # GC varies across isochores: 1-kb window sd well above the binomial sd (~0.016)
     gcw = gc_windows(g.seqs)
     assert 0.36 < gcw.mean() < 0.46 and gcw.std() > 0.025

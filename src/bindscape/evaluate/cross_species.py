@@ -147,12 +147,14 @@ def repeat_family_overlap(windows: pd.DataFrame, annotation: pd.DataFrame) -> pd
         if ann.empty:
             continue
         a_s, a_e, a_n = ann["start"].to_numpy(), ann["end"].to_numpy(), ann["name"].astype(str).to_numpy()
-        order = np.argsort(a_s)
+        order = np.argsort(a_s, kind="stable")
         a_s, a_e, a_n = a_s[order], a_e[order], a_n[order]
+        longest = int((a_e - a_s).max())
         for i in idx:
             s, e = windows["start"].iat[i], windows["end"].iat[i]
-            j = np.searchsorted(a_s, e)
-            for k in range(max(0, j - 200), j):  # repeats are short relative to 200 neighbours
+            # an annotation overlapping [s, e) starts in (s - longest, e): its end > s and length <= longest
+            lo, hi = np.searchsorted(a_s, s - longest, side="right"), np.searchsorted(a_s, e)
+            for k in range(lo, hi):
                 ov = min(e, a_e[k]) - max(s, a_s[k])
                 if ov > best[i]:
                     best[i], fam[i] = ov, a_n[k]

@@ -300,6 +300,10 @@ def write_outputs(res: SimResult, out: Path) -> None:
         )
         write_chrom_sizes(d / "chrom.sizes", genome)
         _write_table(d / "truth.tsv", res.truth[sp], header=True)
+        if genome.repeats:  # family-named repeat copies (BED4), for repeat-stratified evaluation
+            rep = pd.DataFrame(genome.repeats, columns=["chrom", "start", "end", "name"])
+            _write_table(d / "repeats.bed", rep.sort_values(["chrom", "start"], kind="stable"), header=False)
+            entry["repeats"] = f"{sp}/repeats.bed"
         for (s, tf, cell), df in res.peaks.items():
             if s != sp:
                 continue

@@ -26,12 +26,14 @@ def revcomp(codes: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Genome:
-    """One species' sequences: chrom -> uint8 codes, chrom -> bool soft mask (True = repeat, lower case)."""
+    """One species' sequences: chrom -> uint8 codes, chrom -> bool soft mask (True = repeat, lower case);
+    `repeats`: the inserted repeat copies as (chrom, start, end, family) rows."""
 
     species: str
     seqs: dict[str, np.ndarray]
     masks: dict[str, np.ndarray]
     info: dict = field(default_factory=dict)
+    repeats: list = field(default_factory=list)
 
     @property
     def chrom_sizes(self) -> dict[str, int]:
@@ -288,7 +290,7 @@ def _copy_of(fam, cons: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def add_repeats(genome: Genome, species_cfg, rng: np.random.Generator) -> dict:
     """Insert mutated copies of the species' repeat families (replacing background) and soft-mask them.
 
-    Returns per-family statistics (copies, bases).
+    Returns per-family statistics (copies, bases); each copy is appended to ``genome.repeats``.
     """
     sc = species_cfg
     stats: dict[str, dict] = {}
@@ -319,6 +321,7 @@ def add_repeats(genome: Genome, species_cfg, rng: np.random.Generator) -> dict:
                 continue
             genome.seqs[names[ci]][pos : pos + len(seq)] = seq
             m[pos : pos + len(seq)] = True
+            genome.repeats.append((names[ci], int(pos), int(pos + len(seq)), fam.name))
             placed += len(seq)
             copies += 1
         stats[fam.name] = {"kind": fam.kind, "copies": copies, "bases": int(placed)}
