@@ -206,3 +206,34 @@ def test_recipe_loads():
     rec = load_cross_species_recipe("cross-species")
     assert rec.target == "primate" and rec.modes == ["source", "target", "joint", "morale", "grl"]
     assert len(rec.seeds) == 5
+
+
+def test_semi_real_recipe_loads_and_names_a_missing_genome(tmp_path):
+    from bindscape.recipes.cross_species import load_cross_species_recipe, run_cross_species_recipe
+
+    rec = load_cross_species_recipe("cross-species-yeast-worm", {"shared_data": str(tmp_path / "nowhere")})
+    assert rec.target == "yeast" and rec.sources == ["worm"] and rec.select_on == "auto"
+    assert rec.simulate.real_backgrounds["worm"].endswith("nowhere/worm/ce10.fa.gz")
+    with pytest.raises(ConfigError, match="real_backgrounds.worm: .*ce10.fa.gz does not exist"):
+        run_cross_species_recipe(rec, out=tmp_path / "run", log=lambda s: None)
+
+
+def test_plant_into_real_yeast_keeps_sequence_and_soft_mask(tmp_path):
+    from conftest import require_shared
+
+    from bindscape.simulate.genome import read_fasta_codes
+    from bindscape.simulate.real_background import simulate_real
+
+    fa = require_shared("yeast/sacCer3.fa.gz") / "yeast" / "sacCer3.fa.gz"
+    res = simulate_real({"a": fa, "b": fa}, preset="multi-species", seed=0, out=tmp_path / "semi",
+                        chroms={"a": ["chrI"], "b": ["chrVI"]}, overrides={"tfs.FOXA1.sites_per_mb": 1000})
+    real, real_mask = read_fasta_codes(fa, with_mask=True)
+    for sp, chrom in (("a", "chrI"), ("b", "chrVI")):
+        codes, masks = read_fasta_codes(tmp_path / "semi" / sp / "genome.fa.gz", with_mask=True)
+        assert list(codes) == [chrom]
+        changed = codes[chrom] != real[chrom]
+        assert 0 < changed.mean() < 0.05  # planted sites only
+        assert (masks[chrom] == real_mask[chrom]).all()  # the real soft mask is kept
+        peaks = pd.read_csv(tmp_path / "semi" / sp / "peaks" / "FOXA1.liver.narrowPeak", sep="\t", header=None)
+        assert len(peaks) > 20 and (peaks[2] <= len(real[chrom])).all()
+    assert res.species == ["a", "b"]
