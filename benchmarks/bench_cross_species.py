@@ -1,6 +1,7 @@
 """The cross-species 5-seed table on the simulator's multi-species preset (issue 9).
 
     .venv/bin/python benchmarks/bench_cross_species.py [--out runs/bench-cross-species] [--seeds 5]
+    .venv/bin/python benchmarks/bench_cross_species.py --recipe cross-species-yeast-worm --seeds 3
 
 Runs the shipped `cross-species` recipe (simulate -> tiles datasets -> lambda tuning on seed 0 -> source /
 target / joint / MORALE / GRL x seeds -> analyses -> report.html), then prints the target species' test
@@ -20,8 +21,9 @@ import torch
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default="runs/bench-cross-species")
-    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--recipe", default="cross-species", help="cross-species | cross-species-yeast-worm | a YAML")
+    ap.add_argument("--out", default=None, help="default runs/bench-<recipe name>")
+    ap.add_argument("--seeds", type=int, default=None, help="default: the recipe's seeds")
     ap.add_argument("--force", action="store_true")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -29,15 +31,17 @@ def main(argv=None) -> int:
 
     from bindscape.recipes.cross_species import load_cross_species_recipe, run_cross_species_recipe
 
-    rec = load_cross_species_recipe("cross-species")
-    rec.seeds = list(range(a.seeds))
+    rec = load_cross_species_recipe(a.recipe)
+    if a.seeds:
+        rec.seeds = list(range(a.seeds))
+    a.out = a.out or f"runs/bench-{rec.name}"
     t0, c0 = time.perf_counter(), time.process_time()
     run_cross_species_recipe(rec, out=a.out, force=a.force)
     out = Path(a.out) / "analysis"
     info = json.loads((out / "summary.json").read_text())
     s = pd.read_csv(out / "summary.tsv", sep="\t")
     t = s[s["species"] == rec.target].set_index("mode")
-    print(f"\ntarget {rec.target}: test auPRC, mean ± sd over {a.seeds} seeds")
+    print(f"\ntarget {rec.target}: test auPRC, mean ± sd over {len(rec.seeds)} seeds")
     for mode, r in t.iterrows():
         lam = f" (lambda {info['lam'][mode]:g})" if mode in info["lam"] and mode in ("morale", "grl") else ""
         print(f"  {mode:7s} {r['auprc_mean']:.4f} ± {r['auprc_sd']:.4f}   auROC {r['auroc_mean']:.4f}{lam}")

@@ -31,8 +31,8 @@ def _as_rank(monkeypatch, rank, world=2):
 
 @pytest.mark.parametrize("n,batch", [(10, 3), (5, 4), (1, 8), (64, 16)])
 def test_ranks_get_equal_training_steps_and_disjoint_eval_rows(monkeypatch, n, batch):
-    from bindscape.train.data import ShardedBalancedSampler
     from bindscape.data.torchdata import BalancedBatchSampler
+    from bindscape.train.data import ShardedBalancedSampler
     from bindscape.train.domain import CrossSpeciesBatchSampler
 
     train, evals, bal, cs = {}, {}, {}, {}

@@ -219,10 +219,9 @@ def test_semi_real_recipe_loads_and_names_a_missing_genome(tmp_path):
 
 
 def test_plant_into_real_yeast_keeps_sequence_and_soft_mask(tmp_path):
-    from conftest import require_shared
-
     from bindscape.simulate.genome import read_fasta_codes
     from bindscape.simulate.real_background import simulate_real
+    from conftest import require_shared
 
     fa = require_shared("yeast/sacCer3.fa.gz") / "yeast" / "sacCer3.fa.gz"
     res = simulate_real({"a": fa, "b": fa}, preset="multi-species", seed=0, out=tmp_path / "semi",
