@@ -236,3 +236,37 @@ def test_plant_into_real_yeast_keeps_sequence_and_soft_mask(tmp_path):
         peaks = pd.read_csv(tmp_path / "semi" / sp / "peaks" / "FOXA1.liver.narrowPeak", sep="\t", header=None)
         assert len(peaks) > 20 and (peaks[2] <= len(real[chrom])).all()
     assert res.species == ["a", "b"]
+
+
+def test_cross_species_recipe_end_to_end(tmp_path):
+    """A tiny version of the shipped recipe: simulate -> datasets -> tuning -> modes x seeds -> hold-outs ->
+    analyses -> report with the per-species, differential and per-family repeat tables; a re-run skips."""
+    from bindscape.recipes.cross_species import load_cross_species_recipe, run_cross_species_recipe
+
+    rec = load_cross_species_recipe("cross-species")
+    rec.simulate.set = {"species.*.chrom_sizes": [60000, 50000, 40000], "tfs.*.sites_per_mb": 900}
+    rec.data.length = rec.data.stride = 100
+    rec.modes, rec.seeds = ["source", "target", "morale"], [0, 1]
+    rec.lam_grid, rec.holdout_modes = {"morale": [0, 0.001]}, ["source"]
+    rec.train = {"model": {"name": "bindscape_cnn", "params": {"channels": 8, "hidden": 8}},
+                 "batch": {"pos_per_species": 4, "neg_per_species": 4, "background_per_species": 6,
+                           "steps_per_epoch": 2},
+                 "trainer": {"max_epochs": 1, "patience": None, "threads": 1}}
+    logs = []
+    state = run_cross_species_recipe(rec, out=tmp_path / "run", log=logs.append)
+    a = tmp_path / "run" / "analysis"
+    summ = pd.read_csv(a / "summary.tsv", sep="\t")
+    assert set(summ["mode"]) == {"source", "target", "morale"} and (summ["n_runs"] == 2).all()
+    diff = pd.read_csv(a / "differential.tsv", sep="\t")
+    assert set(diff["mode"]) == {"source", "morale"} and (diff["reference"] == "target").all()
+    rep = pd.read_csv(a / "repeats.tsv", sep="\t")
+    assert {"all", "repeat", "non-repeat"} <= set(rep["stratum"])
+    assert any(s.startswith("family:") for s in rep["stratum"])  # from the simulator's repeats.bed
+    hold = pd.read_csv(a / "holdouts.tsv", sep="\t")
+    assert set(hold["group"]) == {"without rodent", "without fish"}
+    html = (tmp_path / "run" / "report.html").read_text()
+    for title in ("Per-species test performance", "Differential false positives", "Repeat-stratified", "hold-outs"):
+        assert title in html
+    assert json.loads((a / "summary.json").read_text())["lam"]["morale"] in (0.0, 0.001)
+    again = run_cross_species_recipe(rec, out=tmp_path / "run", log=logs.append)
+    assert not again.ran and "report" in again.skipped and state.ran
