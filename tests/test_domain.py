@@ -267,6 +267,10 @@ def test_cross_species_recipe_end_to_end(tmp_path):
     html = (tmp_path / "run" / "report.html").read_text()
     for title in ("Per-species test performance", "Differential false positives", "Repeat-stratified", "hold-outs"):
         assert title in html
-    assert json.loads((a / "summary.json").read_text())["lam"]["morale"] in (0.0, 0.001)
+    info = json.loads((a / "summary.json").read_text())
+    assert info["lam"]["morale"] in (0.0, 0.001) and info["selection_species"] == ["primate"]
+    tune = pd.read_csv(a / "tuning.tsv", sep="\t")
+    assert sorted(tune["lam"]) == [0.0, 0.001] and tune["chosen"].sum() == 1
+    assert tune.loc[tune["chosen"], "lam"].item() == info["lam"]["morale"]
     again = run_cross_species_recipe(rec, out=tmp_path / "run", log=logs.append)
     assert not again.ran and "report" in again.skipped and state.ran

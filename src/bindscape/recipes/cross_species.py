@@ -203,9 +203,12 @@ def run_cross_species_recipe(path_or_name, out: str | Path | None = None, force:
 
 
 def analyse(rec, run_dir: Path, runs: list[dict], holdouts: list[dict], datasets: dict, lam: dict) -> dict:
+    import pandas as pd
+
     from bindscape._util import atomic_write_text
     from bindscape.data.dataset import load_dataset
     from bindscape.evaluate import cross_species as cs
+    from bindscape.train.domain_config import validate_cross_species
 
     out = run_dir / "analysis"
     out.mkdir(parents=True, exist_ok=True)
@@ -220,18 +223,28 @@ def analyse(rec, run_dir: Path, runs: list[dict], holdouts: list[dict], datasets
     ann_path = run_dir / "sim" / rec.target / "repeats.bed"  # the simulator's family-named repeat copies
     ann = None
     if ann_path.exists():
-        import pandas as pd
-
         ann = pd.read_csv(ann_path, sep="\t", header=None, names=["chrom", "start", "end", "name"],
                           dtype={"chrom": str, "name": str})
     res["repeats"] = cs.repeat_stratified(runs, rec.target, genome, annotation=ann)
     if holdouts:
         ht = cs.species_table(holdouts)
         res["holdouts"] = cs.summarize(ht[ht["species"] == rec.target], by=("group", "sources", "mode"))
+    probe = _config(rec, datasets, run_dir, mode="source", seed=0, name="x")
+    sel_species = validate_cross_species(probe).selection_species
+    tuning = []  # every lambda tried, with its validation score (MORALE: source with 2 species, target with more)
+    for mode in rec.lam_grid:
+        p = run_dir / "models" / f"tune-{mode}" / "selection.json"
+        if p.exists():
+            sel = json.loads(p.read_text())
+            tuning += [{"mode": mode, "lam": float(k), "val_auprc": v, "chosen": float(k) == sel["selected_lam"]}
+                       for k, v in sel["scores"].items()]
+    if tuning:
+        res["tuning"] = pd.DataFrame(tuning)
     for k, df in res.items():
         atomic_write_text(out / f"{k}.tsv", df.to_csv(sep="\t", index=False))
     cpu = sum(json.loads((Path(r["run"]) / "metrics.json").read_text()).get("cpu_seconds", 0) for r in runs)
-    info = {"lam": lam, "target": rec.target, "cpu_seconds_training": round(cpu, 1),
+    info = {"lam": lam, "target": rec.target, "selection_species": sel_species,
+            "cpu_seconds_training": round(cpu, 1),
             "tables": {k: str((out / f"{k}.tsv").resolve()) for k in res}}
     atomic_write_text(out / "summary.json", json.dumps(info, indent=2) + "\n")
     return info
@@ -251,9 +264,12 @@ def write_report(rec, run_dir: Path) -> Path:
     s = r.section("Per-species test performance",
                   f"Mean and sd over {len(rec.seeds)} seeds. Target species: **{tgt}**. Lambda: "
                   + ", ".join(f"{k} = {v:g}" for k, v in info["lam"].items() if k in rec.modes)
-                  + f" (selected on validation auPRC: {rec.select_on}). Training CPU time "
-                  f"{info['cpu_seconds_training'] / 60:.1f} min.")
+                  + f" (chosen on the mean validation auPRC of {', '.join(info.get('selection_species', []))}; "
+                  f"select_on: {rec.select_on}). Training CPU time {info['cpu_seconds_training'] / 60:.1f} min.")
     s.table(summ, caption="test auPRC / auROC per mode x species")
+    if (a / "tuning.tsv").exists():
+        s.table(pd.read_csv(a / "tuning.tsv", sep="\t"), caption=f"lambda tuning on seed {rec.tune_seed}: "
+                "validation auPRC of the selection species for every value tried")
     t = summ[summ["species"] == tgt]
     s.figure(figures.bar_with_intervals(pd.DataFrame({
         "name": t["mode"], "value": t["auprc_mean"], "lo": t["auprc_mean"] - t["auprc_sd"].fillna(0),
