@@ -69,6 +69,22 @@ def test_multi_resolution_max_pooling():
     assert both["n_bins"].tolist() == [2] and both["auprc"].iloc[0] == pytest.approx(1.0)
 
 
+def test_bootstrap_difference_of_auprc():
+    from bindscape.evaluate.bp import bootstrap_auprc_diff
+
+    rng = np.random.default_rng(0)
+    y = np.zeros((40, 30), np.uint8)
+    y[:, 10:15] = 1
+    good = y + 0.3 * rng.random(y.shape)
+    noise = rng.random(y.shape)
+    d = bootstrap_auprc_diff(good, noise, y, resolution=1, n_boot=50)
+    assert d["diff"] > 0.5 and 0 < d["ci_low"] <= d["diff"] <= d["ci_high"] and d["n_windows"] == 40
+    same = bootstrap_auprc_diff(good, good, y, resolution=5, n_boot=20)
+    assert same["diff"] == same["ci_low"] == same["ci_high"] == 0.0
+    with pytest.raises(BindscapeError, match="differ in shape"):
+        bootstrap_auprc_diff(good, noise[:3], y)
+
+
 # -- tiny genome with two TFs x two cells ------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
@@ -160,6 +176,24 @@ def test_nettime_shapes_and_hidden_state_from_embeddings():
     assert m2(torch.zeros(2, 6, 50)).shape == (2, 50) and (m2.h0(2) == 0).all()
 
 
+def test_nettime_decoder_condition_reaches_every_base_pair():
+    from bindscape.models import get_model
+
+    torch.manual_seed(0)
+    m = get_model("nettime", length=60, n_tfs=2, n_cells=1, d_tf=3, d_cell=2, channels=8, pool=5, n_blocks=1,
+                  decoder_condition=True).eval()
+    assert m.decoder[0].in_channels == 8 + 2 * 5 + 5  # conv features + biGRU output + [TF, cell] vector
+    assert m.hparams()["decoder_condition"] is True
+    x = torch.zeros(2, 4, 60)
+    x[:, 2] = 1
+    a, b = m(x, torch.tensor([0, 0]), torch.tensor([0, 0])), m(x, torch.tensor([1, 1]), torch.tensor([0, 0]))
+    assert a.shape == (2, 60) and (a - b).abs().min() > 0  # the TF changes the logit at every bp
+    # without embeddings there is no condition vector to give the decoder: same model as before
+    m0 = get_model("nettime", length=60, channels=8, pool=5, n_blocks=1, d_tf=3, d_cell=2, use_embeddings=False,
+                   decoder_condition=True)
+    assert m0.decoder[0].in_channels == 8 + 2 * 5
+
+
 def test_conditioned_model_wraps_a_registry_model():
     from bindscape.models.nettime import ConditionedModel
 
@@ -206,6 +240,38 @@ def test_tiny_multitask_training_stores_condition_names(trained):
     assert load_checkpoint(run).model.name == "nettime"  # the generic loader restores the model too
 
 
+def test_interrupted_multitask_training_resumes_from_last_checkpoint(tiny, tmp_path):
+    import yaml
+
+    from bindscape.train.multitask import can_resume, load_multitask_checkpoint, train_multitask
+    from bindscape.train.multitask_config import validate_multitask_config
+
+    data = _build(tiny, tmp_path / "data")
+    raw = {"dataset": str(data), "name": "r", "out_dir": str(tmp_path),
+           "model": {"name": "nettime", "params": {"channels": 8, "d_tf": 4, "d_cell": 4, "n_blocks": 1, "decoder": 8}},
+           "data": {"batch_size": 64}, "trainer": {"max_epochs": 3, "patience": None, "stop_after_epochs": 1}}
+    run = train_multitask(validate_multitask_config(raw))
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["finished"] is False and m["epochs_run"] == 1 and can_resume(run)
+    assert load_multitask_checkpoint(run / "checkpoints" / "last.ckpt").extra["epoch"] == 0
+    cpu_first = m["cpu_seconds"]
+    # a different model cannot continue this run
+    bad = yaml.safe_load(yaml.safe_dump(raw))
+    bad["model"]["params"]["channels"] = 16
+    with pytest.raises(BindscapeError, match="model differs"):
+        train_multitask(validate_multitask_config(bad), resume=True)
+    raw["trainer"]["stop_after_epochs"] = None
+    run = train_multitask(validate_multitask_config(raw), resume=True)
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["finished"] is True and m["resumed"] is True and m["epochs_run"] == 3 and not can_resume(run)
+    assert m["cpu_seconds"] > cpu_first  # the interrupted part's time is counted too
+    assert load_multitask_checkpoint(run / "checkpoints" / "last.ckpt").extra["epoch"] == 2  # epochs 1 and 2 ran
+    log = (run / "log.txt").read_text()
+    assert "stopping after epoch 0" in log and "resume: nettime" in log and log.count("epoch 2: ") == 1
+    with pytest.raises(BindscapeError, match="nothing to resume"):
+        train_multitask(validate_multitask_config({**raw, "name": "fresh"}), resume=True)
+
+
 def test_unknown_condition_is_a_clear_error(trained):
     from bindscape.train.multitask import load_multitask_checkpoint, predict_bp
 
@@ -240,6 +306,11 @@ def test_cli_predict_bp_and_errors(trained, tiny, tmp_path, capsys):
     assert "this model knows: TA, TB" in capsys.readouterr().err
     rc = main(["train-multitask", str(tmp_path / "missing.yaml")])
     assert rc == 2
+    cfg = tmp_path / "mt.yaml"
+    cfg.write_text(json.dumps({"dataset": str(run.parent / "data"), "name": "never-ran", "out_dir": str(tmp_path)}))
+    capsys.readouterr()
+    rc = main(["train-multitask", str(cfg), "--resume"])
+    assert rc == 2 and "nothing to resume" in capsys.readouterr().err
 
 
 def test_multitask_recipe_loads_and_validates():
@@ -247,6 +318,9 @@ def test_multitask_recipe_loads_and_validates():
 
     rec = load_multitask_recipe("multitask-bp")
     assert rec["kind"] == "multitask" and len(rec["tfs"]) * len(rec["cells"]) == 9 and len(rec["held_out"]) == 2
+    # the accessibility track carries the cell-type-specific signal (the simulator's cell types differ only by
+    # accessibility), each TF's windows are labelled in every cell type
+    assert rec["cross_label"] == "tf" and rec["tracks"] is True
     with pytest.raises(BindscapeError, match="held_out"):
         load_multitask_recipe({"held_out": ["NOPE/liver"]})
     with pytest.raises(BindscapeError, match="unknown field"):

@@ -14,6 +14,7 @@ def train_multitask_cmd(
     out_dir: str = typer.Option(None, "--out-dir", help="Override `out_dir`."),
     epochs: int = typer.Option(None, "--epochs", help="Override `trainer.max_epochs`."),
     set_: list[str] = typer.Option(None, "--set", help="Override any field: KEY=VALUE (dotted keys). Repeatable."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from checkpoints/last.ckpt."),
 ):
     """Train one model for many TF x cell-type conditions (NetTIME) on a multi-condition bp dataset."""
     import json
@@ -26,7 +27,7 @@ def train_multitask_cmd(
                             ("trainer.max_epochs", epochs)) if v is not None}
     ov.update(parse_set(set_))
     cfg = load_multitask_config(config, ov)
-    run = train_multitask(cfg)
+    run = train_multitask(cfg, resume=resume)
     m = json.loads((run / "metrics.json").read_text())
     typer.echo(f"{run}: best val per-bp auPRC {m.get('best_val_auprc', float('nan')):.4f}, "
                f"{len(m['conditions']['pairs'])} conditions, {m['cpu_seconds']:.0f} CPU s")

@@ -118,3 +118,22 @@ def calling_summary(calls, labels) -> dict:
     return {"iou": iou(calls, labels), "iou_per_seq_mean": float(np.nanmean(ps)) if np.isfinite(ps).any() else float("nan"),
             "transition_rate": float(transition_rate(calls).mean()),
             "truth_transition_rate": float(transition_rate(labels).mean())}
+
+
+def bootstrap_auprc_diff(a, b, labels, resolution: int = 1, n_boot: int = 200, seed: int = 0) -> dict:
+    """auPRC(a) - auPRC(b) on the same windows, with a 95% percentile interval from resampling windows (rows)
+    with replacement; `a` and `b` are (N, L) scores, max-pooled at `resolution` first. Says whether a
+    difference between two methods is larger than the sampling noise of a small test set."""
+    sa, sb, y = (max_pool(np.atleast_2d(v), resolution) for v in (a, b, labels))
+    if not (sa.shape == sb.shape == y.shape):
+        raise ConfigError(f"scores and labels differ in shape: {sa.shape}, {sb.shape}, {y.shape}")
+    rng = np.random.default_rng(seed)
+    diff = auprc(y.ravel(), sa.ravel()) - auprc(y.ravel(), sb.ravel())
+    boots = []
+    for _ in range(n_boot):
+        i = rng.integers(0, len(y), len(y))
+        yi = y[i].ravel()
+        if 0 < yi.sum() < yi.size:
+            boots.append(auprc(yi, sa[i].ravel()) - auprc(yi, sb[i].ravel()))
+    lo, hi = (np.percentile(boots, [2.5, 97.5]) if boots else (np.nan, np.nan))
+    return {"diff": float(diff), "ci_low": float(lo), "ci_high": float(hi), "n_windows": int(len(y))}

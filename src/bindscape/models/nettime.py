@@ -68,11 +68,14 @@ class NetTIME(_ConditionMixin, BindscapeModel):
     def __init__(self, length: int = 1000, n_outputs: int = 1, n_tfs: int = 1, n_cells: int = 1,
                  d_tf: int = 50, d_cell: int = 50, n_tracks: int = 0, channels: int = 64, kernel: int = 9,
                  n_blocks: int = 2, pool: int = 5, gru_layers: int = 1, decoder: int = 64, dropout: float = 0.1,
-                 use_embeddings: bool = True):
+                 use_embeddings: bool = True, decoder_condition: bool = False):
         self._hparams = dict(length=length, n_outputs=n_outputs, n_tfs=n_tfs, n_cells=n_cells, d_tf=d_tf,
                              d_cell=d_cell, n_tracks=n_tracks, channels=channels, kernel=kernel, n_blocks=n_blocks,
                              pool=pool, gru_layers=gru_layers, decoder=decoder, dropout=dropout,
-                             use_embeddings=use_embeddings)
+                             use_embeddings=use_embeddings, decoder_condition=decoder_condition)
+        # decoder_condition: also give the per-bp decoder the [TF, cell] vector at every bp (not in NetTIME,
+        # where the embeddings only start the GRU, whose state drifts away from them along the window)
+        self.decoder_condition = bool(decoder_condition) and bool(use_embeddings)
         self._pool = int(pool)
         super().__init__(length=length, n_outputs=n_outputs)
         self.n_in = 4 + int(n_tracks)
@@ -87,7 +90,8 @@ class NetTIME(_ConditionMixin, BindscapeModel):
         self.pool = nn.MaxPool1d(pool, ceil_mode=True) if pool > 1 else nn.Identity()
         self.gru = nn.GRU(channels, self.hidden, num_layers=gru_layers, batch_first=True, bidirectional=True)
         self.gru_layers = gru_layers
-        self.decoder = nn.Sequential(nn.Conv1d(channels + 2 * self.hidden, decoder, 1), nn.ReLU(), nn.Dropout(dropout))
+        d_in = channels + 2 * self.hidden + (self.hidden if self.decoder_condition else 0)
+        self.decoder = nn.Sequential(nn.Conv1d(d_in, decoder, 1), nn.ReLU(), nn.Dropout(dropout))
         self.head = nn.Conv1d(decoder, 1, 1)  # the per-bp FC output layer (a 1x1 conv = FC at every bp)
 
     @property
@@ -111,11 +115,15 @@ class NetTIME(_ConditionMixin, BindscapeModel):
         self._check(x)
         c = self.blocks(self.stem(x))
         p = self.pool(c)
-        out, _ = self.gru(p.transpose(1, 2), self.h0(len(x), tf, cell, tf_vec, cell_vec, device=x.device))
+        h0 = self.h0(len(x), tf, cell, tf_vec, cell_vec, device=x.device)
+        out, _ = self.gru(p.transpose(1, 2), h0)
         out = out.transpose(1, 2)
         if self._pool > 1:
             out = out.repeat_interleave(self._pool, dim=2)[:, :, : x.shape[-1]]
-        return self.decoder(torch.cat([c, out], dim=1))
+        parts = [c, out]
+        if self.decoder_condition:
+            parts.append(h0[0].unsqueeze(2).expand(-1, -1, x.shape[-1]))
+        return self.decoder(torch.cat(parts, dim=1))
 
     def embed(self, x, tf=None, cell=None, **kw) -> torch.Tensor:
         return self.features(x, tf, cell, **kw).mean(dim=-1)

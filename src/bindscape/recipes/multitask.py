@@ -61,7 +61,7 @@ def load_multitask_recipe(path_or_name: str | Path | dict) -> dict:
 
 
 def _train(run_dir: Path, rec: dict, name: str, *, exclude=(), conditions=None, epochs=None, extra_params=None) -> dict:
-    from bindscape.train.multitask import train_multitask
+    from bindscape.train.multitask import can_resume, train_multitask
     from bindscape.train.multitask_config import validate_multitask_config
 
     params = {**rec["model"], **(extra_params or {})}
@@ -71,7 +71,8 @@ def _train(run_dir: Path, rec: dict, name: str, *, exclude=(), conditions=None, 
         "tracks": "auto" if rec["tracks"] else "none", "data": {"batch_size": rec["batch_size"]},
         "trainer": {"max_epochs": epochs or rec["epochs"], "patience": 2, "seed": rec["seed"], "threads": 1},
     })
-    run = train_multitask(cfg)
+    # an interrupted stage (a last.ckpt but no finished metrics.json) continues where it stopped
+    run = train_multitask(cfg, resume=can_resume(cfg.run_dir))
     return json.loads((run / "metrics.json").read_text())
 
 
@@ -97,7 +98,7 @@ def _evaluate(rec: dict, run_dir: Path) -> dict:
 
     from bindscape.data.dataset import load_dataset
     from bindscape.data.multitask import MultitaskBPDataset
-    from bindscape.evaluate.bp import calling_summary, multires_metrics, sweep_threshold
+    from bindscape.evaluate.bp import bootstrap_auprc_diff, calling_summary, multires_metrics, sweep_threshold
     from bindscape.evaluate.crf import fit_crf
     from bindscape.train.multitask import load_multitask_checkpoint, predict_bp, predict_dataset_bp
 
@@ -137,7 +138,7 @@ def _evaluate(rec: dict, run_dir: Path) -> dict:
     comp = pd.concat(comp, ignore_index=True)
     comp.to_csv(run_dir / "comparison.csv", index=False)
     # transfer to held-out conditions
-    trans = []
+    trans, ci, swap = [], [], []
     if rec["held_out"]:
         ho = load_multitask_checkpoint(models / "holdout")
         ne = load_multitask_checkpoint(models / "noemb")
@@ -154,8 +155,19 @@ def _evaluate(rec: dict, run_dir: Path) -> dict:
                 df = multires_metrics(p, y, None, res)
                 for _, r in df.iterrows():
                     trans.append({"condition": key, "method": method, "resolution": r["resolution"], "auprc": r["auprc"]})
+                if method == "embedding transfer":
+                    continue
+                for r in res:  # is the difference larger than the test set's sampling noise?
+                    d = bootstrap_auprc_diff(preds["embedding transfer"], p, y, r, seed=rec["seed"])
+                    ci.append({"condition": key, "resolution": r, "baseline": method, **d})
+            # how much does the cell embedding matter? the held-out TF's embedding with each cell's embedding
+            for c2 in rec["cells"]:
+                a = multires_metrics(predict_bp(ho, x, t, c2), y, None, [1])["auprc"].iloc[0]
+                swap.append({"condition": key, "cell_embedding": c2, "auprc_1bp": a})
     trans = pd.DataFrame(trans)
     trans.to_csv(run_dir / "transfer.csv", index=False)
+    pd.DataFrame(ci).to_csv(run_dir / "transfer_ci.csv", index=False)
+    pd.DataFrame(swap).to_csv(run_dir / "cell_embedding_swap.csv", index=False)
     # calling: threshold by IOU on validation vs CRF trained on validation outputs
     v_logits = predict_dataset_bp(mt, val)
     best, sweep = sweep_threshold(1 / (1 + np.exp(-v_logits)), val.y)
@@ -214,6 +226,12 @@ def _report(rec: dict, run_dir: Path, state: RunState) -> dict:
     if tr.exists() and tr.stat().st_size > 1:
         t = pd.read_csv(tr).pivot_table(index=["condition", "resolution"], columns="method", values="auprc").reset_index()
         rep.section("Transfer to held-out conditions").table(t, float_format="{:.3f}")
+        ci = run_dir / "transfer_ci.csv"
+        if ci.exists() and ci.stat().st_size > 1:
+            rep.section("Transfer: embedding transfer minus each baseline",
+                        "auPRC difference with a 95% interval from resampling test windows; an interval that "
+                        "contains 0 means the test set cannot tell the two apart.").table(
+                pd.read_csv(ci), float_format="{:.3f}")
     cal = pd.read_csv(run_dir / "calling.csv")
     rep.section("Calling: threshold by IOU vs CRF", "Transition rate = label changes per bp step.").table(cal, float_format="{:.4f}")
     rep.section("Embeddings").figure(_pca_figure(run_dir), caption="PCA of the learned TF and cell-type embeddings")

@@ -42,8 +42,28 @@ def build_model(cfg: TrainConfig, length: int, n_outputs: int):
     return model
 
 
-def _callbacks(cfg: TrainConfig, run_dir: Path):
+def epoch_log_callback(cfg, run_dir: Path, prefixes: tuple[str, ...] = ("val_",)):
+    """A Lightning callback that writes one log.txt line per validation (metrics starting with `prefixes`)
+    and stops after ``cfg.trainer.stop_after_epochs`` epochs (as if interrupted; `--resume` continues)."""
     import lightning as L
+
+    class _EpochLog(L.Callback):
+        def on_validation_end(self, trainer, pl_module):
+            if trainer.sanity_checking or not trainer.is_global_zero:
+                return
+            m = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(prefixes)}
+            _log(run_dir, f"epoch {trainer.current_epoch}: " + " ".join(f"{k}={v:.4f}" for k, v in sorted(m.items())))
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            stop = cfg.trainer.stop_after_epochs
+            if stop and trainer.current_epoch + 1 >= stop:
+                trainer.should_stop = True
+                _log(run_dir, f"stopping after epoch {trainer.current_epoch} (stop_after_epochs={stop})")
+
+    return _EpochLog()
+
+
+def _callbacks(cfg: TrainConfig, run_dir: Path):
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     mon = cfg.trainer.monitor
@@ -54,20 +74,7 @@ def _callbacks(cfg: TrainConfig, run_dir: Path):
     if cfg.trainer.patience:
         cbs.append(EarlyStopping(monitor=mon, mode=mode, patience=cfg.trainer.patience))
 
-    class _EpochLog(L.Callback):
-        def on_validation_end(self, trainer, pl_module):
-            if trainer.sanity_checking or not trainer.is_global_zero:
-                return
-            m = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val_")}
-            _log(run_dir, f"epoch {trainer.current_epoch}: " + " ".join(f"{k}={v:.4f}" for k, v in sorted(m.items())))
-
-        def on_train_epoch_end(self, trainer, pl_module):
-            stop = cfg.trainer.stop_after_epochs
-            if stop and trainer.current_epoch + 1 >= stop:
-                trainer.should_stop = True
-                _log(run_dir, f"stopping after epoch {trainer.current_epoch} (stop_after_epochs={stop})")
-
-    cbs.append(_EpochLog())
+    cbs.append(epoch_log_callback(cfg, run_dir))
     if cfg.trainer.progress:
         from lightning.pytorch.callbacks import TQDMProgressBar
 
@@ -98,7 +105,8 @@ def _loggers(run_dir: Path, resume: bool = False):
     return loggers
 
 
-def _check_resume(cfg: TrainConfig, run_dir: Path) -> Path:
+def _check_resume(cfg, run_dir: Path, keys: tuple[str, ...] = ("dataset", "model")) -> Path:
+    """The run's last.ckpt, after checking that the config fields in `keys` match the saved config.yaml."""
     import yaml
 
     last = run_dir / "checkpoints" / "last.ckpt"
@@ -109,7 +117,7 @@ def _check_resume(cfg: TrainConfig, run_dir: Path) -> Path:
     if saved.exists():
         old = yaml.safe_load(saved.read_text()) or {}
         new = cfg.model_dump(mode="json")
-        for key in ("dataset", "model"):
+        for key in keys:
             if old.get(key) != new.get(key):
                 raise ConfigError(f"--resume: {key} differs from the run being resumed ({saved})",
                                   hint="resume with the same config, or start a new run (--name)")

@@ -2,8 +2,9 @@
 
 `train_multitask(config) -> run dir` trains `nettime` (or any registry model wrapped by `ConditionedModel`)
 with a class-weighted per-bp BCE on a multi-condition bp dataset. Run folder: ``config.yaml``,
-``checkpoints/best.ckpt`` + ``last.ckpt``, ``metrics.json`` (per-bp val/test auPRC per condition, CPU s),
-``log.txt``. The checkpoint's ``bindscape`` entry holds the resolved config, the model's constructor
+``checkpoints/best.ckpt`` + ``last.ckpt``, ``metrics.json`` (best per-bp val auPRC, CPU s, ``finished``),
+``log.txt`` (one line per epoch). ``train_multitask(cfg, resume=True)`` continues an interrupted run from
+``checkpoints/last.ckpt`` (optimizer, epoch counter, early-stopping and best-checkpoint state included). The checkpoint's ``bindscape`` entry holds the resolved config, the model's constructor
 arguments AND the condition vocabulary (TF and cell names, trained pairs) and the track set, so
 `load_multitask_checkpoint(path)` alone restores everything needed to predict.
 
@@ -29,7 +30,7 @@ from bindscape.errors import ConfigError
 from bindscape.train.checkpoint import FORMAT, CheckpointError, _read, _resolve
 from bindscape.train.multitask_config import MultitaskConfig
 
-__all__ = ["train_multitask", "load_multitask_checkpoint", "LoadedMultitask", "predict_bp",
+__all__ = ["train_multitask", "can_resume", "load_multitask_checkpoint", "LoadedMultitask", "predict_bp",
            "predict_dataset_bp", "build_multitask_model", "UnknownConditionError"]
 
 
@@ -132,17 +133,36 @@ def _resolve_tracks(cfg: MultitaskConfig, ds) -> TrackSet | None:
     return TrackSet.from_dict(cfg.tracks)
 
 
-def train_multitask(cfg: MultitaskConfig, *, overwrite: bool = True) -> Path:
-    """Train per `cfg`; returns the run folder."""
+#: config fields that must not change when a run is resumed (they define the model and its data)
+_RESUME_KEYS = ("dataset", "model", "conditions", "exclude", "tracks")
+
+
+def can_resume(run_dir: str | Path) -> bool:
+    """True when `run_dir` holds an unfinished multitask run (a last.ckpt and no finished metrics.json)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "checkpoints" / "last.ckpt").exists():
+        return False
+    m = run_dir / "metrics.json"
+    return not m.exists() or json.loads(m.read_text()).get("finished") is False
+
+
+def train_multitask(cfg: MultitaskConfig, *, overwrite: bool = True, resume: bool = False) -> Path:
+    """Train per `cfg`; returns the run folder. `resume` continues from ``checkpoints/last.ckpt``."""
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     from bindscape.data.dataset import load_dataset
-    from bindscape.train.fit import _log, _quiet_lightning
+    from bindscape.train.fit import _check_resume, _log, _quiet_lightning, epoch_log_callback
 
     _quiet_lightning()
     run_dir = cfg.run_dir
-    if (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir()):
+    ckpt_path = None
+    prev: dict = {}
+    if resume:
+        ckpt_path = _check_resume(cfg, run_dir, _RESUME_KEYS)
+        if (run_dir / "metrics.json").exists():
+            prev = json.loads((run_dir / "metrics.json").read_text())
+    elif (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir()):
         if not overwrite:
             raise ConfigError(f"{run_dir}: run folder already has checkpoints", hint="use another name")
         import shutil
@@ -176,28 +196,35 @@ def train_multitask(cfg: MultitaskConfig, *, overwrite: bool = True) -> Path:
     import yaml
 
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False))
-    _log(run_dir, f"start: {model.name} ({model.n_parameters():,} parameters), {len(train_ds):,} train windows, "
-                  f"{len(vocab.pairs)} conditions, pos_weight={pw}")
+    _log(run_dir, f"{'resume' if resume else 'start'}: {model.name} ({model.n_parameters():,} parameters), "
+                  f"{len(train_ds):,} train windows, {len(vocab.pairs)} conditions, pos_weight={pw}")
     ckpt = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val_auprc" if val_ds else None,
                            mode="max", save_top_k=1, save_last=True, enable_version_counter=False)
-    cbs = [ckpt]
+    cbs = [ckpt, epoch_log_callback(cfg, run_dir, ("val_", "train_"))]
     if val_ds is not None and cfg.trainer.patience:
         cbs.append(EarlyStopping(monitor="val_auprc", mode="max", patience=cfg.trainer.patience))
     trainer = L.Trainer(max_epochs=cfg.trainer.max_epochs, accelerator=cfg.trainer.accelerator, devices=1,
                         callbacks=cbs, logger=False, enable_progress_bar=cfg.trainer.progress,
                         enable_model_summary=False, num_sanity_val_steps=0, default_root_dir=run_dir,
                         limit_train_batches=cfg.trainer.limit_train_batches, log_every_n_steps=10)
-    trainer.fit(task, train_dataloaders=train_loader, val_dataloaders=val_loader)
+    trainer.fit(task, train_dataloaders=train_loader, val_dataloaders=val_loader, ckpt_path=ckpt_path)
     cpu_s, wall_s = time.process_time() - t_cpu, time.perf_counter() - t_wall
+    stop = cfg.trainer.stop_after_epochs
+    interrupted = bool(stop and trainer.current_epoch < cfg.trainer.max_epochs and not
+                       any(getattr(c, "stopped_epoch", 0) for c in cbs))
+    if prev.get("finished") is False:  # time spent before the interruption counts too
+        cpu_s += prev.get("cpu_seconds", 0.0)
+        wall_s += prev.get("wall_seconds", 0.0)
     best = Path(ckpt.best_model_path) if ckpt.best_model_path else run_dir / "checkpoints" / "last.ckpt"
-    out = {"run": str(run_dir), "model": model.name, "best_checkpoint": str(best),
+    out = {"run": str(run_dir), "model": model.name, "finished": not interrupted, "best_checkpoint": str(best),
            "epochs_run": int(trainer.current_epoch), "cpu_seconds": round(cpu_s, 2), "wall_seconds": round(wall_s, 2),
-           "n_parameters": model.n_parameters(), "conditions": vocab.to_dict(), "pos_weight": pw}
+           "n_parameters": model.n_parameters(), "conditions": vocab.to_dict(), "pos_weight": pw,
+           "resumed": bool(resume) or bool(prev.get("resumed"))}
     if ckpt.best_model_score is not None:
         out["best_val_auprc"] = float(ckpt.best_model_score)
     atomic_write_text(run_dir / "metrics.json", json.dumps(out, indent=2) + "\n")
     _log(run_dir, f"done: best val per-bp auPRC {out.get('best_val_auprc', float('nan')):.4f}; "
-                  f"{cpu_s:.0f} CPU s, {wall_s:.0f} s wall")
+                  f"{cpu_s:.0f} CPU s, {wall_s:.0f} s wall" + (" (stopped; resume continues)" if interrupted else ""))
     return run_dir
 
 

@@ -61,6 +61,8 @@ class MTTrainerConfig(_Strict):
     limit_train_batches: int | float | None = None
     rc_average: bool = True
     accelerator: str = "cpu"
+    stop_after_epochs: int | None = Field(None, ge=1)
+    """Stop (as if interrupted) after this many epochs; ``resume`` continues from last.ckpt. For tests."""
 
 
 class MultitaskConfig(_Strict):
