@@ -135,7 +135,9 @@ def _config(rec, datasets, run_dir, *, mode, seed, name, lam=None, lam_grid=None
     t = dict(rec.train)
     trainer = {"progress": False, **(t.pop("trainer", {}) or {}), "seed": int(seed)}
     cfg = {"species": datasets, "target": rec.target, "sources": sources or rec.sources, "mode": mode,
-           "lam": float(lam if lam is not None else rec.lam.get(mode, 1.0)), "lam_grid": lam_grid,
+           # lambda means nothing without adaptation: record 0 there rather than the morale/grl default
+           "lam": float(lam if lam is not None else rec.lam.get(mode, 1.0)) if mode in ("morale", "grl") else 0.0,
+           "lam_grid": lam_grid,
            "select_on": rec.select_on, "name": name, "out_dir": str(run_dir / "models"), "trainer": trainer, **t}
     return validate_cross_species(cfg, source=f"{rec.source}: train").model_dump(mode="json")
 
