@@ -318,9 +318,18 @@ def test_multitask_recipe_loads_and_validates():
 
     rec = load_multitask_recipe("multitask-bp")
     assert rec["kind"] == "multitask" and len(rec["tfs"]) * len(rec["cells"]) == 9 and len(rec["held_out"]) == 2
-    # the accessibility track carries the cell-type-specific signal (the simulator's cell types differ only by
-    # accessibility), each TF's windows are labelled in every cell type
+    # the accessibility track carries the cell-type-specific signal; each TF's windows are labelled in every cell
     assert rec["cross_label"] == "tf" and rec["tracks"] is True
+    # the transfer test: sequence only (NetTIME's setting), so the cell type must come from the cell embedding,
+    # and the simulator writes cell identity into the sequence (lineage TFs open chromatin in their cell type)
+    lin = load_multitask_recipe("multitask-bp-lineage")
+    assert lin["name"] == "multitask-bp-lineage" and lin["tracks"] is False and lin["held_out"] == rec["held_out"]
+    ov = lin["simulate"]["overrides"]
+    assert ov["cells.liver.opened_by"] == ["FOXA1", "HNF4A"] and ov["cells.myeloid.opened_by"] == ["CEBPA"]
+    from bindscape.simulate import resolve_config
+
+    cfg = resolve_config(lin["simulate"]["preset"], ov)
+    assert {c.name: c.opened_by for c in cfg.cells}["erythroid"] == ["GATA1", "TAL1"]
     with pytest.raises(BindscapeError, match="held_out"):
         load_multitask_recipe({"held_out": ["NOPE/liver"]})
     with pytest.raises(BindscapeError, match="unknown field"):

@@ -370,3 +370,47 @@ def test_peaks_stay_inside_chromosomes(tmp_path):
         assert (df[2] <= df[0].map(lambda c: int(sizes[c]))).all(), f.name
         assert ((df[9] >= 0) & (df[9] < df[2] - df[1])).all(), f.name
     assert res is not None
+
+
+def test_lineage_tfs_open_chromatin(small):
+    """cells.<c>.opened_by (opt-in): the cell's specific accessible DNA moves onto its lineage TFs' sites."""
+    # demo-like site density: with DENSE's 600 sites/Mb, open_bias packs the random domains with sites too
+    base = {"tfs.*.sites_per_mb": 150, "species.*.chrom_sizes": [600000, 400000]}
+    lineage = {**base, "cells.erythroid.opened_by": ["GATA1", "TAL1"], "cells.erythroid.opened_fraction": 0.8}
+    ref, res = simulate("small", seed=3, overrides=base), simulate("small", seed=3, overrides=lineage)
+    t0, t1 = ref.truth["sim"], res.truth["sim"]
+    # default: the option is absent from the manifest (unchanged files); with it, recorded
+    assert all("opened_by" not in c for c in small.manifest["config"]["cells"])
+    assert res.manifest["config"]["cells"][1]["opened_by"] == ["GATA1", "TAL1"]
+    # same sequence and sites; a cell without opened_by keeps exactly its accessibility and binding
+    assert (t0[["tf", "chrom", "start", "origin"]].to_numpy() == t1[["tf", "chrom", "start", "origin"]].to_numpy()).all()
+    assert (t0.accessible_liver == t1.accessible_liver).all() and (t0.bound_liver == t1.bound_liver).all()
+    sites = t1.origin.isin(["planted", "cluster", "partner"])
+
+    def acc(t, tf, cell):
+        return t[sites & (t.tf == tf)][f"accessible_{cell}"].mean()
+
+    for tf in ("GATA1", "TAL1"):
+        with_opt, without, other = acc(t1, tf, "erythroid"), acc(t0, tf, "erythroid"), acc(t1, tf, "liver")
+        print(tf, "accessible in erythroid", round(without, 3), "->", round(with_opt, 3), "liver", round(other, 3))
+        assert with_opt > 1.5 * without and with_opt > 1.5 * other, (tf, with_opt, without, other)
+        assert t1[sites & (t1.tf == tf)].bound_erythroid.mean() > t0[sites & (t0.tf == tf)].bound_erythroid.mean()
+    # CTCF (not a lineage TF here) is not opened in erythroid
+    assert acc(t1, "CTCF", "erythroid") < acc(t0, "CTCF", "erythroid") + 0.05
+    # the accessible fraction is kept; domains stay sorted, non-overlapping, inside chromosomes
+    fr0, fr1 = (r.manifest["stats"]["sim"]["accessible_fraction"]["erythroid"] for r in (ref, res))
+    assert abs(fr1 - fr0) < 0.01, (fr0, fr1)
+    peaks = res.accessibility[("sim", "erythroid")]
+    for _, df in peaks.groupby("chrom"):
+        s, e = df.start.to_numpy(), df.end.to_numpy()
+        assert (np.diff(s) > 0).all() and (s[1:] >= e[:-1]).all()
+
+
+def test_lineage_option_errors():
+    with pytest.raises(ConfigError, match=r"cells\.liver\.opened_by: unknown TFs \['NOPE'\]"):
+        resolve_config("small", {"cells.liver.opened_by": ["NOPE"]})
+    with pytest.raises(ConfigError, match=r"cells\.liver\.opened_by: \['GATA1'\] are not expressed"):
+        resolve_config("small", {"cells.liver.opened_by": ["GATA1"], "cells.liver.tfs": ["CTCF"]})
+    with pytest.raises(ConfigError, match="opened_fraction"):
+        resolve_config("small", {"cells.liver.opened_fraction": 1.5})
+    assert resolve_config("small").cells[0].opened_by is None

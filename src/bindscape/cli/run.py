@@ -66,7 +66,7 @@ def _summary(state, started: float) -> None:
 
 
 def run(
-    recipe: str = typer.Argument(..., help="Recipe YAML file, or a shipped recipe name (demo, yeast-reb1, cross-species, cross-species-yeast-worm, multitask-bp)."),
+    recipe: str = typer.Argument(..., help="Recipe YAML file, or a shipped recipe name (demo, yeast-reb1, cross-species, cross-species-yeast-worm, multitask-bp, multitask-bp-lineage)."),
     out: Path = typer.Option(None, "--out", "-o", help="Run folder (default runs/<recipe name>)."),
     var: list[str] = typer.Option(None, "--var", help="Set a recipe variable: NAME=VALUE. Repeatable."),
     force: bool = typer.Option(False, "--force", help="Redo every stage, even those finished earlier."),

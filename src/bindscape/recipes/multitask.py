@@ -44,7 +44,7 @@ def load_multitask_recipe(path_or_name: str | Path | dict) -> dict:
             name = str(path_or_name).removesuffix(".yaml")
             res = resources.files("bindscape.recipes") / f"{name}.yaml"
             if not res.is_file():
-                raise ConfigError(f"recipe {path_or_name!r} not found", hint="give a YAML path or multitask-bp")
+                raise ConfigError(f"recipe {path_or_name!r} not found", hint="give a YAML path, multitask-bp or multitask-bp-lineage")
             text = res.read_text()
         else:
             text = p.read_text()

@@ -36,12 +36,13 @@ from .binding import (
     load_motif,
     make_accessibility,
     make_groups,
+    open_by_lineage,
     plant_groups,
     plant_motif,
     sample_site,
     sample_sites,
 )
-from .config import SimConfig, preset_names, resolve_config
+from .config import SimConfig, manifest_config, preset_names, resolve_config
 from .genome import Genome, read_fasta_codes, simulate_genome, write_chrom_sizes, write_fasta_gz
 
 __all__ = [
@@ -114,9 +115,14 @@ def plant_binding(
     """
     motifs = motifs or load_motifs(cfg)
     r_access, r_groups, r_place, r_bind = rng.spawn(4)
+    lineage = any(c.opened_by for c in cfg.cells)
     flat = Flat.from_seqs(seqs)
+    shared = None
     if access is None:
-        access = make_accessibility(flat, cfg.cells, cfg.accessibility, r_access)
+        if lineage:
+            access, shared = make_accessibility(flat, cfg.cells, cfg.accessibility, r_access, with_shared=True)
+        else:
+            access = make_accessibility(flat, cfg.cells, cfg.accessibility, r_access)
     if groups is None:
         groups = make_groups(motifs, cfg, _n_per_tf(cfg, int(flat.sizes.sum())), r_groups)
     open_mask = np.zeros(len(flat.codes), dtype=bool)
@@ -136,6 +142,8 @@ def plant_binding(
     if cfg.binding.background_hits:
         parts.append(background_hits(flat, motifs, planted))
     inst = pd.concat(parts, ignore_index=True)
+    if lineage:  # lineage TFs open chromatin around their planted sites (opt-in; its own random stream)
+        access = open_by_lineage(flat, access, inst, cfg.cells, cfg.accessibility, rng.spawn(1)[0], shared)
     inst = instance_features(inst, cfg)
     inst = assign_binding(inst, access, cfg, r_bind, len(flat.codes))
     truth = instances_to_truth(flat, inst, species, cfg.cells)
@@ -256,7 +264,7 @@ def simulate(
         ],
         "cells": [c.name for c in cfg.cells],
         "coordinates": "0-based, half-open (BED)",
-        "config": cfg.model_dump(mode="json"),
+        "config": manifest_config(cfg),
         "stats": stats,
         "outputs": {},
     }

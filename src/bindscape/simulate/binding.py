@@ -7,7 +7,7 @@ synthetic background or into a real genome. The reusable pieces are plain functi
 - `sample_site(motif_or_pwm, rng, affinity=None)` / `sample_sites(motif, n, rng, affinities)`
 - `plant_motif(seq_codes, pwm, pos, strand, rng)` writes one sampled instance in place
 - `plant_binding(seqs, motifs, cfg, rng, ...)` plants every site group and returns (seqs, instances table)
-- `make_accessibility(...)`, `assign_binding(...)`, `call_chip_peaks(...)`, `atac_peaks(...)`
+- `make_accessibility(...)`, `open_by_lineage(...)`, `assign_binding(...)`, `call_chip_peaks(...)`, `atac_peaks(...)`
 """
 
 from __future__ import annotations
@@ -241,11 +241,24 @@ class Flat:
 # ----------------------------------------------------------------------------------------------------------
 
 
-def make_accessibility(flat: Flat, cells, acfg, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _domain_length(acfg, r: np.random.Generator) -> int:
+    return int(
+        np.clip(
+            r.lognormal(np.log(acfg.domain_median), acfg.domain_sigma),
+            acfg.domain_min,
+            acfg.domain_max,
+        )
+    )
+
+
+def make_accessibility(
+    flat: Flat, cells, acfg, rng: np.random.Generator, *, with_shared: bool = False
+) -> dict[str, np.ndarray] | tuple[dict[str, np.ndarray], np.ndarray]:
     """Per cell type, accessible domains as (k, 2) arrays of flat [start, end), non-overlapping, sorted.
 
     A shared set (``shared_fraction`` of the smallest cell's open bases) is open in every cell; each cell
-    adds its own domains until its ``accessible_fraction`` is reached.
+    adds its own domains until its ``accessible_fraction`` is reached. ``with_shared=True`` also returns the
+    shared domains ((k, 2), sorted).
     """
     valid = flat.valid_mask()
     genome_size = int(flat.sizes.sum())
@@ -254,13 +267,7 @@ def make_accessibility(flat: Flat, cells, acfg, rng: np.random.Generator) -> dic
         out, placed, tries = [], 0, 0
         while placed < target_bases and tries < 100_000:
             tries += 1
-            ln = int(
-                np.clip(
-                    r.lognormal(np.log(acfg.domain_median), acfg.domain_sigma),
-                    acfg.domain_min,
-                    acfg.domain_max,
-                )
-            )
+            ln = _domain_length(acfg, r)
             s = int(r.integers(0, len(valid) - ln))
             if not valid[s] or not valid[s + ln - 1] or occupied[s : s + ln].any():
                 continue
@@ -280,6 +287,79 @@ def make_accessibility(flat: Flat, cells, acfg, rng: np.random.Generator) -> dic
         doms = shared + draw(extra_target, occ, r)
         arr = np.array(sorted(doms), dtype=np.int64).reshape(-1, 2)
         out[cell.name] = arr
+    if with_shared:
+        return out, np.array(sorted(shared), dtype=np.int64).reshape(-1, 2)
+    return out
+
+
+LINEAGE_ORIGINS = ("planted", "cluster", "partner")  # functional planted instances (not decoys / turnover)
+
+
+def open_by_lineage(
+    flat: Flat,
+    access: dict[str, np.ndarray],
+    inst: pd.DataFrame,
+    cells,
+    acfg,
+    rng: np.random.Generator,
+    shared: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Lineage TFs open chromatin in their cell type (``cells.<c>.opened_by``; opt-in).
+
+    For each cell with ``opened_by``, a random ``opened_fraction`` of its cell-specific (non-shared)
+    accessible bases is removed (whole domains, in random order) and as many bases are added back as new
+    domains centred on planted instances (origin planted, cluster or partner) of the ``opened_by`` TFs,
+    stronger sites first (Gumbel-perturbed affinity order). Domain lengths follow the accessibility config;
+    a site already inside one of the cell's domains, or whose domain would overlap one or leave its
+    chromosome, is skipped. The cell's accessible fraction is kept (unless the TFs have too few sites).
+    Cells without ``opened_by`` are returned unchanged. `shared` are the domains common to all cells
+    (default: the domains present in every cell when there are at least 2 cells, else none).
+    """
+    valid = flat.valid_mask()
+    n = len(flat.codes)
+    if shared is None:
+        if len(cells) >= 2:
+            common = set.intersection(*(set(map(tuple, access[c.name].tolist())) for c in cells))
+        else:
+            common = set()
+        shared = np.array(sorted(common), dtype=np.int64).reshape(-1, 2)
+    shared_set = set(map(tuple, shared.tolist()))
+    cell_rngs = rng.spawn(len(cells))  # one stream per cell (in config order): cells do not affect each other
+    out = dict(access)
+    tf_col, origin = inst.tf.to_numpy(), inst.origin.to_numpy()
+    centers_all = ((inst.fstart + inst.fend) // 2).to_numpy()
+    aff_all = inst.affinity.to_numpy(float)
+    for cell, r in zip(cells, cell_rngs, strict=True):
+        if not cell.opened_by:
+            continue
+        doms = access[cell.name]
+        is_shared = np.array([tuple(d) in shared_set for d in doms.tolist()], dtype=bool)
+        specific = doms[~is_shared]
+        target = cell.opened_fraction * float((specific[:, 1] - specific[:, 0]).sum())
+        removed, drop = 0, np.zeros(len(specific), dtype=bool)
+        for i in r.permutation(len(specific)):
+            if removed >= target:
+                break
+            drop[i] = True
+            removed += int(specific[i, 1] - specific[i, 0])
+        kept = np.concatenate([doms[is_shared], specific[~drop]])
+        occupied = domains_mask(kept, n) if len(kept) else np.zeros(n, dtype=bool)
+        sel = np.isin(tf_col, list(cell.opened_by)) & np.isin(origin, LINEAGE_ORIGINS)
+        centers, aff = centers_all[sel], aff_all[sel]
+        order = np.argsort(-(np.log(0.05 + aff) + r.gumbel(size=len(aff))), kind="stable")
+        new, added = [], 0
+        for c in centers[order].tolist():
+            if added >= removed:
+                break
+            ln = _domain_length(acfg, r)
+            s = c - ln // 2
+            if s < 0 or s + ln > n or not (valid[s] and valid[s + ln - 1]) or occupied[s : s + ln].any():
+                continue
+            occupied[s : s + ln] = True
+            new.append((s, s + ln))
+            added += ln
+        alldoms = np.concatenate([kept, np.array(new, dtype=np.int64).reshape(-1, 2)])
+        out[cell.name] = alldoms[np.argsort(alldoms[:, 0], kind="stable")]
     return out
 
 

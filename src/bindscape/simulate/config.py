@@ -85,6 +85,18 @@ class CellConfig(_Model):
     name: str
     accessible_fraction: float = Field(0.08, gt=0, lt=0.9)
     tfs: list[str] | None = Field(None, description="TFs expressed in this cell type (default: all)")
+    opened_by: list[str] | None = Field(
+        None,
+        description="lineage TFs whose planted sites open chromatin in this cell type (default: none; "
+        "accessible domains are then placed at random)",
+    )
+    opened_fraction: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="share of the cell-specific (non-shared) accessible bases moved onto domains centred on "
+        "planted sites of the opened_by TFs (used only with opened_by)",
+    )
 
 
 class LogitWeights(_Model):
@@ -184,9 +196,31 @@ class SimConfig(_Model):
         for c in self.cells:
             if c.tfs is not None and not set(c.tfs) <= tf_names:
                 raise ValueError(f"cell {c.name}: unknown TFs {sorted(set(c.tfs) - tf_names)}")
+            if c.opened_by is not None:
+                bad = sorted(set(c.opened_by) - tf_names)
+                if bad:
+                    raise ValueError(
+                        f"cells.{c.name}.opened_by: unknown TFs {bad}; simulated TFs are {sorted(tf_names)}"
+                    )
+                if c.tfs is not None and not set(c.opened_by) <= set(c.tfs):
+                    raise ValueError(
+                        f"cells.{c.name}.opened_by: {sorted(set(c.opened_by) - set(c.tfs))} are not expressed in "
+                        f"{c.name} (cells.{c.name}.tfs)"
+                    )
         if self.chip.width_min > self.chip.width_max:
             raise ValueError("chip.width_min must be <= chip.width_max")
         return self
+
+
+def manifest_config(cfg: SimConfig) -> dict:
+    """The resolved config as written to manifest.json. Opt-in cell fields left at their defaults
+    (``opened_by: null``) are omitted, so manifests of configs that do not use them are unchanged."""
+    data = cfg.model_dump(mode="json")
+    for c in data["cells"]:
+        if c.get("opened_by") is None:
+            c.pop("opened_by", None)
+            c.pop("opened_fraction", None)
+    return data
 
 
 def preset_names() -> list[str]:
@@ -217,7 +251,8 @@ def _validate(data: dict, where: str) -> SimConfig:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
-        raise ConfigError(f"invalid simulator config ({where}): {loc}: {err['msg']}") from None
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"invalid simulator config ({where}): {loc + ': ' if loc else ''}{msg}") from None
 
 
 def _valid_keys(node: Any, prefix: str = "") -> list[str]:

@@ -50,6 +50,7 @@ def simulate_real(backgrounds: dict[str, Any], preset: str | dict = "multi-speci
     from bindscape import __version__
 
     from . import SimResult, load_motifs, plant_binding, resolve_config, write_outputs
+    from .config import manifest_config
 
     cfg = resolve_config(preset, overrides)
     t0 = time.perf_counter()
@@ -94,7 +95,7 @@ def simulate_real(backgrounds: dict[str, Any], preset: str | dict = "multi-speci
                 "preset": cfg.name, "seed": int(seed), "species": list(genomes),
                 "tfs": [{"name": t.name, "jaspar_id": t.jaspar_id} for t in cfg.tfs],
                 "cells": [c.name for c in cfg.cells], "coordinates": "0-based, half-open (BED)",
-                "config": cfg.model_dump(mode="json"), "stats": stats, "outputs": {},
+                "config": manifest_config(cfg), "stats": stats, "outputs": {},
                 "backgrounds": {sp: str(src) if not isinstance(src, dict) else "codes" for sp, src in backgrounds.items()}}
     res = SimResult(cfg, int(seed), genomes, truths, peaks, access_peaks, manifest)
     if out is not None:
