@@ -271,7 +271,7 @@ def write_report(rec, run_dir: Path) -> Path:
     s.table(summ, caption="test auPRC / auROC per mode x species")
     if (a / "tuning.tsv").exists():
         s.table(pd.read_csv(a / "tuning.tsv", sep="\t"), caption=f"lambda tuning on seed {rec.tune_seed}: "
-                "validation auPRC of the selection species for every value tried")
+                "validation auPRC of the selection species for every value tried", float_format="{:.4g}")
     t = summ[summ["species"] == tgt]
     s.figure(figures.bar_with_intervals(pd.DataFrame({
         "name": t["mode"], "value": t["auprc_mean"], "lo": t["auprc_mean"] - t["auprc_sd"].fillna(0),
