@@ -274,3 +274,20 @@ def test_cross_species_recipe_end_to_end(tmp_path):
     assert tune.loc[tune["chosen"], "lam"].item() == info["lam"]["morale"]
     again = run_cross_species_recipe(rec, out=tmp_path / "run", log=logs.append)
     assert not again.ran and "report" in again.skipped and state.ran
+
+
+def test_resume_continues_and_refuses_a_changed_config(tiny_species, tmp_path):
+    cfg = _cfg(tiny_species, tmp_path, "morale")
+    cfg["trainer"] = {**cfg["trainer"], "max_epochs": 2, "stop_after_epochs": 1}
+    run = train_cross_species(cfg)
+    assert (run / "checkpoints" / "last.ckpt").exists()
+    with pytest.raises(ConfigError, match="already has checkpoints"):
+        train_cross_species(cfg)
+    with pytest.raises(ConfigError, match="--resume: mode differs"):
+        train_cross_species({**cfg, "mode": "grl"}, resume=True)
+    cfg["trainer"]["stop_after_epochs"] = None
+    run = train_cross_species(cfg, resume=True)
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["finished"] and m["epochs_run"] == 2
+    with pytest.raises(ConfigError, match="nothing to resume"):
+        train_cross_species({**cfg, "name": "fresh"}, resume=True)

@@ -407,29 +407,17 @@ def _train_grid(cfg, *, resume: bool, overwrite: bool) -> Path:
 
 
 def _train_one(cfg, *, resume: bool = False, overwrite: bool = False) -> Path:
-    import lightning as L
 
     from bindscape._util import atomic_path, atomic_write_text
     from bindscape.data.torchdata import RegionDataset
     from bindscape.train.data import make_loader
     from bindscape.train.domain_config import dump_cross_species
-    from bindscape.train.fit import _callbacks, _log, _quiet_lightning, build_model, make_trainer
+    from bindscape.train.fit import _callbacks, _log, _quiet_lightning, build_model, make_trainer, prepare_run
 
     _quiet_lightning()
     run_dir = cfg.run_dir
-    ckpt_path = None
-    if resume:
-        ckpt_path = run_dir / "checkpoints" / "last.ckpt"
-        if not ckpt_path.exists():
-            raise ConfigError(f"{run_dir}: nothing to resume (no checkpoints/last.ckpt)")
-    elif (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir()):
-        if not overwrite:
-            raise ConfigError(f"{run_dir}: run folder already has checkpoints",
-                              hint="use --resume to continue it, --overwrite to replace it, or another --name")
-        shutil.rmtree(run_dir)
-    if cfg.trainer.threads:
-        torch.set_num_threads(cfg.trainer.threads)
-    L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
+    ckpt_path = prepare_run(cfg, run_dir, resume=resume, overwrite=overwrite,
+                            keys=("species", "target", "sources", "mode", "model"))
     t_wall, t_cpu = time.perf_counter(), time.process_time()
 
     species = cfg.domain_species

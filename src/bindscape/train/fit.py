@@ -124,6 +124,30 @@ def _check_resume(cfg, run_dir: Path, keys: tuple[str, ...] = ("dataset", "model
     return last
 
 
+def prepare_run(cfg, run_dir: Path, *, resume: bool, overwrite: bool,
+                keys: tuple[str, ...] = ("dataset", "model")) -> Path | None:
+    """Shared start of every training loop: the checkpoint to resume from (`_check_resume` on `keys`) or
+    None; an existing run folder with checkpoints is an error unless `overwrite` (then it is removed).
+    Also sets torch's thread count and seeds everything from ``cfg.trainer``."""
+    import shutil
+
+    import lightning as L
+    import torch
+
+    ckpt_path = None
+    if resume:
+        ckpt_path = _check_resume(cfg, run_dir, keys)
+    elif (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir()):
+        if not overwrite:
+            raise ConfigError(f"{run_dir}: run folder already has checkpoints",
+                              hint="use --resume to continue it, --overwrite to replace it, or another --name")
+        shutil.rmtree(run_dir)
+    if cfg.trainer.threads:
+        torch.set_num_threads(cfg.trainer.threads)
+    L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
+    return ckpt_path
+
+
 def _quiet_lightning() -> None:
     """Keep Lightning's banner lines (GPU available, tips) out of bindscape's output; warnings stay."""
     import logging
@@ -152,27 +176,13 @@ def make_trainer(cfg, run_dir: Path, callbacks: list, steps: int, resume: bool):
 
 def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False) -> Path:
     """Train per `cfg`; returns the run folder. `resume` continues from ``checkpoints/last.ckpt``."""
-    import lightning as L
-    import torch
 
     from bindscape.train.data import has_split, make_loader, open_dataset, torch_dataset
     from bindscape.train.module import BinaryTask
 
     _quiet_lightning()
     run_dir = cfg.run_dir
-    ckpt_path = None
-    if resume:
-        ckpt_path = _check_resume(cfg, run_dir)
-    elif (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir()):
-        if not overwrite:
-            raise ConfigError(f"{run_dir}: run folder already has checkpoints",
-                              hint="use --resume to continue it, --overwrite to replace it, or another --name")
-        import shutil
-
-        shutil.rmtree(run_dir)
-    if cfg.trainer.threads:
-        torch.set_num_threads(cfg.trainer.threads)
-    L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
+    ckpt_path = prepare_run(cfg, run_dir, resume=resume, overwrite=overwrite)
     t_wall, t_cpu = time.perf_counter(), time.process_time()
 
     ds = open_dataset(cfg.dataset)

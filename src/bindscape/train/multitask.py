@@ -152,25 +152,14 @@ def train_multitask(cfg: MultitaskConfig, *, overwrite: bool = True, resume: boo
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     from bindscape.data.dataset import load_dataset
-    from bindscape.train.fit import _check_resume, _log, _quiet_lightning, epoch_log_callback
+    from bindscape.train.fit import _log, _quiet_lightning, epoch_log_callback, prepare_run
 
     _quiet_lightning()
     run_dir = cfg.run_dir
-    ckpt_path = None
+    ckpt_path = prepare_run(cfg, run_dir, resume=resume, overwrite=overwrite, keys=_RESUME_KEYS)
     prev: dict = {}
-    if resume:
-        ckpt_path = _check_resume(cfg, run_dir, _RESUME_KEYS)
-        if (run_dir / "metrics.json").exists():
-            prev = json.loads((run_dir / "metrics.json").read_text())
-    elif (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir()):
-        if not overwrite:
-            raise ConfigError(f"{run_dir}: run folder already has checkpoints", hint="use another name")
-        import shutil
-
-        shutil.rmtree(run_dir / "checkpoints")
-    if cfg.trainer.threads:
-        torch.set_num_threads(cfg.trainer.threads)
-    L.seed_everything(cfg.trainer.seed, verbose=False)
+    if resume and (run_dir / "metrics.json").exists():
+        prev = json.loads((run_dir / "metrics.json").read_text())
     t_wall, t_cpu = time.perf_counter(), time.process_time()
     ds = load_dataset(cfg.dataset)
     genome = ds.open_genome()
