@@ -194,6 +194,25 @@ def test_nettime_decoder_condition_reaches_every_base_pair():
     assert m0.decoder[0].in_channels == 8 + 2 * 5
 
 
+def test_nettime_film_starts_as_identity_and_lets_the_condition_gate_channels():
+    from bindscape.models import get_model
+
+    torch.manual_seed(0)
+    kw = dict(length=60, n_tfs=2, n_cells=2, d_tf=3, d_cell=2, channels=8, pool=5, n_blocks=1)
+    plain, film = get_model("nettime", **kw).eval(), get_model("nettime", film=True, **kw).eval()
+    film.load_state_dict(plain.state_dict(), strict=False)  # same weights; film_proj is zero-initialised
+    assert film.hparams()["film"] is True and film.film_proj.out_features == 16
+    x = torch.randn(3, 4, 60).softmax(dim=1)
+    tf, cell = torch.tensor([0, 1, 1]), torch.tensor([1, 0, 1])
+    assert torch.allclose(plain(x, tf, cell), film(x, tf, cell), atol=1e-6)  # identity at start
+    with torch.no_grad():
+        film.film_proj.weight.normal_()
+    a = film(x, tf, torch.tensor([0, 0, 0]))
+    b = film(x, tf, torch.tensor([1, 1, 1]))
+    assert (a - b).abs().max() > 1e-3  # the cell embedding now changes the conv features
+    assert not hasattr(get_model("nettime", film=True, use_embeddings=False, **kw), "film_proj")
+
+
 def test_conditioned_model_wraps_a_registry_model():
     from bindscape.models.nettime import ConditionedModel
 

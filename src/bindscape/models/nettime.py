@@ -68,14 +68,17 @@ class NetTIME(_ConditionMixin, BindscapeModel):
     def __init__(self, length: int = 1000, n_outputs: int = 1, n_tfs: int = 1, n_cells: int = 1,
                  d_tf: int = 50, d_cell: int = 50, n_tracks: int = 0, channels: int = 64, kernel: int = 9,
                  n_blocks: int = 2, pool: int = 5, gru_layers: int = 1, decoder: int = 64, dropout: float = 0.1,
-                 use_embeddings: bool = True, decoder_condition: bool = False):
+                 use_embeddings: bool = True, decoder_condition: bool = False, film: bool = False):
         self._hparams = dict(length=length, n_outputs=n_outputs, n_tfs=n_tfs, n_cells=n_cells, d_tf=d_tf,
                              d_cell=d_cell, n_tracks=n_tracks, channels=channels, kernel=kernel, n_blocks=n_blocks,
                              pool=pool, gru_layers=gru_layers, decoder=decoder, dropout=dropout,
-                             use_embeddings=use_embeddings, decoder_condition=decoder_condition)
+                             use_embeddings=use_embeddings, decoder_condition=decoder_condition, film=film)
         # decoder_condition: also give the per-bp decoder the [TF, cell] vector at every bp (not in NetTIME,
         # where the embeddings only start the GRU, whose state drifts away from them along the window)
         self.decoder_condition = bool(decoder_condition) and bool(use_embeddings)
+        # film: the [TF, cell] vector also scales and shifts every conv channel (FiLM, Perez et al. 2018; not in
+        # NetTIME), so a condition can switch motif detectors on or off instead of only starting the GRU
+        self.film = bool(film) and bool(use_embeddings)
         self._pool = int(pool)
         super().__init__(length=length, n_outputs=n_outputs)
         self.n_in = 4 + int(n_tracks)
@@ -87,6 +90,10 @@ class NetTIME(_ConditionMixin, BindscapeModel):
         self.stem = nn.Sequential(nn.Conv1d(self.n_in, channels, 15, padding=7, bias=False),
                                   nn.BatchNorm1d(channels), nn.ReLU())
         self.blocks = nn.Sequential(*[_ResBlock(channels, kernel, dropout) for _ in range(n_blocks)])
+        if self.film:
+            self.film_proj = nn.Linear(self.hidden, 2 * channels)
+            nn.init.zeros_(self.film_proj.weight)  # starts as the identity: scale 1, shift 0
+            nn.init.zeros_(self.film_proj.bias)
         self.pool = nn.MaxPool1d(pool, ceil_mode=True) if pool > 1 else nn.Identity()
         self.gru = nn.GRU(channels, self.hidden, num_layers=gru_layers, batch_first=True, bidirectional=True)
         self.gru_layers = gru_layers
@@ -114,8 +121,11 @@ class NetTIME(_ConditionMixin, BindscapeModel):
     def features(self, x, tf=None, cell=None, tf_vec=None, cell_vec=None):
         self._check(x)
         c = self.blocks(self.stem(x))
-        p = self.pool(c)
         h0 = self.h0(len(x), tf, cell, tf_vec, cell_vec, device=x.device)
+        if self.film:
+            scale, shift = self.film_proj(h0[0]).unsqueeze(2).chunk(2, dim=1)
+            c = torch.relu(c * (1 + scale) + shift)
+        p = self.pool(c)
         out, _ = self.gru(p.transpose(1, 2), h0)
         out = out.transpose(1, 2)
         if self._pool > 1:
