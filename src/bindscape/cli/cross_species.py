@@ -26,38 +26,30 @@ def train_cross_species_cmd(
 ):
     """Train one model on several species with domain adaptation; writes <out_dir>/<name>/."""
     from bindscape.errors import ConfigError
-    from bindscape.train.config import parse_set
+    from bindscape.train.config import cli_overrides
     from bindscape.train.domain_config import load_cross_species
 
-    ov: dict = {}
-    for key, val in (("mode", mode), ("target", target), ("lam", lam), ("name", name), ("out_dir", out_dir),
-                     ("model.name", model), ("trainer.max_epochs", epochs), ("trainer.seed", seed),
-                     ("trainer.accelerator", accelerator)):
-        if val is not None:
-            ov[key] = val
+    grid = None
     if lam_grid is not None:
         try:
-            ov["lam_grid"] = [float(v) for v in lam_grid.split(",") if v.strip()]
+            grid = [float(v) for v in lam_grid.split(",") if v.strip()]
         except ValueError:
             raise ConfigError(f"--lam-grid {lam_grid!r}: expected numbers separated by commas") from None
-    if devices is not None:
-        ov["trainer.devices"] = int(devices) if devices.isdigit() else devices
-    ov.update(parse_set(set_))
+    ov = cli_overrides((("mode", mode), ("target", target), ("lam", lam), ("lam_grid", grid), ("name", name),
+                        ("out_dir", out_dir), ("model.name", model), ("trainer.max_epochs", epochs),
+                        ("trainer.seed", seed), ("trainer.accelerator", accelerator)), devices, set_)
     cfg = load_cross_species(config, ov)
-
-    import json
 
     from rich.console import Console
     from rich.table import Table
 
     from bindscape.train.domain import train_cross_species
+    from bindscape.train.fit import run_metrics
 
     run = train_cross_species(cfg, resume=resume, overwrite=overwrite)
-    from bindscape.train.fit import is_rank_zero
-
-    if not is_rank_zero():  # DDP: the extra processes have no metrics to show
+    m = run_metrics(run)
+    if m is None:  # DDP: the extra processes have no metrics to show
         return
-    m = json.loads((run / "metrics.json").read_text())
     t = Table(title=f"{cfg.mode} (lambda {m.get('lam', cfg.lam):g}) {cfg.model.name} -> {run}")
     for c in ("species", "role", "val auPRC", "test auROC", "test auPRC", "n test"):
         t.add_column(c, justify="left" if c in ("species", "role") else "right")

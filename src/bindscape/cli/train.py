@@ -26,32 +26,23 @@ def train_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run folder."),
 ):
     """Train a model on a dataset folder; writes runs/<name>/ (config, checkpoints, metrics, predictions)."""
-    from bindscape.train.config import load_config, parse_set
+    from bindscape.train.config import cli_overrides, load_config
 
-    ov = {}
-    for key, val in (("dataset", dataset), ("name", name), ("out_dir", out_dir), ("model.name", model),
-                     ("trainer.max_epochs", epochs), ("data.batch_size", batch_size), ("optim.lr", lr),
-                     ("trainer.seed", seed), ("trainer.accelerator", accelerator)):
-        if val is not None:
-            ov[key] = val
-    if devices is not None:
-        ov["trainer.devices"] = int(devices) if devices.isdigit() else devices
-    ov.update(parse_set(set_))
+    ov = cli_overrides((("dataset", dataset), ("name", name), ("out_dir", out_dir), ("model.name", model),
+                        ("trainer.max_epochs", epochs), ("data.batch_size", batch_size), ("optim.lr", lr),
+                        ("trainer.seed", seed), ("trainer.accelerator", accelerator)), devices, set_)
     cfg = load_config(config, ov)
 
-    import json
 
     from rich.console import Console
     from rich.table import Table
 
-    from bindscape.train.fit import train
+    from bindscape.train.fit import run_metrics, train
 
     run = train(cfg, resume=resume, overwrite=overwrite)
-    from bindscape.train.fit import is_rank_zero
-
-    if not is_rank_zero():  # DDP: the extra processes have no metrics to show
+    m = run_metrics(run)
+    if m is None:  # DDP: the extra processes have no metrics to show
         return
-    m = json.loads((run / "metrics.json").read_text())
     t = Table(title=f"{cfg.model.name} -> {run}")
     for c in ("split", "auROC", "auPRC", "MCC", "n"):
         t.add_column(c, justify="right" if c != "split" else "left")

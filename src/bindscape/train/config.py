@@ -191,6 +191,16 @@ def apply_overrides(data: dict | TrainConfig, overrides: dict[str, Any]) -> dict
     return d
 
 
+def cli_overrides(pairs, devices: str | None = None, sets: list[str] | None = None) -> dict[str, Any]:
+    """Config overrides from CLI options: ``(dotted key, value)`` pairs whose value is not None, then
+    ``--devices`` (N or auto) and last the ``--set KEY=VALUE`` items."""
+    ov: dict[str, Any] = {k: v for k, v in pairs if v is not None}
+    if devices is not None:
+        ov["trainer.devices"] = int(devices) if devices.isdigit() else devices
+    ov.update(parse_set(sets))
+    return ov
+
+
 def parse_set(items: list[str] | None) -> dict[str, Any]:
     """``["optim.lr=1e-3", "data.sampler=balanced"]`` -> dict (values parsed as YAML scalars)."""
     import yaml

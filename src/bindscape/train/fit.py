@@ -24,6 +24,13 @@ def is_rank_zero() -> bool:
     return getattr(rank_zero_only, "rank", 0) == 0
 
 
+def run_metrics(run_dir: Path) -> dict | None:
+    """A finished run's metrics.json, or None in the extra processes of a DDP run (which write none)."""
+    if not is_rank_zero():
+        return None
+    return json.loads((Path(run_dir) / "metrics.json").read_text())
+
+
 def _log(run_dir: Path, msg: str) -> None:
     if not is_rank_zero():  # DDP: only the first process writes log.txt
         return
