@@ -343,6 +343,7 @@ def test_multitask_recipe_loads_and_validates():
     # and the simulator writes cell identity into the sequence (lineage TFs open chromatin in their cell type)
     lin = load_multitask_recipe("multitask-bp-lineage")
     assert lin["name"] == "multitask-bp-lineage" and lin["tracks"] is False and lin["held_out"] == rec["held_out"]
+    assert lin["model"]["film"] is True and "film" not in rec["model"]
     ov = lin["simulate"]["overrides"]
     assert ov["cells.liver.opened_by"] == ["FOXA1", "HNF4A"] and ov["cells.myeloid.opened_by"] == ["CEBPA"]
     from bindscape.simulate import resolve_config
