@@ -33,7 +33,6 @@ def train_cmd(
                         ("trainer.seed", seed), ("trainer.accelerator", accelerator)), devices, set_)
     cfg = load_config(config, ov)
 
-
     from rich.console import Console
     from rich.table import Table
 

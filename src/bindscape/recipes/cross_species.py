@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bindscape.errors import ConfigError
-from bindscape.recipes.config import PACKAGE_RECIPES, substitute
+from bindscape.recipes.config import find_recipe, substitute
 
 
 class _Strict(BaseModel):
@@ -62,16 +62,6 @@ class CrossSpeciesRecipe(_Strict):
     train: dict[str, Any] = Field(default_factory=dict)
     """Shared CrossSpeciesConfig fields: model, batch, optim, trainer, species_head."""
     source: str = ""
-
-
-def find_recipe(path_or_name) -> Path:
-    p = Path(path_or_name)
-    if p.exists():
-        return p
-    shipped = PACKAGE_RECIPES / f"{p.name.removesuffix('.yaml')}.yaml"
-    if shipped.exists():
-        return shipped
-    raise ConfigError(f"recipe {str(path_or_name)!r} not found")
 
 
 def load_cross_species_recipe(path_or_name, variables: dict | None = None) -> CrossSpeciesRecipe:
