@@ -372,38 +372,74 @@ def test_peaks_stay_inside_chromosomes(tmp_path):
     assert res is not None
 
 
+def _near(t: pd.DataFrame, rows, tfs, window: int = 250, self_ok: bool = False) -> np.ndarray:
+    """For each row of `rows`: is a functional site of `tfs` (other than itself unless self_ok) centred within
+    `window` bp?"""
+    src = t[t.origin.isin(["planted", "cluster", "partner"]) & t.tf.isin(tfs)]
+    out = np.zeros(len(rows), dtype=bool)
+    for ch, sub in rows.groupby("chrom"):
+        c = ((sub.start + sub.end) // 2).to_numpy()
+        o = np.sort(((src[src.chrom == ch].start + src[src.chrom == ch].end) // 2).to_numpy())
+        if len(o) == 0:
+            continue
+        d = np.abs(c[:, None] - o[None, :])
+        if not self_ok:
+            d[d == 0] = 10**9
+        out[rows.index.get_indexer(sub.index)] = d.min(axis=1) <= window
+    return out
+
+
 def test_lineage_tfs_open_chromatin(small):
-    """cells.<c>.opened_by (opt-in): the cell's specific accessible DNA moves onto its lineage TFs' sites."""
+    """cells.<c>.opened_by (opt-in): the cell's specific accessible DNA moves onto its lineage TFs' sites, and
+    other TFs' sites gather there (cell-type-specific enhancers)."""
     # demo-like site density: with DENSE's 600 sites/Mb, open_bias packs the random domains with sites too
     base = {"tfs.*.sites_per_mb": 150, "species.*.chrom_sizes": [600000, 400000]}
-    lineage = {**base, "cells.erythroid.opened_by": ["GATA1", "TAL1"], "cells.erythroid.opened_fraction": 0.8}
+    lineage = {**base, "cells.erythroid.opened_by": ["GATA1", "TAL1"], "cells.erythroid.opened_fraction": 0.8,
+               "cells.erythroid.opened_length": 400}
     ref, res = simulate("small", seed=3, overrides=base), simulate("small", seed=3, overrides=lineage)
     t0, t1 = ref.truth["sim"], res.truth["sim"]
     # default: the option is absent from the manifest (unchanged files); with it, recorded
-    assert all("opened_by" not in c for c in small.manifest["config"]["cells"])
-    assert res.manifest["config"]["cells"][1]["opened_by"] == ["GATA1", "TAL1"]
-    # same sequence and sites; a cell without opened_by keeps exactly its accessibility and binding
-    assert (t0[["tf", "chrom", "start", "origin"]].to_numpy() == t1[["tf", "chrom", "start", "origin"]].to_numpy()).all()
-    assert (t0.accessible_liver == t1.accessible_liver).all() and (t0.bound_liver == t1.bound_liver).all()
+    assert all("opened_by" not in c and "opened_length" not in c for c in small.manifest["config"]["cells"])
+    cells1 = {c["name"]: c for c in res.manifest["config"]["cells"]}
+    assert cells1["erythroid"]["opened_by"] == ["GATA1", "TAL1"] and cells1["erythroid"]["opened_length"] == 400
+    assert "opened_by" not in cells1["liver"]
+    # a cell without opened_by keeps exactly its accessible domains (sites are placed anew around them)
+    acc0, acc1 = (r.accessibility[("sim", "liver")][["chrom", "start", "end"]] for r in (ref, res))
+    assert acc0.equals(acc1)
     sites = t1.origin.isin(["planted", "cluster", "partner"])
 
     def acc(t, tf, cell):
-        return t[sites & (t.tf == tf)][f"accessible_{cell}"].mean()
+        return t[t.origin.isin(["planted", "cluster", "partner"]) & (t.tf == tf)][f"accessible_{cell}"].mean()
 
     for tf in ("GATA1", "TAL1"):
         with_opt, without, other = acc(t1, tf, "erythroid"), acc(t0, tf, "erythroid"), acc(t1, tf, "liver")
         print(tf, "accessible in erythroid", round(without, 3), "->", round(with_opt, 3), "liver", round(other, 3))
         assert with_opt > 1.5 * without and with_opt > 1.5 * other, (tf, with_opt, without, other)
-        assert t1[sites & (t1.tf == tf)].bound_erythroid.mean() > t0[sites & (t0.tf == tf)].bound_erythroid.mean()
-    # CTCF (not a lineage TF here) is not opened in erythroid
+        sites0 = t0.origin.isin(["planted", "cluster", "partner"])
+        assert t1[sites & (t1.tf == tf)].bound_erythroid.mean() > t0[sites0 & (t0.tf == tf)].bound_erythroid.mean()
+    # CTCF (not a lineage TF here) is not opened in erythroid ...
     assert acc(t1, "CTCF", "erythroid") < acc(t0, "CTCF", "erythroid") + 0.05
-    # the accessible fraction is kept; domains stay sorted, non-overlapping, inside chromosomes
+    # ... but its sites accessible in erythroid sit near GATA1/TAL1 sites far more often than those accessible in
+    # liver, or than without the option: the cell type is written in the sequence around every TF's sites
+    ctcf = t1[sites & (t1.tf == "CTCF")]
+    near = _near(t1, ctcf, ["GATA1", "TAL1"])
+    in_ery, in_liver = near[ctcf.accessible_erythroid.to_numpy(bool)].mean(), near[ctcf.accessible_liver.to_numpy(bool)].mean()
+    ctcf0 = t0[t0.origin.isin(["planted", "cluster", "partner"]) & (t0.tf == "CTCF")]
+    before = _near(t0, ctcf0, ["GATA1", "TAL1"])[ctcf0.accessible_erythroid.to_numpy(bool)].mean()
+    print("CTCF accessible in erythroid near GATA1/TAL1", round(before, 3), "->", round(in_ery, 3), "liver", round(in_liver, 3))
+    assert in_ery > 3 * in_liver and in_ery > 1.5 * before, (in_ery, in_liver, before)
+    # the accessible fraction is kept; domains stay sorted, non-overlapping, inside chromosomes; the opened
+    # domains have the given length, each centred on a GATA1/TAL1 site
     fr0, fr1 = (r.manifest["stats"]["sim"]["accessible_fraction"]["erythroid"] for r in (ref, res))
     assert abs(fr1 - fr0) < 0.01, (fr0, fr1)
     peaks = res.accessibility[("sim", "erythroid")]
     for _, df in peaks.groupby("chrom"):
         s, e = df.start.to_numpy(), df.end.to_numpy()
         assert (np.diff(s) > 0).all() and (s[1:] >= e[:-1]).all()
+    opened = peaks[(peaks.end - peaks.start) == 400]
+    assert len(opened) > 50
+    mids = pd.DataFrame({"chrom": opened.chrom, "start": opened.start + 200, "end": opened.start + 200})
+    assert _near(t1, mids.reset_index(drop=True), ["GATA1", "TAL1"], window=0, self_ok=True).mean() > 0.95
 
 
 def test_lineage_option_errors():

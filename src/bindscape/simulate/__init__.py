@@ -36,7 +36,7 @@ from .binding import (
     load_motif,
     make_accessibility,
     make_groups,
-    open_by_lineage,
+    place_lineage_domains,
     plant_groups,
     plant_motif,
     sample_site,
@@ -125,6 +125,11 @@ def plant_binding(
             access = make_accessibility(flat, cfg.cells, cfg.accessibility, r_access)
     if groups is None:
         groups = make_groups(motifs, cfg, _n_per_tf(cfg, int(flat.sizes.sum())), r_groups)
+    fixed = None
+    if lineage:  # lineage TFs open chromatin around their sites (opt-in; its own random stream): domains first
+        access, fixed = place_lineage_domains(
+            flat, access, groups, cfg.cells, cfg.accessibility, rng.spawn(1)[0], shared, degrade=degrade
+        )
     open_mask = np.zeros(len(flat.codes), dtype=bool)
     for doms in access.values():
         open_mask |= domains_mask(doms, len(flat.codes))
@@ -137,13 +142,12 @@ def plant_binding(
         open_bias=cfg.binding.open_bias,
         degrade=degrade,
         species=species,
+        fixed=fixed,
     )
     parts = [planted]
     if cfg.binding.background_hits:
         parts.append(background_hits(flat, motifs, planted))
     inst = pd.concat(parts, ignore_index=True)
-    if lineage:  # lineage TFs open chromatin around their planted sites (opt-in; its own random stream)
-        access = open_by_lineage(flat, access, inst, cfg.cells, cfg.accessibility, rng.spawn(1)[0], shared)
     inst = instance_features(inst, cfg)
     inst = assign_binding(inst, access, cfg, r_bind, len(flat.codes))
     truth = instances_to_truth(flat, inst, species, cfg.cells)

@@ -7,7 +7,7 @@ synthetic background or into a real genome. The reusable pieces are plain functi
 - `sample_site(motif_or_pwm, rng, affinity=None)` / `sample_sites(motif, n, rng, affinities)`
 - `plant_motif(seq_codes, pwm, pos, strand, rng)` writes one sampled instance in place
 - `plant_binding(seqs, motifs, cfg, rng, ...)` plants every site group and returns (seqs, instances table)
-- `make_accessibility(...)`, `open_by_lineage(...)`, `assign_binding(...)`, `call_chip_peaks(...)`, `atac_peaks(...)`
+- `make_accessibility(...)`, `place_lineage_domains(...)`, `assign_binding(...)`, `call_chip_peaks(...)`, `atac_peaks(...)`
 """
 
 from __future__ import annotations
@@ -295,26 +295,34 @@ def make_accessibility(
 LINEAGE_ORIGINS = ("planted", "cluster", "partner")  # functional planted instances (not decoys / turnover)
 
 
-def open_by_lineage(
+def place_lineage_domains(
     flat: Flat,
     access: dict[str, np.ndarray],
-    inst: pd.DataFrame,
+    groups: list,
     cells,
     acfg,
     rng: np.random.Generator,
     shared: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
+    *,
+    degrade: set[str] | None = None,
+    pad: int = 10,
+) -> tuple[dict[str, np.ndarray], dict[int, int]]:
     """Lineage TFs open chromatin in their cell type (``cells.<c>.opened_by``; opt-in).
 
-    For each cell with ``opened_by``, a random ``opened_fraction`` of its cell-specific (non-shared)
-    accessible bases is removed (whole domains, in random order) and as many bases are added back as new
-    domains centred on planted instances (origin planted, cluster or partner) of the ``opened_by`` TFs,
-    stronger sites first (Gumbel-perturbed affinity order). Domain lengths follow the accessibility config;
-    a site already inside one of the cell's domains, or whose domain would overlap one or leave its
-    chromosome, is skipped. The cell's accessible fraction is kept (unless the TFs have too few sites).
-    Cells without ``opened_by`` are returned unchanged. `shared` are the domains common to all cells
-    (default: the domains present in every cell when there are at least 2 cells, else none).
+    Runs before any site is planted. For each cell with ``opened_by`` (config order, one random stream per
+    cell), a random ``opened_fraction`` of its cell-specific (non-shared) accessible bases is removed (whole
+    domains, in random order) and as many bases are added back as new domains, each at a random free position
+    with a site group of an ``opened_by`` TF (not a decoy, not turned over) fixed at its centre; stronger
+    groups are used first (Gumbel-perturbed affinity order) and a group opens at most one cell's domain.
+    Domain lengths follow the accessibility config, or are ``opened_length`` when given. The cell's accessible fraction is kept (unless the TFs have
+    too few groups). Because the domains exist before planting, ``binding.open_bias`` places other TFs' sites
+    into them as into any accessible DNA: sites of every TF gather around lineage sites in that cell type, as
+    in cell-type-specific enhancers. Cells without ``opened_by`` keep their domains exactly.
+
+    Returns (accessibility per cell, {group index: start position}) for `plant_groups(fixed=...)`. `shared`
+    are the domains common to all cells (default: those present in every cell when there are >= 2 cells).
     """
+    degrade = degrade or set()
     valid = flat.valid_mask()
     n = len(flat.codes)
     if shared is None:
@@ -326,9 +334,8 @@ def open_by_lineage(
     shared_set = set(map(tuple, shared.tolist()))
     cell_rngs = rng.spawn(len(cells))  # one stream per cell (in config order): cells do not affect each other
     out = dict(access)
-    tf_col, origin = inst.tf.to_numpy(), inst.origin.to_numpy()
-    centers_all = ((inst.fstart + inst.fend) // 2).to_numpy()
-    aff_all = inst.affinity.to_numpy(float)
+    taken = flat.codes == 4  # bases (plus pad) used by fixed groups, shared by all cells
+    fixed: dict[int, int] = {}
     for cell, r in zip(cells, cell_rngs, strict=True):
         if not cell.opened_by:
             continue
@@ -344,23 +351,40 @@ def open_by_lineage(
             removed += int(specific[i, 1] - specific[i, 0])
         kept = np.concatenate([doms[is_shared], specific[~drop]])
         occupied = domains_mask(kept, n) if len(kept) else np.zeros(n, dtype=bool)
-        sel = np.isin(tf_col, list(cell.opened_by)) & np.isin(origin, LINEAGE_ORIGINS)
-        centers, aff = centers_all[sel], aff_all[sel]
-        order = np.argsort(-(np.log(0.05 + aff) + r.gumbel(size=len(aff))), kind="stable")
+        cand, anchor, aff = [], [], []
+        for gi, g in enumerate(groups):
+            if gi in fixed or g.gid in degrade:
+                continue
+            mem = [m for m in g.members if m.tf in cell.opened_by and m.origin in LINEAGE_ORIGINS]
+            if mem:
+                best = max(mem, key=lambda m: m.affinity)
+                cand.append(gi)
+                anchor.append(best.offset + len(best.site) // 2)
+                aff.append(best.affinity)
+        aff_a = np.asarray(aff, dtype=float)
+        order = np.argsort(-(np.log(0.05 + aff_a) + r.gumbel(size=len(aff_a))), kind="stable")
         new, added = [], 0
-        for c in centers[order].tolist():
+        for k in order.tolist():
             if added >= removed:
                 break
-            ln = _domain_length(acfg, r)
-            s = c - ln // 2
-            if s < 0 or s + ln > n or not (valid[s] and valid[s + ln - 1]) or occupied[s : s + ln].any():
-                continue
-            occupied[s : s + ln] = True
-            new.append((s, s + ln))
-            added += ln
+            gi, g = cand[k], groups[cand[k]]
+            ln = cell.opened_length or _domain_length(acfg, r)
+            for _attempt in range(50):
+                ds = int(r.integers(0, n - ln))
+                gs = ds + ln // 2 - anchor[k]
+                if gs - pad < 0 or gs + g.span + pad >= n or not (valid[ds] and valid[ds + ln - 1]):
+                    continue
+                if occupied[ds : ds + ln].any() or taken[gs - pad : gs + g.span + pad].any():
+                    continue
+                occupied[ds : ds + ln] = True
+                taken[gs - pad : gs + g.span + pad] = True
+                fixed[gi] = gs
+                new.append((ds, ds + ln))
+                added += ln
+                break
         alldoms = np.concatenate([kept, np.array(new, dtype=np.int64).reshape(-1, 2)])
         out[cell.name] = alldoms[np.argsort(alldoms[:, 0], kind="stable")]
-    return out
+    return out, fixed
 
 
 def domains_mask(domains: np.ndarray, n: int) -> np.ndarray:
@@ -513,11 +537,13 @@ def plant_groups(
     degrade: set[str] | None = None,
     pad: int = 10,
     species: str = "sim",
+    fixed: dict[int, int] | None = None,
 ) -> pd.DataFrame:
     """Place every group at a free position (no overlap, no N), write its sequences into flat.codes.
 
     A share `open_bias` of the groups is placed inside `open_mask` (accessible somewhere). Groups whose gid is
-    in `degrade` are planted with each site mutated below threshold (turnover). Returns the instances.
+    in `degrade` are planted with each site mutated below threshold (turnover). `fixed` maps group indices to
+    start positions chosen beforehand (lineage domains); those are planted there first. Returns the instances.
     """
     degrade = degrade or set()
     valid = flat.codes != 4
@@ -526,7 +552,16 @@ def plant_groups(
     order = rng.permutation(len(groups))
     rows = []
     n = len(flat.codes)
+    fixed = fixed or {}
+    for gi, s in fixed.items():
+        g = groups[gi]
+        if s < pad or s + g.span + pad >= n or occupied[s - pad : s + g.span + pad].any():
+            raise ValueError(f"fixed position {s} of group {g.gid} is not free")
+        occupied[s - pad : s + g.span + pad] = True
+        _write_group(flat, g, s, motifs, rng, degrade, rows)
     for gi in order:
+        if gi in fixed:
+            continue
         g = groups[gi]
         span = g.span
         for _attempt in range(200):
@@ -540,22 +575,27 @@ def plant_groups(
         else:
             continue
         occupied[s - pad : s + span + pad] = True
-        for m in g.members:
-            site = m.site
-            origin, aff, lo = m.origin, m.affinity, m.log_odds
-            if g.gid in degrade:
-                site = degrade_site(motifs[m.tf], site, rng)
-                origin = "turnover"
-                lo = motifs[m.tf].score(site)
-                aff = 0.0
-            start = s + m.offset
-            flat.codes[start : start + len(site)] = site if m.strand == "+" else revcomp(site)
-            rows.append((m.tf, start, start + len(site), m.strand, origin, aff, lo, m.site_id, m.cluster_id))
+        _write_group(flat, g, s, motifs, rng, degrade, rows)
     df = pd.DataFrame(
         rows,
         columns=["tf", "fstart", "fend", "strand", "origin", "affinity", "log_odds", "site_id", "cluster_id"],
     )
     return df
+
+
+def _write_group(flat: Flat, g, s: int, motifs, rng, degrade: set[str], rows: list) -> None:
+    """Write group `g` at start `s` into flat.codes and append its instance rows (turnover: degraded)."""
+    for m in g.members:
+        site = m.site
+        origin, aff, lo = m.origin, m.affinity, m.log_odds
+        if g.gid in degrade:
+            site = degrade_site(motifs[m.tf], site, rng)
+            origin = "turnover"
+            lo = motifs[m.tf].score(site)
+            aff = 0.0
+        start = s + m.offset
+        flat.codes[start : start + len(site)] = site if m.strand == "+" else revcomp(site)
+        rows.append((m.tf, start, start + len(site), m.strand, origin, aff, lo, m.site_id, m.cluster_id))
 
 
 def background_hits(flat: Flat, motifs: dict[str, Motif], planted: pd.DataFrame) -> pd.DataFrame:

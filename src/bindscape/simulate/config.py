@@ -97,6 +97,14 @@ class CellConfig(_Model):
         description="share of the cell-specific (non-shared) accessible bases moved onto domains centred on "
         "planted sites of the opened_by TFs (used only with opened_by)",
     )
+    opened_length: int | None = Field(
+        None,
+        ge=50,
+        le=5000,
+        description="length (bp) of each domain opened by a lineage site (default: drawn like every other "
+        "accessible domain); shorter domains keep the lineage site within a model's window of every site they "
+        "open (used only with opened_by)",
+    )
 
 
 class LogitWeights(_Model):
@@ -220,6 +228,8 @@ def manifest_config(cfg: SimConfig) -> dict:
         if c.get("opened_by") is None:
             c.pop("opened_by", None)
             c.pop("opened_fraction", None)
+        if c.get("opened_length") is None:
+            c.pop("opened_length", None)
     return data
 
 
