@@ -1,11 +1,16 @@
 """Multitask base-pair benchmark (issue 10).
 
     .venv/bin/python benchmarks/bench_multitask.py [--out runs/bench-multitask] [--skip-recipe]
+        [--lineage-seeds 0 1 2] [--yeast ../shared/data/yeast]
 
 1. Speed, against references in the same run: the vectorised CRF Viterbi/forward vs a per-sequence
    pure-numpy reference, and `max_pool` vs a Python loop (ratios, not absolute times).
 2. The `multitask-bp` recipe (resumable) and its tables: multitask vs single-task auPRC per condition,
    random-embedding ablation, transfer vs baselines, threshold-by-IOU vs CRF (IOU, transition rates), CPU time.
+3. With --lineage-seeds: the `multitask-bp-lineage` transfer test once per seed (simulation and training both
+   change with the seed), and transfer minus each baseline per seed, mean and sd, and how many seeds' 95%
+   intervals lie wholly above 0.
+4. With --yeast: Reb1 + Abf1 on real yeast sites, multitask vs single-task.
 One torch thread.
 """
 
@@ -150,17 +155,52 @@ def yeast(out, data, epochs: int = 4) -> None:
     print(f"yeast CPU: {time.process_time() - t0:.0f} s in this process; training CPU s per model: {cpu}")
 
 
+def lineage_seeds(out, seeds, force: bool = False, single_task: bool = True) -> None:
+    """Transfer minus baselines for the multitask-bp-lineage recipe over several seeds."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from bindscape.recipes.multitask import load_multitask_recipe, run_multitask_recipe
+
+    rows = []
+    for seed in seeds:
+        rec = load_multitask_recipe("multitask-bp-lineage")
+        rec["seed"] = int(seed)
+        rec["single_task"] = single_task
+        run_dir = Path(out) / f"lineage-seed{seed}"
+        t0 = time.process_time()
+        run_multitask_recipe(rec, out=run_dir, force=force)
+        print(f"seed {seed}: {run_dir} ({time.process_time() - t0:.0f} CPU s in this process)")
+        ci = pd.read_csv(run_dir / "transfer_ci.csv")
+        rows.append(ci[ci.baseline != "multitask (trained on it)"].assign(seed=seed))
+    df = pd.concat(rows, ignore_index=True)
+    df.to_csv(Path(out) / "lineage-transfer-seeds.csv", index=False)
+    df["above_0"] = df.ci_low > 0
+    summ = df.groupby(["condition", "resolution", "baseline"]).agg(
+        mean=("diff", "mean"), sd=("diff", "std"), seeds=("seed", "count"), ci_above_0=("above_0", "sum"),
+        per_seed=("diff", lambda v: " ".join(f"{x:+.3f}" for x in v)))
+    print("transfer (embedding) minus baseline, auPRC, over seeds:")
+    print(summ.round(3).to_string())
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="runs/bench-multitask")
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--skip-recipe", action="store_true")
     ap.add_argument("--yeast", default=None, help="folder with the yeast data (../shared/data/yeast): also run Reb1+Abf1")
+    ap.add_argument("--lineage-seeds", type=int, nargs="*", default=None,
+                    help="also run the multitask-bp-lineage transfer test once per seed (about 25 CPU-min each)")
+    ap.add_argument("--no-single", action="store_true",
+                    help="with --lineage-seeds: skip the single-task models (transfer only; about 15 CPU-min a seed)")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     speed()
     if a.yeast:
         yeast(a.out, a.yeast)
+    if a.lineage_seeds:
+        lineage_seeds(a.out, a.lineage_seeds, force=a.force, single_task=not a.no_single)
     if a.skip_recipe:
         return 0
     import pandas as pd
