@@ -362,3 +362,46 @@ def test_multitask_recipe_loads_and_validates():
         load_multitask_recipe({"held_out": ["NOPE/liver"]})
     with pytest.raises(BindscapeError, match="unknown field"):
         load_multitask_recipe({"epoch": 3})
+
+
+def test_tiny_multitask_recipe_end_to_end(tmp_path):
+    """The multitask recipe's every stage on a tiny lineage simulation: every table, the report, and a re-run
+    that skips every stage."""
+    from bindscape.recipes.multitask import load_multitask_recipe, run_multitask_recipe
+
+    rec = load_multitask_recipe("multitask-bp-lineage")
+    rec.update(tfs=["FOXA1", "CEBPA"], cells=["liver", "myeloid"], held_out=["CEBPA/myeloid"], epochs=1,
+               single_epochs=1, model={"channels": 8, "n_blocks": 1, "pool": 10, "decoder": 8, "d_tf": 4,
+                                       "d_cell": 4, "film": True})
+    rec["simulate"]["overrides"]["species.sim.chrom_sizes"] = [150_000, 120_000, 100_000, 90_000, 80_000]
+    rec["simulate"]["overrides"]["tfs.*.sites_per_mb"] = 400
+    out = tmp_path / "mt"
+    state = run_multitask_recipe(rec, out=out, log=lambda m: None)
+    assert state.ran[-2:] == ["evaluate", "report"] and "train:single:CEBPA-myeloid" in state.ran
+    comp = pd.read_csv(out / "comparison.csv")
+    assert set(comp.model) == {"multitask", "single-task", "random-embeddings"}
+    assert set(comp.condition) == {"FOXA1/liver", "FOXA1/myeloid", "CEBPA/liver", "CEBPA/myeloid", "mean"}
+    assert set(comp.resolution) == {1, 200, 500} and comp.auprc.between(0, 1).all()
+    tr = pd.read_csv(out / "transfer.csv")
+    assert set(tr.condition) == {"CEBPA/myeloid"} and len(tr) == 4 * 3
+    assert set(tr.method) == {"embedding transfer", "average of trained cell types", "no embedding",
+                              "multitask (trained on it)"}
+    ci = pd.read_csv(out / "transfer_ci.csv")
+    assert len(ci) == 3 * 3 and (ci.ci_low <= ci.ci_high).all()
+    # the difference is transfer minus baseline, as printed in the transfer table
+    wide = tr.pivot_table(index="resolution", columns="method", values="auprc")
+    row = ci[(ci.baseline == "no embedding") & (ci.resolution == 1)].iloc[0]
+    assert row["diff"] == pytest.approx(wide.loc[1, "embedding transfer"] - wide.loc[1, "no embedding"], abs=1e-9)
+    swap = pd.read_csv(out / "cell_embedding_swap.csv")
+    assert sorted(swap.cell_embedding) == ["liver", "myeloid"]
+    # the swap with the held-out cell's own embedding is the embedding-transfer score
+    own = swap[swap.cell_embedding == "myeloid"].auprc_1bp.iloc[0]
+    assert own == pytest.approx(wide.loc[1, "embedding transfer"], abs=1e-9)
+    cal = pd.read_csv(out / "calling.csv")
+    assert "all" in set(cal.condition) and cal.iou_crf.between(0, 1).all()
+    html = (out / "report.html").read_text()
+    for title in ("Multitask vs single-task", "Transfer to held-out conditions", "minus each baseline",
+                  "with each cell type", "Calling: threshold by IOU vs CRF", "Embeddings"):
+        assert title in html, title
+    again = run_multitask_recipe(rec, out=out, log=lambda m: None)
+    assert again.ran == [] and "report" in again.skipped

@@ -232,6 +232,13 @@ def _report(rec: dict, run_dir: Path, state: RunState) -> dict:
                         "auPRC difference with a 95% interval from resampling test windows; an interval that "
                         "contains 0 means the test set cannot tell the two apart.").table(
                 pd.read_csv(ci), float_format="{:.3f}")
+        sw = run_dir / "cell_embedding_swap.csv"
+        if sw.exists() and sw.stat().st_size > 1:
+            t = pd.read_csv(sw).pivot_table(index="condition", columns="cell_embedding", values="auprc_1bp").reset_index()
+            rep.section("Transfer: the held-out TF with each cell type's embedding",
+                        "1-bp auPRC on the held-out condition's test windows. Columns that barely differ mean "
+                        "the model ignores the cell embedding, so transfer can only tie the average of cell "
+                        "types.").table(t, float_format="{:.3f}")
     cal = pd.read_csv(run_dir / "calling.csv")
     rep.section("Calling: threshold by IOU vs CRF", "Transition rate = label changes per bp step.").table(cal, float_format="{:.4f}")
     rep.section("Embeddings").figure(_pca_figure(run_dir), caption="PCA of the learned TF and cell-type embeddings")
