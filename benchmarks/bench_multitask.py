@@ -8,8 +8,8 @@
 2. The `multitask-bp` recipe (resumable) and its tables: multitask vs single-task auPRC per condition,
    random-embedding ablation, transfer vs baselines, threshold-by-IOU vs CRF (IOU, transition rates), CPU time.
 3. With --lineage-seeds: the `multitask-bp-lineage` transfer test once per seed (simulation and training both
-   change with the seed), and transfer minus each baseline per seed, mean and sd, and how many seeds' 95%
-   intervals lie wholly above 0.
+   change with the seed), and transfer minus each baseline per seed, mean and sd, how many seeds gave a
+   positive difference and how many seeds' 95% intervals lie wholly above 0.
 4. With --yeast: Reb1 + Abf1 on real yeast sites, multitask vs single-task.
 One torch thread.
 """
@@ -177,8 +177,10 @@ def lineage_seeds(out, seeds, force: bool = False, single_task: bool = True) -> 
     df = pd.concat(rows, ignore_index=True)
     df.to_csv(Path(out) / "lineage-transfer-seeds.csv", index=False)
     df["above_0"] = df.ci_low > 0
+    df["positive"] = df["diff"] > 0
     summ = df.groupby(["condition", "resolution", "baseline"]).agg(
-        mean=("diff", "mean"), sd=("diff", "std"), seeds=("seed", "count"), ci_above_0=("above_0", "sum"),
+        mean=("diff", "mean"), sd=("diff", "std"), seeds=("seed", "count"), positive=("positive", "sum"),
+        ci_above_0=("above_0", "sum"),
         per_seed=("diff", lambda v: " ".join(f"{x:+.3f}" for x in v)))
     print("transfer (embedding) minus baseline, auPRC, over seeds:")
     print(summ.round(3).to_string())
