@@ -314,10 +314,11 @@ def place_lineage_domains(
     domains, in random order) and as many bases are added back as new domains, each at a random free position
     with a site group of an ``opened_by`` TF (not a decoy, not turned over) fixed at its centre; stronger
     groups are used first (Gumbel-perturbed affinity order) and a group opens at most one cell's domain.
-    Domain lengths follow the accessibility config, or are ``opened_length`` when given. The cell's accessible fraction is kept (unless the TFs have
-    too few groups). Because the domains exist before planting, ``binding.open_bias`` places other TFs' sites
-    into them as into any accessible DNA: sites of every TF gather around lineage sites in that cell type, as
-    in cell-type-specific enhancers. Cells without ``opened_by`` keep their domains exactly.
+    Domain lengths follow the accessibility config, or are ``opened_length`` when given. The cell's accessible
+    fraction is kept (unless the TFs have too few groups). Because the domains exist before planting,
+    ``binding.open_bias`` places other TFs' sites into them as into any accessible DNA: sites of every TF
+    gather around lineage sites in that cell type, as in cell-type-specific enhancers. Cells without
+    ``opened_by`` keep their domains exactly.
 
     Returns (accessibility per cell, {group index: start position}) for `plant_groups(fixed=...)`. `shared`
     are the domains common to all cells (default: those present in every cell when there are >= 2 cells).
