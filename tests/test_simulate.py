@@ -372,10 +372,15 @@ def test_peaks_stay_inside_chromosomes(tmp_path):
     assert res is not None
 
 
+def _functional(t: pd.DataFrame, tfs) -> pd.DataFrame:
+    """The functional planted instances (planted, cluster, partner) of the TFs `tfs` in a truth table."""
+    return t[t.origin.isin(["planted", "cluster", "partner"]) & t.tf.isin(tfs)]
+
+
 def _near(t: pd.DataFrame, rows, tfs, window: int = 250, self_ok: bool = False) -> np.ndarray:
     """For each row of `rows`: is a functional site of `tfs` (other than itself unless self_ok) centred within
     `window` bp?"""
-    src = t[t.origin.isin(["planted", "cluster", "partner"]) & t.tf.isin(tfs)]
+    src = _functional(t, tfs)
     out = np.zeros(len(rows), dtype=bool)
     for ch, sub in rows.groupby("chrom"):
         c = ((sub.start + sub.end) // 2).to_numpy()
@@ -406,25 +411,23 @@ def test_lineage_tfs_open_chromatin(small):
     # a cell without opened_by keeps exactly its accessible domains (sites are placed anew around them)
     acc0, acc1 = (r.accessibility[("sim", "liver")][["chrom", "start", "end"]] for r in (ref, res))
     assert acc0.equals(acc1)
-    sites = t1.origin.isin(["planted", "cluster", "partner"])
 
     def acc(t, tf, cell):
-        return t[t.origin.isin(["planted", "cluster", "partner"]) & (t.tf == tf)][f"accessible_{cell}"].mean()
+        return _functional(t, [tf])[f"accessible_{cell}"].mean()
 
     for tf in ("GATA1", "TAL1"):
         with_opt, without, other = acc(t1, tf, "erythroid"), acc(t0, tf, "erythroid"), acc(t1, tf, "liver")
         print(tf, "accessible in erythroid", round(without, 3), "->", round(with_opt, 3), "liver", round(other, 3))
         assert with_opt > 1.5 * without and with_opt > 1.5 * other, (tf, with_opt, without, other)
-        sites0 = t0.origin.isin(["planted", "cluster", "partner"])
-        assert t1[sites & (t1.tf == tf)].bound_erythroid.mean() > t0[sites0 & (t0.tf == tf)].bound_erythroid.mean()
+        assert _functional(t1, [tf]).bound_erythroid.mean() > _functional(t0, [tf]).bound_erythroid.mean()
     # CTCF (not a lineage TF here) is not opened in erythroid ...
     assert acc(t1, "CTCF", "erythroid") < acc(t0, "CTCF", "erythroid") + 0.05
     # ... but its sites accessible in erythroid sit near GATA1/TAL1 sites far more often than those accessible in
     # liver, or than without the option: the cell type is written in the sequence around every TF's sites
-    ctcf = t1[sites & (t1.tf == "CTCF")]
+    ctcf = _functional(t1, ["CTCF"])
     near = _near(t1, ctcf, ["GATA1", "TAL1"])
     in_ery, in_liver = near[ctcf.accessible_erythroid.to_numpy(bool)].mean(), near[ctcf.accessible_liver.to_numpy(bool)].mean()
-    ctcf0 = t0[t0.origin.isin(["planted", "cluster", "partner"]) & (t0.tf == "CTCF")]
+    ctcf0 = _functional(t0, ["CTCF"])
     before = _near(t0, ctcf0, ["GATA1", "TAL1"])[ctcf0.accessible_erythroid.to_numpy(bool)].mean()
     print("CTCF accessible in erythroid near GATA1/TAL1", round(before, 3), "->", round(in_ery, 3), "liver", round(in_liver, 3))
     assert in_ery > 3 * in_liver and in_ery > 1.5 * before, (in_ery, in_liver, before)
