@@ -81,8 +81,12 @@ def yeast(out, data, epochs: int = 4) -> None:
     from bindscape.evaluate.crf import fit_crf
     from bindscape.io import intervals as iv
     from bindscape.io.genome import Genome
-    from bindscape.train.multitask import load_multitask_checkpoint, predict_dataset_bp, train_multitask
-    from bindscape.train.multitask_config import validate_multitask_config
+    from bindscape.train import (
+        load_multitask_checkpoint,
+        predict_dataset_bp,
+        train_multitask,
+        validate_multitask_config,
+    )
 
     out, data = Path(out), Path(data)
     ds_dir = out / "yeast-data"

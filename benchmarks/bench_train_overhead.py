@@ -39,7 +39,7 @@ def make_data(root: Path, n: int, seed: int = 0) -> Path:
 
 
 def config(ds: Path, out: Path, epochs: int, threads: int):
-    from bindscape.train.config import validate_config
+    from bindscape.train import validate_config
 
     return validate_config({
         "dataset": str(ds), "name": "bench", "out_dir": str(out), "model": MODEL,
@@ -67,7 +67,7 @@ def run_bare(cfg, out: Path) -> tuple[float, float]:
     from bindscape.data.sequences import SequenceDataset
     from bindscape.data.torchdata import collate_batch
     from bindscape.models import get_model
-    from bindscape.train.data import EpochBatchSampler
+    from bindscape.train import EpochBatchSampler
 
     t0, c0 = time.perf_counter(), time.process_time()
     torch.manual_seed(0)

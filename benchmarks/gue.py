@@ -46,8 +46,7 @@ def epochs_for(n_train: int) -> int:
 
 def run_task(task: str, out: Path, threads: int, seed: int, overrides: dict) -> dict:
     from bindscape.data.sequences import build_sequence_dataset
-    from bindscape.train import train
-    from bindscape.train.config import apply_overrides, validate_config
+    from bindscape.train import apply_overrides, train, validate_config
 
     src = DATA / task
     ds = out / "datasets" / task.replace("/", "_")
@@ -112,7 +111,7 @@ def main(argv=None) -> int:
     if not DATA.exists():
         print(f"GUE data not found at {DATA}", file=sys.stderr)
         return 2
-    from bindscape.train.config import parse_set
+    from bindscape.train import parse_set
 
     overrides = parse_set(args.set)
     os.environ.setdefault("BINDSCAPE_PROGRESS", "0")

@@ -89,3 +89,32 @@ def tiny_species(tmp_path_factory):
     simulate(d, seed=0, out=root / "sim")
     return build_species_datasets(root / "sim", ["primate", "rodent"], "FOXA1", "liver", root / "ds",
                                   length=100, stride=100)
+
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "metrics.json"
+
+
+def assert_golden(key: str, values: dict, *, rel: float = 1e-5, abs_: float = 1e-6) -> None:
+    """Assert that `values` (a flat dict of numbers) equal the recorded ones under `key`.
+
+    The records in ``tests/golden/metrics.json`` were written before the training/recipe engines were merged
+    (issue 16), so these checks prove "same seed, same results". With ``BINDSCAPE_WRITE_GOLDEN=1`` the
+    values are recorded instead (only when a change is meant to alter them; say which and why in the commit).
+    """
+    import json
+
+    values = {k: float(v) for k, v in values.items()}
+    if os.environ.get("BINDSCAPE_WRITE_GOLDEN") == "1":
+        from filelock import FileLock
+
+        with FileLock(str(GOLDEN) + ".lock"):
+            data = json.loads(GOLDEN.read_text()) if GOLDEN.exists() else {}
+            data[key] = values
+            GOLDEN.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+        return
+    data = json.loads(GOLDEN.read_text())
+    assert key in data, f"no golden record {key!r} in {GOLDEN}"
+    want = data[key]
+    assert set(want) == set(values), (sorted(want), sorted(values))
+    for k, v in want.items():
+        assert values[k] == pytest.approx(v, rel=rel, abs=abs_), f"{key}.{k}: {values[k]} != golden {v}"

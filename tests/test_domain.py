@@ -19,6 +19,7 @@ from bindscape.train.domain import (
     train_cross_species,
 )
 from bindscape.train.domain_config import validate_cross_species
+from conftest import assert_golden
 
 torch.set_num_threads(1)
 
@@ -135,6 +136,9 @@ def test_every_mode_trains(tiny_species, tmp_path, model):
         pred = pd.read_parquet(run / "predictions.parquet")
         assert set(pred["split"]) == {"val", "test"} and pred["prob"].between(0, 1).all()
         assert load_checkpoint(run).model.name == model
+        assert_golden(f"cross_species/{model}/{mode}",
+                      {"select_score": m["select_score"], "pred_sum": pred["prob"].sum(),
+                       **{f"{s}_{sp}": m[s][sp]["auprc"] for s in ("val", "test") for sp in ("primate", "rodent")}})
 
 
 def test_lambda_grid_selects(tiny_species, tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[1] / "src" / "bindscape"
 # bottom to top; `errors` and `_util` are shared helpers every layer may use
 LAYERS = ["simulate", "io", "motifs", "data", "models", "train", "evaluate", "explain", "report", "recipes", "cli"]
-SHARED = {"errors", "_util", "__init__", "__main__"}
+SHARED = {"errors", "_util", "schema", "__init__", "__main__"}
 
 
 def _layer_of(module: str) -> str | None:

@@ -19,7 +19,7 @@ from bindscape.evaluate.bp import (
     sweep_threshold,
     transition_rate,
 )
-from conftest import write_fasta
+from conftest import assert_golden, write_fasta
 
 torch.set_num_threads(1)
 
@@ -256,6 +256,8 @@ def test_tiny_multitask_training_stores_condition_names(trained):
     x[:, 0] = 1
     p = predict_bp(loaded, x, "TB", "c2")  # held-out pair: embedding transfer
     assert p.shape == (2, 100) and ((p >= 0) & (p <= 1)).all()
+    assert_golden("multitask", {"best_val_auprc": m["best_val_auprc"], "epochs_run": m["epochs_run"],
+                                "pred_sum": p.sum(), "pos_weight": m["pos_weight"]})
     assert load_checkpoint(run).model.name == "nettime"  # the generic loader restores the model too
 
 

@@ -12,6 +12,7 @@ import yaml
 from bindscape.cli import main
 from bindscape.errors import ConfigError
 from bindscape.recipes import load_recipe, run_recipe
+from conftest import assert_golden
 
 TINY = {
     "name": "tiny",
@@ -91,6 +92,8 @@ def test_tiny_run_then_resume_skips_done_stages(tmp_path, monkeypatch):
     assert set(m["test_set"]) == {"genomic test", "dinucleotide test", "HQ test"}
     assert set(m["model"]) == {"m", "PWM baseline"}
     assert m["auROC"].between(0, 1).all()
+    assert_golden("recipe_tfbs", {f"{r.model}|{r.test_set}|{k}": getattr(r, k)
+                                  for r in m.itertuples() for k in ("auROC", "auPRC")})
     html = (out / "report.html").read_text()
     for needle in ("ROC curves on the HQ test", "Precision-recall on the HQ test", "PWM baseline", "Training",
                    "Interpretation (m)"):

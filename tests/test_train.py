@@ -17,7 +17,7 @@ from bindscape.train import load_checkpoint, predict_dataset, train
 from bindscape.train.checkpoint import CheckpointError, save_model
 from bindscape.train.config import load_config, validate_config
 from bindscape.train.module import predict_proba, reverse_complement
-from conftest import write_fasta
+from conftest import assert_golden, write_fasta
 
 torch.set_num_threads(1)
 MOTIF = "TTACCCGG"  # Reb1-like, not its own reverse complement
@@ -73,6 +73,10 @@ def test_tiny_run_learns_planted_motif(trained):
     assert not list(run.rglob("*.tmp"))
     assert "epoch 1: val_auprc=" in (run / "log.txt").read_text()
     assert load_config(run / "config.yaml").model.params["channels"] == 16
+    pred = pd.read_parquet(run / "predictions.parquet")
+    assert_golden("single_task", {**{f"{k}_{m}": m_[m] for k, m_ in (("val", m["val"]), ("test", m["test"]))
+                                     for m in ("auroc", "auprc", "loss")},
+                                  "best_epoch": m["best_epoch"], "pred_sum": pred["prob"].sum()})
 
 
 def test_checkpoint_round_trip(trained, toy, tmp_path):

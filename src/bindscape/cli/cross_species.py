@@ -26,8 +26,7 @@ def train_cross_species_cmd(
 ):
     """Train one model on several species with domain adaptation; writes <out_dir>/<name>/."""
     from bindscape.errors import ConfigError
-    from bindscape.train.config import cli_overrides
-    from bindscape.train.domain_config import load_cross_species
+    from bindscape.train import cli_overrides, load_cross_species
 
     grid = None
     if lam_grid is not None:
@@ -43,8 +42,7 @@ def train_cross_species_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from bindscape.train.domain import train_cross_species
-    from bindscape.train.fit import run_metrics
+    from bindscape.train import run_metrics, train_cross_species
 
     run = train_cross_species(cfg, resume=resume, overwrite=overwrite)
     m = run_metrics(run)

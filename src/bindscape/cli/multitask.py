@@ -19,9 +19,7 @@ def train_multitask_cmd(
     """Train one model for many TF x cell-type conditions (NetTIME) on a multi-condition bp dataset."""
     import json
 
-    from bindscape.train.config import parse_set
-    from bindscape.train.multitask import train_multitask
-    from bindscape.train.multitask_config import load_multitask_config
+    from bindscape.train import load_multitask_config, parse_set, train_multitask
 
     ov = {k: v for k, v in (("dataset", dataset), ("name", name), ("out_dir", out_dir),
                             ("trainer.max_epochs", epochs)) if v is not None}
@@ -66,7 +64,7 @@ def predict_bp_cmd(
 
     from bindscape.io.genome import Genome
     from bindscape.io.intervals import read_bed
-    from bindscape.train.multitask import load_multitask_checkpoint, predict_bp
+    from bindscape.train import load_multitask_checkpoint, predict_bp
 
     loaded = load_multitask_checkpoint(checkpoint)
     loaded.index(tf, cell)  # unknown names fail before any work

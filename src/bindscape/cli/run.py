@@ -108,7 +108,7 @@ def evaluate(
     from bindscape._util import atomic_path
     from bindscape.evaluate.metrics import evaluate_scores
     from bindscape.recipes.evaluation import model_scores, pwm_scores
-    from bindscape.train.checkpoint import load_checkpoint
+    from bindscape.train import load_checkpoint
 
     ckpt = load_checkpoint(checkpoint)
     sp = None if split == "all" else split

@@ -26,7 +26,7 @@ def train_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run folder."),
 ):
     """Train a model on a dataset folder; writes runs/<name>/ (config, checkpoints, metrics, predictions)."""
-    from bindscape.train.config import cli_overrides, load_config
+    from bindscape.train import cli_overrides, load_config
 
     ov = cli_overrides((("dataset", dataset), ("name", name), ("out_dir", out_dir), ("model.name", model),
                         ("trainer.max_epochs", epochs), ("data.batch_size", batch_size), ("optim.lr", lr),
@@ -36,7 +36,7 @@ def train_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from bindscape.train.fit import run_metrics, train
+    from bindscape.train import run_metrics, train
 
     run = train(cfg, resume=resume, overwrite=overwrite)
     m = run_metrics(run)

@@ -24,7 +24,7 @@ def select_true_positives(model, dataset, *, split: str | None = "test", n: int 
     (with a ``prob`` column). `split` None or ``"all"`` uses every split."""
     import torch
 
-    from bindscape.train.data import torch_dataset
+    from bindscape.train import torch_dataset
 
     split = None if split in (None, "all") else split
     rd = torch_dataset(dataset, split, label_columns=[label_column])
@@ -82,7 +82,7 @@ def explain_run(checkpoint, *, method: str = "deeplift_shap", dataset=None, spli
     ``x``, ``attributions``, ``scores``, ``regions``, ``tracks`` and, when asked, ``patterns``,
     ``annotation`` (Tomtom table) and ``kmers`` (enrichment table), plus ``timings`` and ``meta``."""
     from bindscape.data.dataset import load_dataset
-    from bindscape.train.checkpoint import load_checkpoint
+    from bindscape.train import load_checkpoint
 
     method = check_method(method)
     t0 = time.perf_counter()

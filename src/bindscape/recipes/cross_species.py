@@ -120,7 +120,7 @@ def build_species_datasets(sim_dir, species: list[str], tf: str, cell: str, out,
 
 
 def _config(rec, datasets, run_dir, *, mode, seed, name, lam=None, lam_grid=None, sources=None) -> dict:
-    from bindscape.train.domain_config import validate_cross_species
+    from bindscape.train import validate_cross_species
 
     t = dict(rec.train)
     trainer = {"progress": False, **(t.pop("trainer", {}) or {}), "seed": int(seed)}
@@ -133,8 +133,7 @@ def _config(rec, datasets, run_dir, *, mode, seed, name, lam=None, lam_grid=None
 
 
 def _train(cfg_dict: dict) -> dict:
-    from bindscape.train.domain import train_cross_species
-    from bindscape.train.domain_config import validate_cross_species
+    from bindscape.train import train_cross_species, validate_cross_species
 
     cfg = validate_cross_species(cfg_dict)
     last = cfg.run_dir / "checkpoints" / "last.ckpt"
@@ -178,7 +177,7 @@ def run_cross_species_recipe(path_or_name, out: str | Path | None = None, force:
     holdouts = []
     if rec.holdouts:
         from bindscape.evaluate.cross_species import holdout_configs
-        from bindscape.train.domain_config import validate_cross_species
+        from bindscape.train import validate_cross_species
 
         base = validate_cross_species(_config(rec, datasets, run_dir, mode="source", seed=0, name="x"))
         for hi, (label, srcs) in enumerate(holdout_configs(base)):
@@ -200,7 +199,7 @@ def analyse(rec, run_dir: Path, runs: list[dict], holdouts: list[dict], datasets
     from bindscape._util import atomic_write_text
     from bindscape.data.dataset import load_dataset
     from bindscape.evaluate import cross_species as cs
-    from bindscape.train.domain_config import validate_cross_species
+    from bindscape.train import validate_cross_species
 
     out = run_dir / "analysis"
     out.mkdir(parents=True, exist_ok=True)

@@ -45,7 +45,7 @@ def pwm_scores(baseline, path: str | Path, split: str | None) -> pd.DataFrame:
 
 
 def model_scores(ckpt, path: str | Path, split: str | None, progress: bool) -> pd.DataFrame:
-    from bindscape.train.predict import predict_dataset
+    from bindscape.train import predict_dataset
 
     df = predict_dataset(ckpt, path, split=split, progress=progress)
     if "source" not in df:
@@ -61,7 +61,7 @@ def model_scores(ckpt, path: str | Path, split: str | None, progress: bool) -> p
 
 def evaluate_benchmark(rec, run_dir: Path, data_info: dict, models: dict, *, progress: bool = True) -> dict:
     from bindscape.evaluate.metrics import evaluate_scores
-    from bindscape.train.checkpoint import load_checkpoint
+    from bindscape.train import load_checkpoint
 
     out_dir = run_dir / "evaluation"
     test_sets = {f"{s} test": (p, "test") for s, p in data_info["datasets"].items()}

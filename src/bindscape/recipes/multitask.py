@@ -61,8 +61,7 @@ def load_multitask_recipe(path_or_name: str | Path | dict) -> dict:
 
 
 def _train(run_dir: Path, rec: dict, name: str, *, exclude=(), conditions=None, epochs=None, extra_params=None) -> dict:
-    from bindscape.train.multitask import can_resume, train_multitask
-    from bindscape.train.multitask_config import validate_multitask_config
+    from bindscape.train import can_resume, train_multitask, validate_multitask_config
 
     params = {**rec["model"], **(extra_params or {})}
     cfg = validate_multitask_config({
@@ -100,7 +99,7 @@ def _evaluate(rec: dict, run_dir: Path) -> dict:
     from bindscape.data.multitask import MultitaskBPDataset
     from bindscape.evaluate.bp import bootstrap_auprc_diff, calling_summary, multires_metrics, sweep_threshold
     from bindscape.evaluate.crf import fit_crf
-    from bindscape.train.multitask import load_multitask_checkpoint, predict_bp, predict_dataset_bp
+    from bindscape.train import load_multitask_checkpoint, predict_bp, predict_dataset_bp
 
     torch.set_num_threads(1)
     t_cpu = time.process_time()

@@ -154,8 +154,7 @@ def _datasets(rec: Recipe, run_dir: Path) -> dict:
 
 
 def _train(rec: Recipe, m, run_dir: Path, data_info: dict, progress: bool) -> dict:
-    from bindscape.train.config import validate_config
-    from bindscape.train.fit import train
+    from bindscape.train import train, validate_config
 
     cfg = validate_config(
         {

@@ -5,6 +5,9 @@
 - `load_checkpoint(path)`: model + resolved config from a checkpoint alone.
 - `predict_dataset`, `predict_bed`, `predict_fasta`, `predict_genome`, `write_bedgraph`, `write_bigwig`.
 
+Code outside `bindscape.train` imports these names from the package (``from bindscape.train import
+train_cross_species``), never from its modules, so the modules can move without touching callers.
+
 Heavy imports (torch, lightning) happen on first use of these names.
 """
 
@@ -26,6 +29,22 @@ _LAZY = {
     "write_bedgraph": "bindscape.train.predict",
     "write_bigwig": "bindscape.train.predict",
     "apply_finetune": "bindscape.train.finetune",
+    "apply_overrides": "bindscape.train.config",
+    "cli_overrides": "bindscape.train.config",
+    "parse_set": "bindscape.train.config",
+    "run_metrics": "bindscape.train.fit",
+    "train_cross_species": "bindscape.train.domain",
+    "validate_cross_species": "bindscape.train.domain_config",
+    "load_cross_species": "bindscape.train.domain_config",
+    "train_multitask": "bindscape.train.multitask",
+    "can_resume": "bindscape.train.multitask",
+    "load_multitask_checkpoint": "bindscape.train.multitask",
+    "predict_bp": "bindscape.train.multitask",
+    "predict_dataset_bp": "bindscape.train.multitask",
+    "validate_multitask_config": "bindscape.train.multitask_config",
+    "load_multitask_config": "bindscape.train.multitask_config",
+    "torch_dataset": "bindscape.train.data",
+    "EpochBatchSampler": "bindscape.train.data",
 }
 
 
