@@ -208,7 +208,8 @@ def test_gzip_genome_same_dataset(tmp_path, tiny_fasta, peaks_file):
 
 
 def test_peaks_with_negative_strategies(tmp_path, tiny_fasta, peaks_file):
-    from bindscape.io import intervals as iv
+    from bindscape.io import bed as bd
+    from bindscape.io import ranges as rg
 
     _, _, out = build_dataset(
         "peaks", genome=tiny_fasta, out=tmp_path / "neg", length=200, split="none",
@@ -221,8 +222,8 @@ def test_peaks_with_negative_strategies(tmp_path, tiny_fasta, peaks_file):
     assert (neg["tf"] == "TF1").all() and (neg["cell"] == "A").all()
     gen = neg[neg.source == "genomic"]
     assert len(gen) == len(pos)
-    peaks = iv.read_bed(peaks_file)
-    assert not iv.overlaps_any(gen, peaks).any()
+    peaks = bd.read_bed(peaks_file)
+    assert not rg.overlaps_any(gen, peaks).any()
     din = neg[neg.source == "dinucleotide"]
     assert din["sequence"].str.len().eq(200).all()
     meta = json.loads((out / "dataset.json").read_text())

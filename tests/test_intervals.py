@@ -1,4 +1,4 @@
-"""bindscape.io.intervals: readers, validation messages, chromosome naming, interval arithmetic."""
+"""bindscape.io.bed, .chroms and .ranges: readers, validation messages, chromosome naming, interval arithmetic."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from bindscape.errors import ChromosomeError, ConfigError, InputError
-from bindscape.io import intervals as iv
+from bindscape.io import bed as bd
+from bindscape.io import chroms as ch
+from bindscape.io import ranges as rg
 from conftest import require_shared
 
 SIZES = {"chr1": 10_000, "chr2": 5_000, "chrX": 3_000, "chrM": 16_569}
@@ -41,7 +43,7 @@ def test_read_bed3_with_headers_comments_and_crlf(tmp_path):
         tmp_path / "a.bed",
         "track name=x\r\nbrowser position chr1:1-100\r\n# comment\r\nchr1\t10\t20\r\n\r\nchr2\t0\t5\r\n",
     )
-    df = iv.read_bed(p)
+    df = bd.read_bed(p)
     assert list(df.columns) == ["chrom", "start", "end"]
     assert df["chrom"].tolist() == ["chr1", "chr2"]
     assert df["start"].tolist() == [10, 0] and df["end"].tolist() == [20, 5]
@@ -52,7 +54,7 @@ def test_read_bed3_with_headers_comments_and_crlf(tmp_path):
 
 def test_read_bed6_and_extra_columns(tmp_path):
     p = write(tmp_path / "b.bed", "chr1\t1\t9\tp1\t5.5\t+\tx\t7\nchr1\t3\t4\tNA\t.\t-\ty\t8\n")
-    df = iv.read_bed(p)
+    df = bd.read_bed(p)
     assert list(df.columns) == ["chrom", "start", "end", "name", "score", "strand", "extra_7", "extra_8"]
     assert df["name"].tolist() == ["p1", "NA"]  # 'NA' stays a name, not a missing value
     assert df["score"].iloc[0] == 5.5 and np.isnan(df["score"].iloc[1])  # '.' score -> NaN
@@ -62,14 +64,14 @@ def test_read_bed6_and_extra_columns(tmp_path):
 
 def test_read_bed_whitespace_separated(tmp_path):
     p = write(tmp_path / "ws.bed", "chr1  10 20 n1\nchr2 1   2 n2\n")
-    df = iv.read_bed(p)
+    df = bd.read_bed(p)
     assert df["end"].tolist() == [20, 2] and df["name"].tolist() == ["n1", "n2"]
 
 
 def test_gzip_by_magic_bytes(tmp_path):
     text = "chr1\t10\t20\nchr1\t30\t40\n"
-    a = iv.read_bed(write(tmp_path / "a.bed.gz", text, gz=True))
-    b = iv.read_bed(write(tmp_path / "noext", text, gz=True))  # gzip without the suffix
+    a = bd.read_bed(write(tmp_path / "a.bed.gz", text, gz=True))
+    b = bd.read_bed(write(tmp_path / "noext", text, gz=True))  # gzip without the suffix
     assert a["start"].tolist() == b["start"].tolist() == [10, 30]
 
 
@@ -79,7 +81,7 @@ def test_read_narrowpeak_summits(tmp_path):
         "chr1\t100\t200\tpk1\t1000\t.\t7.1\t-1\t0.13\t60\nchr2\t10\t21\t.\t5\t+\t1\t2\t3\t-1\n",
         gz=True,
     )
-    df = iv.read_narrowpeak(p)
+    df = bd.read_narrowpeak(p)
     assert list(df.columns) == [
         "chrom",
         "start",
@@ -99,7 +101,7 @@ def test_read_narrowpeak_summits(tmp_path):
 
 def test_read_summits_one_based(tmp_path):
     p = write(tmp_path / "s.txt", "# summits\nchr1:1\nchr2:1,234\nHLA-A*01:01:7\n")
-    df = iv.read_summits(p)
+    df = bd.read_summits(p)
     assert df["chrom"].tolist() == ["chr1", "chr2", "HLA-A*01:01"]
     assert df["start"].tolist() == [0, 1233, 6]
     assert (df["end"] == df["start"] + 1).all() and (df["summit"] == df["start"]).all()
@@ -116,20 +118,20 @@ def test_read_summits_one_based(tmp_path):
 )
 def test_read_summits_errors(tmp_path, text, expected):
     with pytest.raises(InputError, match=expected.replace("*", r"\*")):
-        iv.read_summits(write(tmp_path / "s.txt", text))
+        bd.read_summits(write(tmp_path / "s.txt", text))
 
 
 def test_read_peaks_detects_format(tmp_path):
     np_text = "chr1\t100\t200\t.\t0\t.\t1\t1\t1\t10\n"
-    assert iv.read_peaks(write(tmp_path / "a.narrowPeak", np_text))["summit"].tolist() == [110]
-    assert iv.read_peaks(write(tmp_path / "b.NARROWPEAK.gz", np_text, gz=True))["summit"].tolist() == [110]
-    assert iv.read_peaks(write(tmp_path / "c.txt", "#x\nchr1:11\n"))["start"].tolist() == [10]
-    bed = iv.read_peaks(write(tmp_path / "d.bed.gz", np_text, gz=True))
+    assert bd.read_peaks(write(tmp_path / "a.narrowPeak", np_text))["summit"].tolist() == [110]
+    assert bd.read_peaks(write(tmp_path / "b.NARROWPEAK.gz", np_text, gz=True))["summit"].tolist() == [110]
+    assert bd.read_peaks(write(tmp_path / "c.txt", "#x\nchr1:11\n"))["start"].tolist() == [10]
+    bed = bd.read_peaks(write(tmp_path / "d.bed.gz", np_text, gz=True))
     assert "summit" not in bed.columns and "extra_10" in bed.columns
-    forced = iv.read_peaks(tmp_path / "d.bed.gz", format="narrowpeak", sizes=SIZES)
+    forced = bd.read_peaks(tmp_path / "d.bed.gz", format="narrowpeak", sizes=SIZES)
     assert forced["summit"].tolist() == [110]
     with pytest.raises(ConfigError):
-        iv.read_peaks(tmp_path / "d.bed.gz", format="gff")
+        bd.read_peaks(tmp_path / "d.bed.gz", format="gff")
 
 
 # ------------------------------------------------------------------------------------------ errors
@@ -176,7 +178,7 @@ def test_read_peaks_detects_format(tmp_path):
 )
 def test_reader_errors_name_file_and_line(tmp_path, name, text, expected):
     p = write(tmp_path / name, text)
-    reader = iv.read_narrowpeak if name.endswith("narrowPeak") else iv.read_bed
+    reader = bd.read_narrowpeak if name.endswith("narrowPeak") else bd.read_bed
     with pytest.raises(InputError, match=expected) as ei:
         reader(p)
     assert str(p) in ei.value.message
@@ -185,10 +187,10 @@ def test_reader_errors_name_file_and_line(tmp_path, name, text, expected):
 def test_first_bad_line_wins_across_checks(tmp_path):
     p = write(tmp_path / "m.bed", "chr1\t1\t2\tn\t1\t+\nchr1\t9\t3\tn\t1\t+\nchr1\t1\t2\tn\tbad\t+\n")
     with pytest.raises(InputError, match=r"m\.bed:2: start 9 is greater than end 3"):
-        iv.read_bed(p)
+        bd.read_bed(p)
 
 
-@pytest.mark.parametrize("reader", [iv.read_bed, iv.read_narrowpeak, iv.read_summits, iv.read_peaks])
+@pytest.mark.parametrize("reader", [bd.read_bed, bd.read_narrowpeak, bd.read_summits, bd.read_peaks])
 def test_empty_and_missing_files(tmp_path, reader):
     with pytest.raises(InputError, match=r"e\.bed: contains no intervals"):
         reader(write(tmp_path / "e.bed", "track x\n# nothing\n\n"))
@@ -204,7 +206,7 @@ def test_corrupt_gzip(tmp_path):
     data = gzip.compress(b"chr1\t1\t2\n" * 100)
     (tmp_path / "t.bed.gz").write_bytes(data[: len(data) // 2])
     with pytest.raises(InputError, match=r"t\.bed\.gz: gzip data is corrupt or truncated"):
-        iv.read_bed(tmp_path / "t.bed.gz")
+        bd.read_bed(tmp_path / "t.bed.gz")
 
 
 # ------------------------------------------------------------------------------------------ chromosomes
@@ -213,7 +215,7 @@ def test_corrupt_gzip(tmp_path):
 def test_chr_prefix_style_hint(tmp_path):
     p = write(tmp_path / "peaks.bed", "chr1\t1\t2\nchr1\t5\t6\n1\t5\t9\n")
     with pytest.raises(ChromosomeError) as ei:
-        iv.read_bed(p, sizes=SIZES)
+        bd.read_bed(p, sizes=SIZES)
     e = ei.value
     assert (
         e.message
@@ -228,66 +230,66 @@ def test_no_chr_prefix_and_mito_hints():
         ChromosomeError,
         match=r"<regions>: chromosome 'chr2' is not in the genome \(genome has no 'chr' prefixes: 1, 2, \.\.\.\)",
     ):
-        iv.check_chroms(frame([("chr2", 1, 2)]), ens)
+        ch.check_chroms(frame([("chr2", 1, 2)]), ens)
     with pytest.raises(
         ChromosomeError,
         match=r"chromosome 'MT' is not in the genome \(genome calls the mitochondrial chromosome 'chrM'\)",
     ) as ei:
-        iv.check_chroms(frame([("chr1", 1, 2), ("MT", 1, 2)]), SIZES, source="x.bed")
+        ch.check_chroms(frame([("chr1", 1, 2), ("MT", 1, 2)]), SIZES, source="x.bed")
     assert "MT=chrM" in ei.value.hint and "auto" in ei.value.hint
     for name in ("M", "chrMT"):
         with pytest.raises(ChromosomeError, match="mitochondrial chromosome 'chrM'"):
-            iv.check_chroms(frame([(name, 1, 2)]), SIZES)
+            ch.check_chroms(frame([(name, 1, 2)]), SIZES)
     with pytest.raises(ChromosomeError, match="mitochondrial chromosome 'MT'"):
-        iv.check_chroms(frame([("chrM", 1, 2)]), ens)
+        ch.check_chroms(frame([("chrM", 1, 2)]), ens)
 
 
 def test_unrelated_name_lists_genome_and_other_unknowns():
     with pytest.raises(ChromosomeError) as ei:
-        iv.check_chroms(frame([("chr1", 1, 2), ("scaffold_9", 1, 2), ("chrUn", 3, 4)]), SIZES, source="r.bed")
+        ch.check_chroms(frame([("chr1", 1, 2), ("scaffold_9", 1, 2), ("chrUn", 3, 4)]), SIZES, source="r.bed")
     assert (
         ei.value.message
         == "r.bed: chromosome 'scaffold_9' is not in the genome (genome has 4 chromosomes: chr1, chr2, chrX, chrM)"
     )
     assert "same assembly" in ei.value.hint and "chrUn" in ei.value.hint
     with pytest.raises(ChromosomeError, match=r"genome has 'chrX' \(different case\)"):
-        iv.check_chroms(frame([("chrx", 1, 2)]), SIZES)
+        ch.check_chroms(frame([("chrx", 1, 2)]), SIZES)
 
 
 def test_aliases_auto_and_dict(tmp_path):
     p = write(tmp_path / "e.bed", "1\t1\t2\nX\t5\t6\nMT\t1\t9\nchr2\t0\t1\n")
-    df = iv.read_bed(p, sizes=SIZES, aliases="auto")
+    df = bd.read_bed(p, sizes=SIZES, aliases="auto")
     assert df["chrom"].tolist() == ["chr1", "chrX", "chrM", "chr2"]
-    df = iv.read_bed(p, sizes=SIZES, aliases={"1": "chr1", "X": "chrX", "MT": "chrM"})
+    df = bd.read_bed(p, sizes=SIZES, aliases={"1": "chr1", "X": "chrX", "MT": "chrM"})
     assert df["chrom"].tolist() == ["chr1", "chrX", "chrM", "chr2"]
-    df = iv.read_bed(p, sizes=SIZES, aliases="1=chr1, X=chrX,MT=chrM")
+    df = bd.read_bed(p, sizes=SIZES, aliases="1=chr1, X=chrX,MT=chrM")
     assert df["chrom"].tolist() == ["chr1", "chrX", "chrM", "chr2"]
-    df = iv.read_bed(p, aliases={"1": "one"})  # without sizes a dict still renames
+    df = bd.read_bed(p, aliases={"1": "one"})  # without sizes a dict still renames
     assert df["chrom"].tolist() == ["one", "X", "MT", "chr2"]
     with pytest.raises(ChromosomeError, match=r"e\.bed:2: chromosome 'X' is not in the genome"):
-        iv.read_bed(p, sizes=SIZES, aliases={"1": "chr1"})
+        bd.read_bed(p, sizes=SIZES, aliases={"1": "chr1"})
     with pytest.raises(
         ChromosomeError, match=r"e\.bed:1: chromosome 'chr9' \(renamed from '1'\) is not in the genome"
     ):
-        iv.read_bed(p, sizes=SIZES, aliases={"1": "chr9"})
+        bd.read_bed(p, sizes=SIZES, aliases={"1": "chr9"})
     with pytest.raises(ConfigError, match="needs the genome"):
-        iv.read_bed(p, aliases="auto")
+        bd.read_bed(p, aliases="auto")
     with pytest.raises(ConfigError, match="is not 'from=to'"):
-        iv.read_bed(p, sizes=SIZES, aliases="1:chr1")
+        bd.read_bed(p, sizes=SIZES, aliases="1:chr1")
 
 
 def test_auto_alias_roman_numerals_for_yeast():
     yeast = {"chrI": 230218, "chrII": 813184, "chrIII": 316620, "chrXVI": 948066, "chrM": 85779}
-    df = iv.check_chroms(
+    df = ch.check_chroms(
         frame([("chr1", 1, 2), ("16", 3, 4), ("chrII", 0, 1), ("MT", 0, 1)]), yeast, aliases="auto"
     )
     assert df["chrom"].tolist() == ["chrI", "chrXVI", "chrII", "chrM"]
     with pytest.raises(ChromosomeError, match="Roman numerals: chrI, chrII, chrIII"):
-        iv.check_chroms(frame([("chr3", 1, 2)]), yeast)
+        ch.check_chroms(frame([("chr3", 1, 2)]), yeast)
 
 
 def test_unknown_drop():
-    df = iv.check_chroms(frame([("chr1", 1, 2), ("chrY", 1, 2), ("chr2", 3, 4)]), SIZES, unknown="drop")
+    df = ch.check_chroms(frame([("chr1", 1, 2), ("chrY", 1, 2), ("chr2", 3, 4)]), SIZES, unknown="drop")
     assert df["chrom"].tolist() == ["chr1", "chr2"] and df.index.tolist() == [0, 1]
 
 
@@ -295,19 +297,19 @@ def test_check_bounds(tmp_path):
     yeast = {"chrI": 230218}
     p = write(tmp_path / "b.bed", "chrI\t1\t2\nchrI\t100\t999999\n")
     with pytest.raises(ChromosomeError) as ei:
-        iv.read_bed(p, sizes=yeast)
+        bd.read_bed(p, sizes=yeast)
     assert ei.value.message == f"{p}:2: interval chrI:100-999999 ends past the end of chrI (230218 bp)"
-    iv.check_bounds(frame([("chrI", 0, 230218)]), yeast)  # exactly at the end is fine
+    ch.check_bounds(frame([("chrI", 0, 230218)]), yeast)  # exactly at the end is fine
     with pytest.raises(ChromosomeError, match=r"<regions>: interval chrI:5-230219 ends past"):
-        iv.check_bounds(frame([("chrI", 5, 230219)]), yeast)
+        ch.check_bounds(frame([("chrI", 5, 230219)]), yeast)
     with pytest.raises(ChromosomeError, match="starts before 0"):
-        iv.check_bounds(frame([("chrI", -1, 5)]), yeast, source="w")
+        ch.check_bounds(frame([("chrI", -1, 5)]), yeast, source="w")
 
 
 def test_sizes_from_file(tmp_path):
     p = write(tmp_path / "g.chrom.sizes", "chr1\t100\nchr2\t50\textra\n")
-    assert iv.sizes_from_file(p) == {"chr1": 100, "chr2": 50}
-    df = iv.read_bed(write(tmp_path / "a.bed", "chr2\t1\t50\n"), sizes=p)  # a path works as sizes
+    assert ch.sizes_from_file(p) == {"chr1": 100, "chr2": 50}
+    df = bd.read_bed(write(tmp_path / "a.bed", "chr2\t1\t50\n"), sizes=p)  # a path works as sizes
     assert len(df) == 1
     for text, msg in [
         ("chr1\t100\nchr1\t5\n", r"g2:2: chromosome 'chr1' is listed twice \(first on line 1\)"),
@@ -316,7 +318,7 @@ def test_sizes_from_file(tmp_path):
         ("# x\n", r"g2: contains no chromosomes"),
     ]:
         with pytest.raises(InputError, match=msg):
-            iv.sizes_from_file(write(tmp_path / "g2", text))
+            ch.sizes_from_file(write(tmp_path / "g2", text))
 
 
 # ------------------------------------------------------------------------------------------ writers
@@ -327,31 +329,31 @@ def test_write_read_roundtrip_bed_and_narrowpeak(tmp_path):
         [("chr1", 100, 200, "a", 5.0, "+", 150), ("chr2", 0, 10, "b", 2.5, "-", 3)],
         cols=("chrom", "start", "end", "name", "score", "strand", "summit"),
     )
-    iv.write_bed(df, tmp_path / "o.bed")
+    bd.write_bed(df, tmp_path / "o.bed")
     assert (tmp_path / "o.bed").read_text() == "chr1\t100\t200\ta\t5\t+\nchr2\t0\t10\tb\t2.5\t-\n"
-    iv.write_bed(df[["chrom", "start", "end", "score"]].assign(score=[1.0, 2.0]), tmp_path / "s.bed")
+    bd.write_bed(df[["chrom", "start", "end", "score"]].assign(score=[1.0, 2.0]), tmp_path / "s.bed")
     assert (tmp_path / "s.bed").read_text() == "chr1\t100\t200\t.\t1\t.\nchr2\t0\t10\t.\t2\t.\n"
-    iv.write_bed(df, tmp_path / "c.bed", columns=["chrom", "start", "end", "summit"])
+    bd.write_bed(df, tmp_path / "c.bed", columns=["chrom", "start", "end", "summit"])
     assert (tmp_path / "c.bed").read_text().splitlines()[0] == "chr1\t100\t200\t150"
-    iv.write_bed(df, tmp_path / "o.bed.gz")
+    bd.write_bed(df, tmp_path / "o.bed.gz")
     first = (tmp_path / "o.bed.gz").read_bytes()
     assert first[:2] == b"\x1f\x8b"
-    iv.write_bed(df, tmp_path / "o.bed.gz")
+    bd.write_bed(df, tmp_path / "o.bed.gz")
     assert (tmp_path / "o.bed.gz").read_bytes() == first  # reproducible gzip (mtime 0)
-    back = iv.read_bed(tmp_path / "o.bed.gz")
+    back = bd.read_bed(tmp_path / "o.bed.gz")
     pd.testing.assert_frame_equal(back, df.drop(columns="summit"), check_dtype=False)
 
-    iv.write_narrowpeak(df, tmp_path / "o.narrowPeak")
+    bd.write_narrowpeak(df, tmp_path / "o.narrowPeak")
     assert (tmp_path / "o.narrowPeak").read_text().splitlines()[
         0
     ] == "chr1\t100\t200\ta\t5\t+\t-1\t-1\t-1\t50"
-    back = iv.read_narrowpeak(tmp_path / "o.narrowPeak")
+    back = bd.read_narrowpeak(tmp_path / "o.narrowPeak")
     assert back["summit"].tolist() == [150, 3]
     assert sorted(x.name for x in tmp_path.iterdir() if x.name.startswith(".")) == []  # no temp files left
     with pytest.raises(ValueError, match="summit 500 lies outside chr1:100-200"):
-        iv.write_narrowpeak(df.assign(summit=[500, 3]), tmp_path / "bad.narrowPeak")
+        bd.write_narrowpeak(df.assign(summit=[500, 3]), tmp_path / "bad.narrowPeak")
     assert not (tmp_path / "bad.narrowPeak").exists()
-    iv.write_narrowpeak(df[["chrom", "start", "end"]], tmp_path / "p3.narrowPeak")
+    bd.write_narrowpeak(df[["chrom", "start", "end"]], tmp_path / "p3.narrowPeak")
     assert (tmp_path / "p3.narrowPeak").read_text().splitlines()[1] == "chr2\t0\t10\t.\t0\t.\t-1\t-1\t-1\t-1"
 
 
@@ -417,10 +419,10 @@ def naive_subtract(a, b):
 def test_overlaps_counts_points_vs_naive(seed):
     rng = np.random.default_rng(seed)
     a, b = random_intervals(rng, 250), random_intervals(rng, 300, chroms=("chr1", "chr2", "chr4"))
-    np.testing.assert_array_equal(iv.count_overlaps(a, b), naive_count(a, b))
+    np.testing.assert_array_equal(rg.count_overlaps(a, b), naive_count(a, b))
     for margin in (0, 3, 40):
-        np.testing.assert_array_equal(iv.overlaps_any(a, b, margin=margin), naive_count(a, b, margin) > 0)
-    kept = iv.remove_overlapping(a, b, margin=2)
+        np.testing.assert_array_equal(rg.overlaps_any(a, b, margin=margin), naive_count(a, b, margin) > 0)
+    kept = rg.remove_overlapping(a, b, margin=2)
     pd.testing.assert_frame_equal(kept, a[naive_count(a, b, 2) == 0].reset_index(drop=True))
 
     pc = rng.choice(["chr1", "chr2", "chr9"], 400)
@@ -430,29 +432,29 @@ def test_overlaps_counts_points_vs_naive(seed):
         & (a["start"].to_numpy()[:, None] <= pp[None, :])
         & (pp[None, :] < a["end"].to_numpy()[:, None])
     )
-    np.testing.assert_array_equal(iv.contains_points(a, pc, pp), inside.any(axis=1))
-    np.testing.assert_array_equal(iv.points_in(a, pc, pp), inside.any(axis=0))
+    np.testing.assert_array_equal(rg.contains_points(a, pc, pp), inside.any(axis=1))
+    np.testing.assert_array_equal(rg.points_in(a, pc, pp), inside.any(axis=0))
     one_chrom = [bool(((a.chrom == "chr1") & (a.start <= x) & (x < a.end)).any()) for x in (5, 100)]
-    np.testing.assert_array_equal(iv.points_in(a, "chr1", [5, 100]), one_chrom)  # one name for all points
+    np.testing.assert_array_equal(rg.points_in(a, "chr1", [5, 100]), one_chrom)  # one name for all points
 
 
 @pytest.mark.parametrize("seed,gap", [(0, 0), (1, 0), (2, 5), (3, 30)])
 def test_merge_vs_naive(seed, gap):
     rng = np.random.default_rng(seed)
     df = random_intervals(rng, 300)
-    got = iv.merge(df, gap=gap)
+    got = rg.merge(df, gap=gap)
     assert list(got.columns) == ["chrom", "start", "end"]
     assert list(got.itertuples(index=False, name=None)) == naive_merge(df, gap)
 
 
 def test_merge_bookended_and_order():
     df = frame([("chr2", 5, 10), ("chr1", 0, 5), ("chr1", 5, 8), ("chr2", 0, 5), ("chr1", 9, 12)])
-    assert list(iv.merge(df).itertuples(index=False, name=None)) == [
+    assert list(rg.merge(df).itertuples(index=False, name=None)) == [
         ("chr2", 0, 10),
         ("chr1", 0, 8),
         ("chr1", 9, 12),
     ]
-    assert list(iv.merge(df, gap=1).itertuples(index=False, name=None))[1:] == [("chr1", 0, 12)]
+    assert list(rg.merge(df, gap=1).itertuples(index=False, name=None))[1:] == [("chr1", 0, 12)]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -460,14 +462,14 @@ def test_subtract_vs_naive(seed):
     rng = np.random.default_rng(seed)
     a, b = random_intervals(rng, 200, maxlen=60), random_intervals(rng, 120, maxlen=15)
     a["name"] = [f"r{i}" for i in range(len(a))]
-    got = iv.subtract(a, b)
+    got = rg.subtract(a, b)
     assert list(got[["chrom", "start", "end"]].itertuples(index=False, name=None)) == naive_subtract(a, b)
     assert set(got["name"]) <= set(a["name"])
 
 
 def test_subtract_moves_summit_and_keeps_columns():
     a = frame([("chr1", 0, 100, 10, "x")], cols=("chrom", "start", "end", "summit", "name"))
-    got = iv.subtract(a, frame([("chr1", 5, 20), ("chr1", 50, 60)]))
+    got = rg.subtract(a, frame([("chr1", 5, 20), ("chr1", 50, 60)]))
     assert list(got[["start", "end"]].itertuples(index=False, name=None)) == [(0, 5), (20, 50), (60, 100)]
     assert got["summit"].tolist() == [2, 35, 80] and got["name"].tolist() == ["x"] * 3
 
@@ -480,38 +482,38 @@ def test_window_anchors_and_lengths():
         [("chr1", 100, 200, 120, "a"), ("chr1", 10, 21, -1, "b")],
         cols=("chrom", "start", "end", "summit", "name"),
     )
-    w = iv.window(df, 50)
+    w = rg.window(df, 50)
     assert w["start"].tolist() == [95, -10] and w["end"].tolist() == [
         145,
         40,
     ]  # summit 120; b has none -> centre 15
     assert w["name"].tolist() == ["a", "b"] and w["summit"].tolist() == [120, -1]
-    w = iv.window(df, 51, anchor="center")
+    w = rg.window(df, 51, anchor="center")
     assert w["start"].tolist() == [125, -10] and ((w["end"] - w["start"]) == 51).all()
-    nosummit = iv.window(df.drop(columns="summit"), 10)
+    nosummit = rg.window(df.drop(columns="summit"), 10)
     assert nosummit["start"].tolist() == [145, 10]
     nullable = df.assign(summit=pd.array([130, None], dtype="Int64"))
-    assert iv.window(nullable, 4)["start"].tolist() == [128, 13]
+    assert rg.window(nullable, 4)["start"].tolist() == [128, 13]
     with pytest.raises(ConfigError):
-        iv.window(df, 0)
+        rg.window(df, 0)
     with pytest.raises(ConfigError):
-        iv.window(df, 10, anchor="left")
+        rg.window(df, 10, anchor="left")
 
 
 def test_clip():
     sizes = {"chr1": 100}
     df = frame([("chr1", -10, 20), ("chr1", 90, 110), ("chr1", 30, 40), ("chr1", 100, 120), ("chr1", 50, 50)])
-    c = iv.clip(df, sizes)
+    c = rg.clip(df, sizes)
     assert list(c.itertuples(index=False, name=None)) == [
         ("chr1", 0, 20),
         ("chr1", 90, 100),
         ("chr1", 30, 40),
         ("chr1", 50, 50),
     ]
-    d = iv.clip(df, sizes, drop=True)
+    d = rg.clip(df, sizes, drop=True)
     assert list(d.itertuples(index=False, name=None)) == [("chr1", 30, 40), ("chr1", 50, 50)]
     with pytest.raises(ChromosomeError, match="chromosome 'chr1' is not in the genome"):
-        iv.clip(df, {"chr2": 5})
+        rg.clip(df, {"chr2": 5})
 
 
 # ------------------------------------------------------------------------------------------ real data
@@ -525,16 +527,16 @@ def test_real_yeast_bed_and_encode_narrowpeak():
     hg19 = "human/encode_dream_hg19/resources/hg19.autoX.chrom.sizes"
     root = require_shared(yeast_bed, yeast_sizes, npk, hg19)
 
-    sizes = iv.sizes_from_file(root / yeast_sizes)
+    sizes = ch.sizes_from_file(root / yeast_sizes)
     assert len(sizes) == 16 and sizes["chrI"] == 230218
-    df = iv.read_bed(root / yeast_bed, sizes=sizes)
+    df = bd.read_bed(root / yeast_bed, sizes=sizes)
     assert len(df) == 1773
     assert list(df.columns) == ["chrom", "start", "end", "name", "score", "strand"]
     assert (df["start"] >= 0).all() and (df["end"] <= df["chrom"].map(sizes)).all()
     assert set(df["chrom"]) <= set(sizes)
 
-    peaks = iv.read_peaks(root / npk, sizes=root / hg19)
+    peaks = bd.read_peaks(root / npk, sizes=root / hg19)
     assert len(peaks) == 8177
     assert ((peaks["summit"] >= peaks["start"]) & (peaks["summit"] < peaks["end"])).all()
-    w = iv.clip(iv.window(peaks, 1000), root / hg19, drop=True)
+    w = rg.clip(rg.window(peaks, 1000), root / hg19, drop=True)
     assert len(w) == len(peaks) and ((w["end"] - w["start"]) == 1000).all()

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from bindscape.data import negatives as ng
 from bindscape.data import qc
 from bindscape.errors import ConfigError, NotEnoughDataError
-from bindscape.io import intervals as iv
+from bindscape.io import bed as bd
+from bindscape.io import ranges as rg
 from bindscape.io.genome import Genome, encode
 from conftest import random_seqs, require_shared, write_fasta
 
@@ -123,7 +124,7 @@ def test_genomic_matches_gc_and_repeat_bins_and_avoids_positives(genome, positiv
     assert ((neg["end"] - neg["start"]) == L).all()
     assert set(neg["chrom"]) <= {"chr1", "chr2"}
     # no overlap with positives extended by the default margin (one window length), nor with each other
-    assert not iv.overlaps_any(neg, positives, margin=L).any()
+    assert not rg.overlaps_any(neg, positives, margin=L).any()
     s = neg.sort_values(["chrom", "start"])
     same = s["chrom"].to_numpy()[1:] == s["chrom"].to_numpy()[:-1]
     assert not (same & (s["start"].to_numpy()[1:] < s["end"].to_numpy()[:-1])).any()
@@ -152,7 +153,7 @@ def test_genomic_excludes_blacklist_and_n(tmp_path):
     bl = pd.DataFrame({"chrom": ["chr1"], "start": [60_000], "end": [100_000]})
     neg = ng.genomic(pos, g, ratio=3, seed=0, blacklist=bl)
     assert len(neg) == 90
-    assert not iv.overlaps_any(neg, bl).any()
+    assert not rg.overlaps_any(neg, bl).any()
     assert (g.n_fraction(neg["chrom"].to_numpy(), neg["start"].to_numpy(), neg["end"].to_numpy()) == 0).all()
 
 
@@ -190,7 +191,7 @@ def test_neighbor_offsets_within_bounds_both_directions_no_overlap(genome, posit
     assert ((np.abs(off) >= 101) & (np.abs(off) <= 200)).all()
     assert (off > 0).any() and (off < 0).any()
     assert (neg["chrom"].to_numpy() == p["chrom"].to_numpy()).all()
-    assert not iv.overlaps_any(neg, pos).any()
+    assert not rg.overlaps_any(neg, pos).any()
     neg2 = ng.neighbor(pos, genome, min_offset=300, max_offset=400, seed=1)
     assert ((neg2["offset"].abs() >= 300) & (neg2["offset"].abs() <= 400)).all()
 
@@ -218,7 +219,7 @@ def test_cross_tf_takes_closest_dinucleotide_composition(genome, positives):
     others = pd.concat([others, on_top], ignore_index=True)
     neg = ng.sample_negatives("cross_tf", pos, genome, others=others, seed=0)
     assert len(neg) == 100
-    assert not iv.overlaps_any(neg, pos).any()
+    assert not rg.overlaps_any(neg, pos).any()
     assert (neg["source_tf"] == "A").mean() > 0.9  # the uniform-composition TF, not the AT-rich one
     assert neg[["chrom", "start"]].duplicated().sum() == 0
     assert ((neg["end"] - neg["start"]) == L).all()
@@ -233,8 +234,8 @@ def test_accessible_centres_overlap_no_tf_peak(genome, positives):
     acc["end"] = acc["start"] + rng.integers(20, 400, 500)
     tf_peaks = positives.assign(start=positives["start"] - 100, end=positives["end"] + 100)
     neg = ng.sample_negatives("accessible", positives, genome, ratio=None, accessible=acc, peaks=tf_peaks)
-    assert not iv.overlaps_any(neg, tf_peaks).any()
-    unbound = acc[~iv.overlaps_any(acc, tf_peaks)]
+    assert not rg.overlaps_any(neg, tf_peaks).any()
+    unbound = acc[~rg.overlaps_any(acc, tf_peaks)]
     centre = (neg["start"] + neg["end"]) // 2
     acc_centre = (unbound["start"] + unbound["end"]) // 2
     assert set(zip(neg["chrom"], centre)) <= set(zip(unbound["chrom"], acc_centre))
@@ -282,8 +283,8 @@ def test_benchmark_builder_and_qc_cli(genome, positives, tmp_path):
     acc = pd.DataFrame({"chrom": rng.choice(["chr1", "chr2", "chr3", "chr4"], 800), "start": rng.integers(0, 50_000, 800)})
     acc["end"] = acc["start"] + 30
     peaks_path, acc_path = tmp_path / "p.bed", tmp_path / "a.bed"
-    iv.write_bed(peaks, peaks_path)
-    iv.write_bed(acc, acc_path)
+    bd.write_bed(peaks, peaks_path)
+    bd.write_bed(acc, acc_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         s = build_tfbs_benchmark(genome, peaks, tmp_path / "bench", tf="T", accessible=acc,
@@ -299,7 +300,7 @@ def test_benchmark_builder_and_qc_cli(genome, positives, tmp_path):
         assert set(r.loc[r["split"] == "test", "chrom"]) <= test_chroms
     hq = load_dataset(tmp_path / "bench" / "hq_test").regions
     assert set(hq["chrom"]) <= test_chroms and (hq["split"] == "test").all()
-    assert not iv.overlaps_any(hq[hq["label"] == 0], peaks).any()
+    assert not rg.overlaps_any(hq[hq["label"] == 0], peaks).any()
     summary = json.loads((tmp_path / "bench" / "benchmark.json").read_text())
     assert summary["strategies"]["genomic"]["gc_ks"] < 0.2
     app = typer.Typer()
@@ -324,15 +325,15 @@ def test_yeast_reb1_neighbor_and_accessible_real_data():
     d = require_shared("yeast/sacCer3.fa.gz", "yeast/reb1_chipexo_rhee2011.sacCer3.bed",
                        "yeast/dnase_footprints_hesselberth2009.sacCer3.bed") / "yeast"
     g = Genome(d / "sacCer3.fa.gz")
-    peaks = iv.read_peaks(d / "reb1_chipexo_rhee2011.sacCer3.bed", sizes=g.sizes)
-    pos = iv.window(peaks, L, anchor="center")
+    peaks = bd.read_peaks(d / "reb1_chipexo_rhee2011.sacCer3.bed", sizes=g.sizes)
+    pos = rg.window(peaks, L, anchor="center")
     pos = pos[(pos["start"] >= 0) & (pos["end"] <= pos["chrom"].map(g.sizes))].reset_index(drop=True)
-    fp = iv.read_peaks(d / "dnase_footprints_hesselberth2009.sacCer3.bed", sizes=g.sizes)
+    fp = bd.read_peaks(d / "dnase_footprints_hesselberth2009.sacCer3.bed", sizes=g.sizes)
     acc = ng.accessible(pos, g, accessible=fp, peaks=peaks)
     assert 3000 < len(acc) < len(fp)
-    assert not iv.overlaps_any(acc, pos).any()
+    assert not rg.overlaps_any(acc, pos).any()
     nb = ng.neighbor(pos, g, on_short="ignore")
-    assert len(nb) > 0.9 * len(pos) and not iv.overlaps_any(nb, pos).any()
+    assert len(nb) > 0.9 * len(pos) and not rg.overlaps_any(nb, pos).any()
 
 
 @pytest.mark.slow

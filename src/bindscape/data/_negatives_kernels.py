@@ -42,9 +42,27 @@ def mono_shuffle(codes, seeds, out):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def dinuc_shuffle(codes, seeds, out):  # pragma: no cover - compiled
-    # Altschul & Erickson (1985) / uShuffle (Jiang et al. 2008): the sequence is an Eulerian path in the
-    # multigraph of its dinucleotides. Pick each vertex's last exit edge at random until those edges form
-    # a tree towards the last character, order the remaining exit edges at random, and walk.
+    """Exact dinucleotide shuffle of each row of `codes` into `out`, row `r` seeded by ``seeds[r]``.
+
+    Altschul & Erickson (1985) / uShuffle (Jiang et al. 2008): the sequence is an Eulerian path in the
+    multigraph of its dinucleotides. Pick each vertex's last exit edge at random until those edges form
+    a tree towards the last character, order the remaining exit edges at random, and walk.
+
+    Why this kernel is one function of more than 80 lines: it is the inner loop of the dinucleotide
+    strategy (millions of rows). Its scratch arrays (counts, offsets, successor lists, last exits) are
+    allocated once for all rows and reused; split into jitted steps they would have to be passed through
+    every call or reallocated per row, and the steps share the row's random stream, whose exact order of
+    draws keeps datasets built with the same seed byte-identical.
+
+    Parameters
+    ----------
+    codes
+        uint8 (N, L) base codes (0-3 = A, C, G, T; 4 = N).
+    seeds
+        uint64 (N,) per-row seeds.
+    out
+        uint8 (N, L) output, filled in place.
+    """
     n, L = codes.shape
     K = 5
     cnt = np.zeros(K, np.int64)

@@ -40,39 +40,38 @@ def check_output(out: str | Path, force: bool) -> Path:
 
 
 def build_dataset(
-    kind: str,
-    *,
-    genome: str | Path,
-    conditions: list[Condition],
-    out: str | Path,
-    length: int | None = None,
-    stride: int | None = None,
-    blacklist: str | Path | None = None,
-    negatives: str | Path | None = None,
-    split: str = "auto",
-    val: list[str] | None = None,
-    test: list[str] | None = None,
-    val_frac: float = 0.1,
-    test_frac: float = 0.1,
-    seed: int = 0,
-    aliases: Any = None,
-    cache_dir: str | None = None,
-    max_n_frac: float = 0.1,
-    include_excluded: bool = False,
-    anchor: str = "summit",
-    background: float = 0.0,
-    force: bool = False,
-    neg_ratio: float = 1.0,
-    accessible: str | Path | None = None,
-    neg_on_short: str = "error",
+    kind: str, *, genome: str | Path, conditions: list[Condition], out: str | Path, length: int | None = None,
+    stride: int | None = None, blacklist: str | Path | None = None, negatives: str | Path | None = None,
+    split: str = "auto", val: list[str] | None = None, test: list[str] | None = None, val_frac: float = 0.1,
+    test_frac: float = 0.1, seed: int = 0, aliases: Any = None, cache_dir: str | None = None,
+    max_n_frac: float = 0.1, include_excluded: bool = False, anchor: str = "summit", background: float = 0.0,
+    force: bool = False, neg_ratio: float = 1.0, accessible: str | Path | None = None, neg_on_short: str = "error",
 ) -> tuple[BuildResult, dict[str, str], Path]:
     """Build a dataset of `kind` and write it to `out`; returns (result, chromosome -> split, out).
 
     For ``peaks``, `negatives` is either a table (BED/parquet path) or strategy names from
     `bindscape.data.negatives.STRATEGIES` (``"genomic,dinucleotide"``), sampled per condition at
     `neg_ratio` negatives per positive; ``accessible`` needs the `accessible` peak file.
+
+    Parameters
+    ----------
+    kind, genome, conditions, out
+        ``peaks``, ``tiles`` or ``bp`` (`KINDS`); the FASTA path; one `Condition` per peak file; the folder.
+    length, stride, anchor, background, max_n_frac, include_excluded
+        Window options of `build_peaks`, `build_tiles` and `build_bp` (defaults per kind).
+    blacklist, negatives, neg_ratio, accessible, neg_on_short
+        Regions to drop, and the negatives of ``peaks`` (see above).
+    split, val, test, val_frac, test_frac
+        The chromosome split (`assign_split`).
+    seed, aliases, cache_dir, force
+        Random seed, chromosome aliases, genome cache folder, overwrite an existing dataset.
+
+    Returns
+    -------
+    tuple[BuildResult, dict[str, str], Path]
+        The build result, chromosome -> split and the dataset folder.
     """
-    from bindscape.io import intervals as iv
+    from bindscape.io.bed import read_bed
     from bindscape.io.genome import Genome
 
     if kind not in KINDS:
@@ -82,23 +81,44 @@ def build_dataset(
     out = check_output(out, force)
     g = Genome(genome, cache_dir=cache_dir)
     peaks = read_conditions(conditions, g, aliases=aliases)
-    bl = iv.read_bed(blacklist, sizes=None) if blacklist else None
+    bl = read_bed(blacklist, sizes=None) if blacklist else None
     if bl is not None:
         bl = bl[bl["chrom"].isin(set(g.chroms))]
+    res, strategies = _build_kind(
+        kind, g, peaks, bl, negatives=negatives, aliases=aliases, accessible=accessible, length=length,
+        stride=stride, anchor=anchor, background=background, max_n_frac=max_n_frac, neg_ratio=neg_ratio,
+        seed=seed, neg_on_short=neg_on_short, include_excluded=include_excluded,
+    )
+    if res.regions.empty:
+        raise InputError("the dataset would be empty", hint="check the peak files, --length and the blacklist")
+    regions, mapping = assign_split(
+        res.regions, split, val=val or (), test=test or (), sizes=g.sizes, val_frac=val_frac, test_frac=test_frac
+    )
+    res.regions = regions
+    params = {
+        **res.params, "kind": kind, "conditions": [
+            {"tf": c.tf, "cell": c.cell, "species": c.species, "path": str(Path(c.path).resolve())} for c in conditions
+        ],
+        "blacklist": _resolved(blacklist), "negatives": strategies or _resolved(negatives),
+        "neg_ratio": neg_ratio if strategies else None, "accessible": _resolved(accessible), "split": split,
+        "val": list(val or []), "test": list(test or []), "val_frac": val_frac, "test_frac": test_frac,
+        "chrom_alias": aliases,
+    }
+    write_dataset(
+        out, regions, builder=kind, params=params, seed=seed, genome=g, extra={"split_chroms": mapping, "notes": res.notes}
+    )
+    return res, mapping, out
+
+
+def _build_kind(kind, g, peaks, bl, *, negatives, aliases, accessible, length, stride, anchor, background,
+                max_n_frac, neg_ratio, seed, neg_on_short, include_excluded) -> tuple[BuildResult, list[str]]:
+    """(build result, negative strategies used) of one dataset kind."""
     strategies: list[str] = []
     if kind == "peaks":
-        neg = None
-        if negatives and Path(negatives).exists():
-            neg = read_negatives(negatives, g, aliases=aliases)
-        elif negatives:
-            from bindscape.data.negatives import parse_strategies
-
-            strategies = parse_strategies(str(negatives))
-            acc = iv.read_peaks(accessible, sizes=g.sizes, aliases=aliases) if accessible else None
-            neg = strategy_negatives(
-                strategies, g, peaks, length=length or 1000, anchor=anchor, blacklist=bl, accessible=acc,
-                ratio=neg_ratio, seed=seed, on_short=neg_on_short, include_excluded=include_excluded,
-            )
+        neg, strategies = _peak_negatives(
+            negatives, g, peaks, aliases=aliases, accessible=accessible, length=length or 1000, anchor=anchor,
+            blacklist=bl, ratio=neg_ratio, seed=seed, on_short=neg_on_short, include_excluded=include_excluded,
+        )
         res = build_peaks(
             g, peaks, length=length or 1000, anchor=anchor, negatives=neg, blacklist=bl,
             include_excluded=include_excluded,
@@ -115,33 +135,26 @@ def build_dataset(
             g, peaks, length=length or 1000, background=background, blacklist=bl,
             include_excluded=include_excluded, seed=seed,
         )
-    if res.regions.empty:
-        raise InputError("the dataset would be empty", hint="check the peak files, --length and the blacklist")
-    regions, mapping = assign_split(
-        res.regions, split, val=val or (), test=test or (), sizes=g.sizes, val_frac=val_frac, test_frac=test_frac
-    )
-    res.regions = regions
-    params = {
-        **res.params,
-        "kind": kind,
-        "conditions": [
-            {"tf": c.tf, "cell": c.cell, "species": c.species, "path": str(Path(c.path).resolve())} for c in conditions
-        ],
-        "blacklist": str(Path(blacklist).resolve()) if blacklist else None,
-        "negatives": strategies or (str(Path(negatives).resolve()) if negatives else None),
-        "neg_ratio": neg_ratio if strategies else None,
-        "accessible": str(Path(accessible).resolve()) if accessible else None,
-        "split": split,
-        "val": list(val or []),
-        "test": list(test or []),
-        "val_frac": val_frac,
-        "test_frac": test_frac,
-        "chrom_alias": aliases,
-    }
-    write_dataset(
-        out, regions, builder=kind, params=params, seed=seed, genome=g, extra={"split_chroms": mapping, "notes": res.notes}
-    )
-    return res, mapping, out
+    return res, strategies
+
+
+def _resolved(path) -> str | None:
+    """The absolute path as text, or None."""
+    return str(Path(path).resolve()) if path else None
+
+
+def _peak_negatives(negatives, genome, peaks, *, aliases, accessible, **kw) -> tuple[pd.DataFrame | None, list[str]]:
+    """(negatives table or None, strategy names): a table read from `negatives`, or sampled by its strategies."""
+    if negatives and Path(negatives).exists():
+        return read_negatives(negatives, genome, aliases=aliases), []
+    if not negatives:
+        return None, []
+    from bindscape.data.negatives import parse_strategies
+    from bindscape.io.bed import read_peaks
+
+    strategies = parse_strategies(str(negatives))
+    acc = read_peaks(accessible, sizes=genome.sizes, aliases=aliases) if accessible else None
+    return strategy_negatives(strategies, genome, peaks, accessible=acc, **kw), strategies
 
 
 def strategy_negatives(
@@ -159,11 +172,11 @@ def strategy_negatives(
     include_excluded: bool = False,
 ) -> pd.DataFrame:
     """Negatives for every condition by each named strategy, with the condition columns set."""
-    from bindscape.data.builders import _condition_columns, _usable_chroms
+    from bindscape.data.builders import condition_columns, usable_chroms
     from bindscape.data.negatives import sample_negatives
     from bindscape.data.tfbs_benchmark import positive_windows
 
-    usable = _usable_chroms(genome, include_excluded)
+    usable = usable_chroms(genome, include_excluded)
     all_peaks = pd.concat([pk[["chrom", "start", "end"]] for pk in peaks.values()], ignore_index=True)
     parts = []
     for ci, (cond, pk) in enumerate(peaks.items()):
@@ -189,5 +202,5 @@ def strategy_negatives(
                     raise ConfigError("accessible negatives need --accessible (ATAC/DNase peaks)")
                 opts.update(accessible=accessible, peaks=pk)
             neg = sample_negatives(strategy, win, genome, ratio=ratio, seed=seed + 1000 * ci + si, **opts)
-            parts.append(_condition_columns(neg.drop(columns=["tf", "cell", "species"], errors="ignore"), cond))
+            parts.append(condition_columns(neg.drop(columns=["tf", "cell", "species"], errors="ignore"), cond))
     return pd.concat(parts, ignore_index=True)

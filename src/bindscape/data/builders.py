@@ -62,7 +62,7 @@ def read_conditions(
     conditions: list[Condition], genome, *, aliases=None
 ) -> dict[Condition, pd.DataFrame]:
     """Read each condition's peak file, validated against the genome (names, bounds)."""
-    from bindscape.io import intervals as iv
+    from bindscape.io.bed import read_peaks
 
     keys = [c.key for c in conditions]
     dup = sorted({k for k in keys if keys.count(k) > 1})
@@ -72,15 +72,43 @@ def read_conditions(
     for cond in conditions:
         if cond.path is None:
             raise ConfigError(f"condition {cond.key} has no peak file")
-        out[cond] = iv.read_peaks(cond.path, sizes=genome.sizes, aliases=aliases)
+        out[cond] = read_peaks(cond.path, sizes=genome.sizes, aliases=aliases)
     return out
 
 
-def _usable_chroms(genome, include_excluded: bool) -> list[str]:
+def usable_chroms(genome, include_excluded: bool) -> list[str]:
+    """The genome's chromosomes a dataset may use.
+
+    Parameters
+    ----------
+    genome
+        A `Genome` (or anything with ``chroms``).
+    include_excluded
+        Keep chromosomes excluded by default (sex, mitochondrial, unplaced; see `is_excluded`).
+
+    Returns
+    -------
+    list[str]
+        Chromosome names in genome order.
+    """
     return [c for c in genome.chroms if include_excluded or not is_excluded(c, genome.chroms)]
 
 
-def _condition_columns(df: pd.DataFrame, cond: Condition) -> pd.DataFrame:
+def condition_columns(df: pd.DataFrame, cond: Condition) -> pd.DataFrame:
+    """Add the condition's ``tf`` (and ``cell``, ``species`` when set) columns to `df`, in place.
+
+    Parameters
+    ----------
+    df
+        A regions frame.
+    cond
+        The condition the rows belong to.
+
+    Returns
+    -------
+    pandas.DataFrame
+        `df` itself.
+    """
     df["tf"] = cond.tf
     if cond.cell is not None:
         df["cell"] = cond.cell
@@ -123,7 +151,7 @@ def build_peaks(
     if anchor not in ("summit", "center"):
         raise ConfigError(f"anchor must be 'summit' or 'center', got {anchor!r}")
     _check_length(length)
-    chroms = set(_usable_chroms(genome, include_excluded))
+    chroms = set(usable_chroms(genome, include_excluded))
     parts, notes = [], []
     for cond, pk in peaks.items():
         centre = _summits(pk) if anchor == "summit" else ((pk["start"] + pk["end"]) // 2).to_numpy()
@@ -133,7 +161,7 @@ def build_peaks(
                 df[col] = pk[col].to_numpy()
         df["label"] = 1
         df["source"] = "peak"
-        parts.append(_condition_columns(df, cond))
+        parts.append(condition_columns(df, cond))
     if negatives is not None and len(negatives):
         neg = negatives.copy()
         centre = ((neg["start"] + neg["end"]) // 2).to_numpy(dtype=np.int64)
@@ -145,7 +173,7 @@ def build_peaks(
         if "source" not in win:
             win["source"] = "negatives"
         if "tf" not in win and len(peaks) == 1:
-            win = _condition_columns(win, next(iter(peaks)))
+            win = condition_columns(win, next(iter(peaks)))
         parts.append(win)
     df = pd.concat(parts, ignore_index=True)
     df = df[df["chrom"].isin(chroms)]
@@ -188,10 +216,10 @@ def build_tiles(
     include_excluded: bool = False,
 ) -> BuildResult:
     """Tile the genome; label each window 1 for a condition when it covers one of its peak summits."""
-    from bindscape.io import intervals as iv
+    from bindscape.io.ranges import contains_points
 
     notes: list[str] = []
-    tiles = tile_genome(genome, length=length, stride=stride, chroms=_usable_chroms(genome, include_excluded))
+    tiles = tile_genome(genome, length=length, stride=stride, chroms=usable_chroms(genome, include_excluded))
     n0 = len(tiles)
     if blacklist is not None:
         tiles = _remove_blacklisted(tiles, blacklist, notes)
@@ -203,11 +231,11 @@ def build_tiles(
         tiles = tiles.loc[keep].reset_index(drop=True)
     parts = []
     for cond, pk in peaks.items():
-        lab = iv.contains_points(tiles, pk["chrom"].to_numpy(), _summits(pk))
+        lab = contains_points(tiles, pk["chrom"].to_numpy(), _summits(pk))
         df = tiles.copy()
         df["label"] = lab.astype(np.int8)
         df["source"] = "tile"
-        parts.append(_condition_columns(df, cond))
+        parts.append(condition_columns(df, cond))
     df = pd.concat(parts, ignore_index=True)
     notes.insert(0, f"{n0} windows tiled ({length} bp, stride {stride}), {len(tiles)} kept")
     params = {"length": length, "stride": stride, "max_n_frac": max_n_frac, "include_excluded": include_excluded}
@@ -233,7 +261,7 @@ def build_bp(
     if max_shift is None:
         max_shift = length // 4
     rng = np.random.default_rng(seed)
-    chroms = _usable_chroms(genome, include_excluded)
+    chroms = usable_chroms(genome, include_excluded)
     notes: list[str] = []
     parts = []
     for cond, pk in peaks.items():
@@ -248,12 +276,12 @@ def build_bp(
         win, dropped = _fit(win, genome.sizes)
         if dropped:
             notes.append(f"{cond.key}: {dropped} windows dropped past chromosome ends")
-        bs, be = _bound_stretches(win, pk)
+        bs, be = bound_stretches(win, pk)
         win["bound_starts"] = bs
         win["bound_ends"] = be
         win["label"] = np.array([len(x) > 0 for x in bs], dtype=np.int8)
         win["bound_bp"] = np.array([int(np.sum(e - s)) for s, e in zip(bs, be)], dtype=np.int64)
-        parts.append(_condition_columns(win, cond))
+        parts.append(condition_columns(win, cond))
     df = pd.concat(parts, ignore_index=True)
     if blacklist is not None:
         df = _remove_blacklisted(df, blacklist, notes)
@@ -261,8 +289,21 @@ def build_bp(
     return BuildResult(df, params, notes)
 
 
-def _bound_stretches(win: pd.DataFrame, pk: pd.DataFrame) -> tuple[list, list]:
-    """For each window, the peak intervals overlapping it, clipped and made relative to its start."""
+def bound_stretches(win: pd.DataFrame, pk: pd.DataFrame) -> tuple[list, list]:
+    """For each window, the peak intervals overlapping it, clipped and made relative to its start.
+
+    Parameters
+    ----------
+    win
+        The windows (``chrom, start, end``).
+    pk
+        The peaks (``chrom, start, end``).
+
+    Returns
+    -------
+    tuple[list, list]
+        Per window, int32 arrays of the stretches' starts and ends (empty where no peak overlaps).
+    """
     starts_out: list = [np.zeros(0, np.int32)] * len(win)
     ends_out: list = [np.zeros(0, np.int32)] * len(win)
     for chrom, idx in win.groupby("chrom").indices.items():
@@ -288,7 +329,7 @@ def _bound_stretches(win: pd.DataFrame, pk: pd.DataFrame) -> tuple[list, list]:
 
 def _random_windows(genome, chroms, n, length, avoid: pd.DataFrame, rng) -> pd.DataFrame:
     """`n` random windows (no N, not overlapping `avoid`), sampled proportionally to chromosome size."""
-    from bindscape.io import intervals as iv
+    from bindscape.io.ranges import overlaps_any
 
     sizes = np.array([genome.sizes[c] - length for c in chroms], dtype=float)
     sizes = np.clip(sizes, 0, None)
@@ -301,7 +342,7 @@ def _random_windows(genome, chroms, n, length, avoid: pd.DataFrame, rng) -> pd.D
         ci = rng.choice(len(chroms), size=k, p=sizes / sizes.sum())
         start = (rng.random(k) * sizes[ci]).astype(np.int64)
         cand = pd.DataFrame({"chrom": np.asarray(chroms)[ci], "start": start, "end": start + length})
-        cand = cand[~iv.overlaps_any(cand, avoid)]
+        cand = cand[~overlaps_any(cand, avoid)]
         nf = genome.n_fraction(cand["chrom"].to_numpy(), cand["start"].to_numpy(), cand["end"].to_numpy())
         cand = cand[nf == 0]
         got.append(cand.iloc[:need])
@@ -312,9 +353,9 @@ def _random_windows(genome, chroms, n, length, avoid: pd.DataFrame, rng) -> pd.D
 
 
 def _remove_blacklisted(df: pd.DataFrame, blacklist: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
-    from bindscape.io import intervals as iv
+    from bindscape.io.ranges import overlaps_any
 
-    hit = iv.overlaps_any(df, blacklist)
+    hit = overlaps_any(df, blacklist)
     if hit.any():
         notes.append(f"{int(hit.sum())} windows dropped: they overlap the blacklist")
     return df.loc[~hit].reset_index(drop=True)
@@ -327,7 +368,8 @@ def _check_length(length: int) -> None:
 
 def read_negatives(path: str | Path, genome, *, aliases=None) -> pd.DataFrame:
     """A user-given negatives table (BED or parquet with chrom/start/end)."""
-    from bindscape.io import intervals as iv
+    from bindscape.io.bed import read_peaks
+    from bindscape.io.chroms import check_chroms
 
     path = Path(path)
     if path.suffix == ".parquet":
@@ -337,6 +379,6 @@ def read_negatives(path: str | Path, genome, *, aliases=None) -> pd.DataFrame:
         missing = [c for c in ("chrom", "start", "end") if c not in df]
         if missing:
             raise InputError(f"{path}: negatives table lacks column(s) {', '.join(missing)}")
-        df = iv.check_chroms(df, genome.sizes, source=str(path), aliases=aliases)
+        df = check_chroms(df, genome.sizes, source=str(path), aliases=aliases)
         return df
-    return iv.read_peaks(path, sizes=genome.sizes, aliases=aliases)
+    return read_peaks(path, sizes=genome.sizes, aliases=aliases)

@@ -20,7 +20,6 @@ source ('bound'/'unbound').
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +38,7 @@ def _as_intervals(obj, sizes, what: str) -> pd.DataFrame:
     if isinstance(obj, pd.DataFrame):
         df = obj
     else:
-        from bindscape.io.intervals import read_peaks
+        from bindscape.io.bed import read_peaks
 
         df = read_peaks(obj, sizes=sizes)
     for c in ("chrom", "start", "end"):
@@ -49,14 +48,14 @@ def _as_intervals(obj, sizes, what: str) -> pd.DataFrame:
     df["chrom"] = df["chrom"].astype(str)
     unknown = sorted(set(df["chrom"]) - set(sizes))
     if unknown:
-        from bindscape.io.intervals import check_chroms
+        from bindscape.io.chroms import check_chroms
 
         check_chroms(df, sizes, source=what)
     return df
 
 
 def _merged(df: pd.DataFrame, flank: int, sizes) -> pd.DataFrame:
-    from bindscape.io.intervals import merge
+    from bindscape.io.ranges import merge
 
     d = df.copy()
     d["start"] = np.maximum(d["start"].to_numpy(np.int64) - flank, 0)
@@ -122,25 +121,10 @@ def _match_gc(pos_gc: np.ndarray, neg_gc: np.ndarray, tol: float, rng) -> tuple[
 
 
 def build_motif_instances(
-    genome,
-    motif,
-    peaks,
-    *,
-    length: int = 1000,
-    pvalue: float = 1e-4,
-    bin_width: float = 0.1,
-    gc_control: bool = False,
-    accessible=None,
-    mask_core: bool = False,
-    seed: int = 0,
-    regions=None,
-    peak_flank: int = 0,
-    gc_tolerance: float = 0.02,
-    pseudocount: float = DEFAULT_PSEUDOCOUNT,
-    species=None,
-    release=DEFAULT_RELEASE,
-    chroms=None,
-    cache_dir=None,
+    genome, motif, peaks, *, length: int = 1000, pvalue: float = 1e-4, bin_width: float = 0.1,
+    gc_control: bool = False, accessible=None, mask_core: bool = False, seed: int = 0, regions=None,
+    peak_flank: int = 0, gc_tolerance: float = 0.02, pseudocount: float = DEFAULT_PSEUDOCOUNT, species=None,
+    release=DEFAULT_RELEASE, chroms=None, cache_dir=None,
 ) -> pd.DataFrame:
     """Bound/unbound motif instances, balanced and matched on -log10 p (see the module doc).
 
@@ -148,6 +132,30 @@ def build_motif_instances(
     `peaks`: DataFrame or peak file (BED/narrowPeak); `accessible`, `regions`: DataFrames or BED files.
     Returns the regions table (no split column); ``.attrs['params']`` holds the parameters to store with
     the dataset and ``.attrs['stats']`` the candidate counts before matching.
+
+    Parameters
+    ----------
+    genome, motif, peaks
+        See above.
+    length, pvalue, bin_width
+        Window length, match p-value threshold and the width of the -log10 p bins classes are matched in.
+    gc_control, gc_tolerance
+        Also pair bound and unbound instances on window GC (at most `gc_tolerance` apart).
+    accessible, regions, chroms
+        Use only matches inside accessible regions / scan only `regions` / only these chromosomes.
+    mask_core
+        Recorded for `fetch_instances` (N over the match).
+    peak_flank
+        Widen peaks by this many bp on both sides.
+    pseudocount, species, release
+        Motif loading and scoring options.
+    seed, cache_dir
+        Random seed; genome cache folder.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The instances (see the module doc for the columns).
     """
     if length <= 0:
         raise ConfigError(f"--length must be > 0, got {length}")
@@ -170,7 +178,31 @@ def build_motif_instances(
     hits = hits.sort_values(["p", "strand"], kind="mergesort").drop_duplicates(["chrom", "start", "end"])
     hits = hits.sort_values(["chrom", "start"], kind="mergesort").reset_index(drop=True)
     hits["chrom"] = hits["chrom"].astype(str)
+    cand, stats = _labelled_candidates(hits, n_hits, pk, acc, sizes, m, length=length, peak_flank=peak_flank)
+    with np.errstate(divide="ignore"):
+        cand["neglog10p"] = -np.log10(cand["p"].to_numpy())
+    cand["p_bin"] = np.floor(cand["neglog10p"].to_numpy() / bin_width + 1e-9).astype(np.int64)
+    cand["gc"] = g.gc_fraction(cand["chrom"].to_numpy(), cand["win_start"].to_numpy(), cand["win_end"].to_numpy()) \
+        if hasattr(g, "gc_fraction") else np.nan
+    cand = cand.reset_index(drop=True)
 
+    sel = _balanced(cand, np.random.default_rng(seed), gc_control=gc_control, gc_tolerance=gc_tolerance)
+    if not len(sel):
+        raise NotEnoughDataError(f"no -log10 p bin of width {bin_width} holds both bound and unbound matches",
+                                 hint="use a wider --bin-width or a less strict --pvalue")
+    df = _instance_rows(cand.loc[np.sort(sel)], m, sizes)
+    stats.update(bound=int((df["label"] == 1).sum()), unbound=int((df["label"] == 0).sum()))
+    df.attrs["params"] = motif_instance_params(
+        motif=m, length=length, pvalue=pvalue, bin_width=bin_width, gc_control=gc_control,
+        accessible=accessible, mask_core=mask_core, regions=regions, peak_flank=peak_flank,
+        gc_tolerance=gc_tolerance, pseudocount=pseudocount, peaks=peaks, seed=seed)
+    df.attrs["stats"] = stats
+    return df
+
+
+def _labelled_candidates(hits, n_hits, pk, acc, sizes, m: Motif, *, length: int, peak_flank: int):
+    """(bound and unbound matches with their windows and ``label``, candidate counts); errors when a class is
+    empty."""
     hs = hits["start"].to_numpy(np.int64)
     he = hits["end"].to_numpy(np.int64)
     centre = (hs + he) // 2
@@ -196,17 +228,13 @@ def build_motif_instances(
         raise NotEnoughDataError(f"no motif match of {m.label} lies inside a peak ({n_hits} matches)", hint=hint)
     if not unbound.any():
         raise NotEnoughDataError(f"every match of {m.label} touches a peak: no unbound instances")
-
     cand = hits.assign(win_start=ws, win_end=we)[bound | unbound].copy()
     cand["label"] = bound[bound | unbound].astype(np.int8)
-    with np.errstate(divide="ignore"):
-        cand["neglog10p"] = -np.log10(cand["p"].to_numpy())
-    cand["p_bin"] = np.floor(cand["neglog10p"].to_numpy() / bin_width + 1e-9).astype(np.int64)
-    cand["gc"] = g.gc_fraction(cand["chrom"].to_numpy(), cand["win_start"].to_numpy(), cand["win_end"].to_numpy()) \
-        if hasattr(g, "gc_fraction") else np.nan
-    cand = cand.reset_index(drop=True)
+    return cand, stats
 
-    rng = np.random.default_rng(seed)
+
+def _balanced(cand: pd.DataFrame, rng, *, gc_control: bool, gc_tolerance: float) -> np.ndarray:
+    """Rows of `cand` drawn so every -log10 p bin holds as many bound as unbound instances."""
     chosen_pos, chosen_neg = [], []
     lab = cand["label"].to_numpy()
     for _bin, sub in cand.groupby("p_bin", sort=True):
@@ -226,11 +254,11 @@ def build_motif_instances(
             n = min(len(pos), len(neg))
             chosen_pos.append(rng.choice(pos, n, replace=False) if n < len(pos) else pos)
             chosen_neg.append(rng.choice(neg, n, replace=False) if n < len(neg) else neg)
-    sel = np.concatenate(chosen_pos + chosen_neg) if chosen_pos else np.zeros(0, dtype=np.int64)
-    if not len(sel):
-        raise NotEnoughDataError(f"no -log10 p bin of width {bin_width} holds both bound and unbound matches",
-                                 hint="use a wider --bin-width or a less strict --pvalue")
-    out = cand.loc[np.sort(sel)]
+    return np.concatenate(chosen_pos + chosen_neg) if chosen_pos else np.zeros(0, dtype=np.int64)
+
+
+def _instance_rows(out: pd.DataFrame, m: Motif, sizes: dict[str, int]) -> pd.DataFrame:
+    """The regions table of the chosen instances, in genome order."""
     df = pd.DataFrame({
         "chrom": out["chrom"].to_numpy(dtype=object),
         "start": out["win_start"].to_numpy(np.int64),
@@ -251,14 +279,7 @@ def build_motif_instances(
     })
     order = {c: i for i, c in enumerate(sizes)}
     df = df.assign(_o=df["chrom"].map(order)).sort_values(["_o", "start", "end", "label"], kind="mergesort")
-    df = df.drop(columns="_o").reset_index(drop=True)
-    stats.update(bound=int((df["label"] == 1).sum()), unbound=int((df["label"] == 0).sum()))
-    df.attrs["params"] = motif_instance_params(
-        motif=m, length=length, pvalue=pvalue, bin_width=bin_width, gc_control=gc_control,
-        accessible=accessible, mask_core=mask_core, regions=regions, peak_flank=peak_flank,
-        gc_tolerance=gc_tolerance, pseudocount=pseudocount, peaks=peaks, seed=seed)
-    df.attrs["stats"] = stats
-    return df
+    return df.drop(columns="_o").reset_index(drop=True)
 
 
 def motif_instance_params(*, motif: Motif, peaks=None, accessible=None, regions=None, **kw) -> dict:
@@ -319,6 +340,3 @@ def pbin_histograms(regions: pd.DataFrame) -> pd.DataFrame:
     """Counts per -log10 p bin and label (a check that the classes are matched)."""
     return regions.groupby(["p_bin", "label"]).size().unstack(fill_value=0)
 
-
-def neglog10(p) -> float:
-    return -math.log10(p)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from bindscape.data.builders import Condition, _bound_stretches, build_bp, read_conditions
+from bindscape.data.builders import Condition, bound_stretches, build_bp, read_conditions
 from bindscape.data.dataset import Dataset as DiskDataset
 from bindscape.data.dataset import bp_labels, load_dataset, write_dataset
 from bindscape.errors import BindscapeError, ConfigError, InputError
@@ -101,9 +101,28 @@ def build_multitask_bp(
 
     `relaxed` maps a condition key (``TF/CELL``) to a relaxed peak file; `tracks` (a `TrackSet.to_dict()`)
     is recorded in dataset.json so training and prediction find the same track files.
+
+    Parameters
+    ----------
+    genome, conditions, out
+        A `Genome` or FASTA path, one `Condition` per peak file, the dataset folder.
+    relaxed, tracks
+        See above.
+    length, background, seed
+        Window length, background windows per peak window (`build_bp`) and random seed.
+    cross_label
+        Which windows each condition is labelled on: ``tf``, ``all`` or ``none`` (see the module doc).
+    split, val, test, val_frac, test_frac
+        The chromosome split (`assign_split`).
+    aliases
+        Chromosome renaming for the peak files.
+
+    Returns
+    -------
+    Path
+        The dataset folder.
     """
     from bindscape.data.splits import assign_split
-    from bindscape.io import intervals as iv
     from bindscape.io.genome import Genome
 
     if cross_label not in ("tf", "all", "none"):
@@ -119,43 +138,8 @@ def build_multitask_bp(
     bad = sorted(set(relaxed) - known)
     if bad:
         raise ConfigError(f"relaxed peaks given for unknown conditions {bad}; conditions are {sorted(known)}")
-    parts = []
-    for cond in conditions:
-        cell = cond.cell or NO_CELL
-        if cross_label == "all":
-            src = win
-        elif cross_label == "tf":
-            src = win[win["tf"] == cond.tf]
-        else:
-            src = win[(win["tf"] == cond.tf) & (win["cell"] == cell)]
-        w = src[["chrom", "start", "end"]].drop_duplicates().reset_index(drop=True)
-        own = src[(src["tf"] == cond.tf) & (src["cell"] == cell)]
-        origin = pd.Series("other", index=pd.MultiIndex.from_frame(w[["chrom", "start", "end"]]))
-        for s_name in ("background", "peak"):
-            o = own[own["source"] == s_name]
-            idx = pd.MultiIndex.from_frame(o[["chrom", "start", "end"]])
-            origin.loc[origin.index.isin(idx)] = s_name
-        w["source"] = origin.to_numpy()
-        bs, be = _bound_stretches(w, peaks[cond])
-        w["bound_starts"], w["bound_ends"] = bs, be
-        key = f"{cond.tf}/{cell}"
-        if key in relaxed:
-            rel = iv.read_peaks(relaxed[key], sizes=g.sizes, aliases=aliases)
-            both = pd.concat([peaks[cond][["chrom", "start", "end"]], rel[["chrom", "start", "end"]]], ignore_index=True)
-            rs, re_ = _bound_stretches(w, both)
-            w["relaxed_starts"], w["relaxed_ends"] = rs, re_
-        w["tf"], w["cell"] = cond.tf, cell
-        if cond.species:
-            w["species"] = cond.species
-        parts.append(w)
-    df = pd.concat(parts, ignore_index=True)
-    if "relaxed_starts" in df:  # conditions without relaxed peaks: same as conserved
-        miss = df["relaxed_starts"].isna()
-        df.loc[miss, "relaxed_starts"] = df.loc[miss, "bound_starts"]
-        df.loc[miss, "relaxed_ends"] = df.loc[miss, "bound_ends"]
-    df["label"] = np.array([len(x) > 0 for x in df["bound_starts"]], dtype=np.int8)
-    df["bound_bp"] = np.array([int(np.sum(np.asarray(e) - np.asarray(s))) for s, e in
-                               zip(df["bound_starts"], df["bound_ends"])], dtype=np.int64)
+    parts = [_condition_rows(win, cond, peaks[cond], cross_label, relaxed, g, aliases) for cond in conditions]
+    df = _bound_summary(pd.concat(parts, ignore_index=True))
     df, mapping = assign_split(df, split, val=val, test=test, sizes=g.sizes, val_frac=val_frac, test_frac=test_frac)
     params = {"kind": "bp-multitask", "length": length, "background": background, "cross_label": cross_label,
               "conditions": [{"tf": c.tf, "cell": c.cell, "species": c.species, "path": str(Path(c.path).resolve()),
@@ -166,8 +150,50 @@ def build_multitask_bp(
     return Path(out)
 
 
-def _identity(batch):
-    return batch
+def _condition_rows(win: pd.DataFrame, cond: Condition, cond_peaks: pd.DataFrame, cross_label: str,
+                    relaxed: dict[str, str], genome, aliases) -> pd.DataFrame:
+    """One condition's rows: the windows it is labelled on (per `cross_label`), their origin and stretches."""
+    from bindscape.io.bed import read_peaks
+
+    cell = cond.cell or NO_CELL
+    if cross_label == "all":
+        src = win
+    elif cross_label == "tf":
+        src = win[win["tf"] == cond.tf]
+    else:
+        src = win[(win["tf"] == cond.tf) & (win["cell"] == cell)]
+    w = src[["chrom", "start", "end"]].drop_duplicates().reset_index(drop=True)
+    own = src[(src["tf"] == cond.tf) & (src["cell"] == cell)]
+    origin = pd.Series("other", index=pd.MultiIndex.from_frame(w[["chrom", "start", "end"]]))
+    for s_name in ("background", "peak"):
+        o = own[own["source"] == s_name]
+        idx = pd.MultiIndex.from_frame(o[["chrom", "start", "end"]])
+        origin.loc[origin.index.isin(idx)] = s_name
+    w["source"] = origin.to_numpy()
+    bs, be = bound_stretches(w, cond_peaks)
+    w["bound_starts"], w["bound_ends"] = bs, be
+    key = f"{cond.tf}/{cell}"
+    if key in relaxed:
+        rel = read_peaks(relaxed[key], sizes=genome.sizes, aliases=aliases)
+        both = pd.concat([cond_peaks[["chrom", "start", "end"]], rel[["chrom", "start", "end"]]], ignore_index=True)
+        rs, re_ = bound_stretches(w, both)
+        w["relaxed_starts"], w["relaxed_ends"] = rs, re_
+    w["tf"], w["cell"] = cond.tf, cell
+    if cond.species:
+        w["species"] = cond.species
+    return w
+
+
+def _bound_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Fill missing relaxed stretches with the conserved ones; add ``label`` and ``bound_bp``."""
+    if "relaxed_starts" in df:  # conditions without relaxed peaks: same as conserved
+        miss = df["relaxed_starts"].isna()
+        df.loc[miss, "relaxed_starts"] = df.loc[miss, "bound_starts"]
+        df.loc[miss, "relaxed_ends"] = df.loc[miss, "bound_ends"]
+    df["label"] = np.array([len(x) > 0 for x in df["bound_starts"]], dtype=np.int8)
+    df["bound_bp"] = np.array([int(np.sum(np.asarray(e) - np.asarray(s))) for s, e in
+                               zip(df["bound_starts"], df["bound_ends"])], dtype=np.int64)
+    return df
 
 
 class MultitaskBPDataset(torch.utils.data.Dataset):
@@ -268,9 +294,3 @@ class MultitaskBPDataset(torch.utils.data.Dataset):
         x, y, t, c = self.__getitems__([i])
         return x[0], y[0], t[0], c[0]
 
-    def loader(self, batch_size: int, shuffle: bool = False, seed: int = 0):
-        from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
-
-        gen = torch.Generator().manual_seed(seed)
-        sampler = RandomSampler(self, generator=gen) if shuffle else SequentialSampler(self)
-        return DataLoader(self, batch_sampler=BatchSampler(sampler, batch_size, drop_last=False), collate_fn=_identity)

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from bindscape.errors import ConfigError, InputError, NotEnoughDataError
+from bindscape.io.ranges import overlaps_any
 
 STRATEGIES = ("genomic", "shuffle", "dinucleotide", "neighbor", "cross_tf", "accessible")
 _ALIASES = {"neighbour": "neighbor", "dinuc": "dinucleotide", "mono": "shuffle", "cell_line": "cross_tf",
@@ -158,6 +159,15 @@ def _centres(df: pd.DataFrame) -> np.ndarray:
     return centre
 
 
+def _one_length(positives: pd.DataFrame, genome, strategy: str) -> tuple[pd.DataFrame, int]:
+    """(checked positives, their common length); positives of several lengths are an error."""
+    pos = _check_positives(positives, genome)
+    lengths = (pos["end"] - pos["start"]).unique()
+    if len(lengths) != 1:
+        raise InputError(f"{strategy} needs positive windows of one length")
+    return pos, int(lengths[0])
+
+
 def _in_genome(df: pd.DataFrame, genome) -> np.ndarray:
     size = df["chrom"].map(genome.sizes).to_numpy(dtype=np.float64)
     return (df["start"].to_numpy() >= 0) & (df["end"].to_numpy() <= size)
@@ -228,12 +238,6 @@ def region_codes(genome, regions: pd.DataFrame, *, length: int | None = None) ->
     return out
 
 
-def _positive_codes(genome, pos: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of the positives `rows` -> (codes (n, L) if equal lengths, lengths)."""
-    sub = pos.iloc[rows]
-    return region_codes(genome, sub), (sub["end"] - sub["start"]).to_numpy()
-
-
 # -------------------------------------------------------------------------------------- composition
 def window_composition(genome, chrom_idx: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
     """(G+C, N, repeat) base counts (n, 3) int64 of windows [start, start+length) given by genome chromosome
@@ -298,22 +302,10 @@ def _packed_mask(genome, chrom: str) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------- strategies
 def genomic(
-    positives: pd.DataFrame,
-    genome,
-    *,
-    ratio: float = 1.0,
-    seed: int = 0,
-    gc_bin_width: float = 0.02,
-    repeat_bin_width: float | None = 0.1,
-    margin: int | None = None,
-    max_n_frac: float = 0.0,
-    blacklist: pd.DataFrame | None = None,
-    exclude: pd.DataFrame | None = None,
-    chroms: Sequence[str] | None = None,
-    allow_overlap: bool = False,
-    max_candidates: int | None = None,
-    chunk: int = 250_000,
-    on_short: str = "error",
+    positives: pd.DataFrame, genome, *, ratio: float = 1.0, seed: int = 0, gc_bin_width: float = 0.02,
+    repeat_bin_width: float | None = 0.1, margin: int | None = None, max_n_frac: float = 0.0,
+    blacklist: pd.DataFrame | None = None, exclude: pd.DataFrame | None = None, chroms: Sequence[str] | None = None,
+    allow_overlap: bool = False, max_candidates: int | None = None, chunk: int = 250_000, on_short: str = "error",
 ) -> pd.DataFrame:
     """Random genome windows matched to the positives on length, GC bin and repeat bin (gkmSVM-style).
 
@@ -330,9 +322,23 @@ def genomic(
       ``max(50 * n, 2,000,000)``) windows were drawn. Memory stays O(chunk), whatever the genome size.
 
     Extra columns: ``gc``, ``repeat`` (fractions of the negative window).
-    """
-    from bindscape.io import intervals as iv
 
+    Parameters
+    ----------
+    positives, genome
+        The positive windows and the `Genome`.
+    ratio, seed, on_short
+        Negatives per positive, random seed, and what a shortfall does (see the module doc).
+    gc_bin_width, repeat_bin_width, margin, max_n_frac, blacklist, exclude, chroms, allow_overlap
+        Matching and exclusions (see above).
+    max_candidates, chunk
+        Drawing budget and round size (see above).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The negatives (see the module doc for the common columns).
+    """
     pos = _check_positives(positives, genome)
     rng = np.random.default_rng(seed)
     notes: list[str] = []
@@ -345,47 +351,69 @@ def genomic(
             repeat_bin_width=repeat_bin_width, margin=L if margin is None else int(margin),
             max_n_frac=max_n_frac, blacklist=blacklist, exclude=exclude, chroms=chroms,
             allow_overlap=allow_overlap, max_candidates=max_candidates, chunk=chunk, on_short=on_short,
-            notes=notes, iv=iv,
+            notes=notes,
         ))
     df = pd.concat(parts, ignore_index=True) if parts else _empty_frame()
     return _finish(df, "genomic", notes)
 
 
-def _genomic_one_length(pos, rows, L, genome, rng, *, ratio, gc_bin_width, repeat_bin_width, margin, max_n_frac,
-                        blacklist, exclude, chroms, allow_overlap, max_candidates, chunk, on_short, notes, iv):
-    if not 0 < gc_bin_width <= 1:
-        raise ConfigError(f"gc_bin_width must be in (0, 1], got {gc_bin_width}")
-    if repeat_bin_width is not None and not 0 < repeat_bin_width <= 1:
-        raise ConfigError(f"repeat_bin_width must be in (0, 1], got {repeat_bin_width}")
-    use_rep = repeat_bin_width is not None and bool(getattr(genome, "has_repeats", True))
-    n_gc = int(np.ceil(1.0 / gc_bin_width - 1e-9))
-    n_rep = int(np.ceil(1.0 / repeat_bin_width - 1e-9)) if use_rep else 1
-    cpos = {c: i for i, c in enumerate(genome.chroms)}
+class _Cells:
+    """The (GC bin x repeat bin) grid that genomic negatives are matched on, for windows of `L` bp."""
 
-    def cells(cnt):
-        valid = L - cnt[:, 1]
+    def __init__(self, L: int, gc_bin_width: float, repeat_bin_width: float | None, genome):
+        if not 0 < gc_bin_width <= 1:
+            raise ConfigError(f"gc_bin_width must be in (0, 1], got {gc_bin_width}")
+        if repeat_bin_width is not None and not 0 < repeat_bin_width <= 1:
+            raise ConfigError(f"repeat_bin_width must be in (0, 1], got {repeat_bin_width}")
+        self.L, self.gc_w, self.rep_w = L, gc_bin_width, repeat_bin_width
+        self.use_rep = repeat_bin_width is not None and bool(getattr(genome, "has_repeats", True))
+        self.n_gc = int(np.ceil(1.0 / gc_bin_width - 1e-9))
+        self.n_rep = int(np.ceil(1.0 / repeat_bin_width - 1e-9)) if self.use_rep else 1
+        self.n = self.n_gc * self.n_rep
+
+    def of(self, cnt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(cell, GC fraction, repeat fraction) of windows from their (G+C, N, repeat) counts."""
+        valid = self.L - cnt[:, 1]
         with np.errstate(invalid="ignore", divide="ignore"):
             gc = np.where(valid > 0, cnt[:, 0] / np.maximum(valid, 1), np.nan)
-        rep = cnt[:, 2] / L
-        g = np.minimum((np.nan_to_num(gc, nan=0.0) / gc_bin_width + 1e-9).astype(np.int64), n_gc - 1)
-        r = np.minimum((rep / repeat_bin_width + 1e-9).astype(np.int64), n_rep - 1) if use_rep else np.zeros_like(g)
-        return g * n_rep + r, gc, rep
+        rep = cnt[:, 2] / self.L
+        g = np.minimum((np.nan_to_num(gc, nan=0.0) / self.gc_w + 1e-9).astype(np.int64), self.n_gc - 1)
+        if self.use_rep:
+            r = np.minimum((rep / self.rep_w + 1e-9).astype(np.int64), self.n_rep - 1)
+        else:
+            r = np.zeros_like(g)
+        return g * self.n_rep + r, gc, rep
 
-    # positives' cells
+    def label(self, ci: int) -> str:
+        """'GC a-b x repeat c-d' for cell `ci`."""
+        g, r = divmod(int(ci), self.n_rep)
+        lab = f"GC {g * self.gc_w:.2f}-{min((g + 1) * self.gc_w, 1):.2f}"
+        if self.use_rep:
+            lab += f" x repeat {r * self.rep_w:.2f}-{min((r + 1) * self.rep_w, 1):.2f}"
+        return lab
+
+
+def _rank_within(keys: np.ndarray) -> np.ndarray:
+    """Rank of each element among the earlier elements with the same key (0, 1, ... in array order)."""
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    first = np.searchsorted(sk, sk, side="left")
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[order] = np.arange(len(keys)) - first
+    return rank
+
+
+def _genomic_one_length(pos, rows, L, genome, rng, *, ratio, gc_bin_width, repeat_bin_width, margin, max_n_frac,
+                        blacklist, exclude, chroms, allow_overlap, max_candidates, chunk, on_short, notes):
+    """Genomic negatives for the positives `rows` (all `L` bp long): quotas per cell, then rounds of draws."""
+    cells = _Cells(L, gc_bin_width, repeat_bin_width, genome)
+    cpos = {c: i for i, c in enumerate(genome.chroms)}
     sub = pos.iloc[rows]
-    inside = _in_genome(sub, genome)
-    if not inside.all():
-        raise InputError(f"{int((~inside).sum())} positive windows run past a chromosome end",
-                         hint="drop or clip them before sampling negatives")
-    pc = window_composition(genome, sub["chrom"].map(cpos).to_numpy(), sub["start"].to_numpy(), L)
-    pcell, _, _ = cells(pc)
-    want_pos = rows[_allocate(len(rows), ratio, rng)]  # positive row per requested negative
-    want_cell = pcell[np.searchsorted(rows, want_pos)]
+    want_pos, want_cell = _genomic_quotas(sub, rows, L, genome, cpos, cells, ratio, rng)
     n_want = len(want_pos)
     if n_want == 0:
         return _empty_frame()
-    ncell = n_gc * n_rep
-    quota = np.bincount(want_cell, minlength=ncell)
+    quota = np.bincount(want_cell, minlength=cells.n)
     # the positives of each cell, in a random order (so which positive gets which negative is random)
     perm = rng.permutation(n_want)
     by_cell = perm[np.argsort(want_cell[perm], kind="stable")]
@@ -400,8 +428,37 @@ def _genomic_one_length(pos, rows, L, genome, rng, *, ratio, gc_bin_width, repea
     if span.sum() <= 0:
         _short("genomic", n_want, 0, f"no chromosome among {', '.join(names[:5])} is {L} bp long", on_short, notes)
         return _empty_frame()
-    cum = np.cumsum(span)
-    # intervals to avoid, with chromosome names replaced by genome indices (cheap factorising)
+    avoid = _avoid_by_index(sub, cpos, margin, exclude, blacklist)
+    draw = _GenomicDraw(genome, cells, quota, cidx, np.cumsum(span), avoid, allow_overlap=allow_overlap,
+                        max_n_frac=max_n_frac)
+    budget = int(max_candidates) if max_candidates is not None else max(50 * n_want, 2_000_000)
+    draw.run(rng, n_want, budget, chunk)
+    c, s, cell, rank, gc, rep = draw.accepted()
+    pos_index = want_pos[by_cell[cell_first[cell] + rank]] if len(cell) else np.zeros(0, np.int64)
+    out = pd.DataFrame({
+        "chrom": np.asarray(genome.chroms, dtype=object)[c], "start": s, "end": s + L,
+        "pos_index": pos.index.to_numpy()[pos_index] if len(pos_index) else pos_index, "gc": gc, "repeat": rep,
+    })
+    out = out.sort_values("pos_index", kind="stable").reset_index(drop=True)
+    if len(out) < n_want:
+        _short("genomic", n_want, len(out), draw.shortfall(len(names)), on_short, notes)
+    return out
+
+
+def _genomic_quotas(sub, rows, L, genome, cpos, cells: _Cells, ratio, rng) -> tuple[np.ndarray, np.ndarray]:
+    """(positive row, cell) of every requested negative."""
+    inside = _in_genome(sub, genome)
+    if not inside.all():
+        raise InputError(f"{int((~inside).sum())} positive windows run past a chromosome end",
+                         hint="drop or clip them before sampling negatives")
+    pc = window_composition(genome, sub["chrom"].map(cpos).to_numpy(), sub["start"].to_numpy(), L)
+    pcell, _, _ = cells.of(pc)
+    want_pos = rows[_allocate(len(rows), ratio, rng)]  # positive row per requested negative
+    return want_pos, pcell[np.searchsorted(rows, want_pos)]
+
+
+def _avoid_by_index(sub, cpos, margin, exclude, blacklist) -> pd.DataFrame:
+    """Intervals to avoid (positives +- margin, `exclude`, `blacklist`), chromosomes as genome indices."""
     avoid = [pd.DataFrame({"chrom": sub["chrom"].map(cpos).to_numpy(), "start": sub["start"].to_numpy() - margin,
                            "end": sub["end"].to_numpy() + margin})]
     for extra in (exclude, blacklist):
@@ -409,99 +466,100 @@ def _genomic_one_length(pos, rows, L, genome, rng, *, ratio, gc_bin_width, repea
             e = extra[extra["chrom"].isin(cpos)]
             avoid.append(pd.DataFrame({"chrom": e["chrom"].map(cpos).to_numpy(), "start": e["start"].to_numpy(),
                                        "end": e["end"].to_numpy()}))
-    avoid_df = pd.concat(avoid, ignore_index=True)
-    budget = int(max_candidates) if max_candidates is not None else max(50 * n_want, 2_000_000)
-    filled = np.zeros(ncell, dtype=np.int64)
-    hits = np.zeros(ncell, dtype=np.int64)  # usable candidates seen per cell (hit-rate estimate)
-    drawn = 0
-    acc_c, acc_s, acc_cell, acc_gc, acc_rep, acc_rank = [], [], [], [], [], []
-    accepted = pd.DataFrame({"chrom": np.zeros(0, np.int64), "start": np.zeros(0, np.int64),
-                             "end": np.zeros(0, np.int64)})
-    rejected = {"overlap": 0, "n": 0}
-    while drawn < budget:
-        need = quota - filled
-        open_ = need > 0
-        if not open_.any():
-            break
-        if drawn == 0:
-            m = max(4 * n_want, 20_000)
-        else:
-            rate = hits / drawn
-            with np.errstate(divide="ignore"):
-                est = np.where(rate[open_] > 0, need[open_] / np.maximum(rate[open_], 1e-300), np.inf)
-            m = int(min(est.max() * 1.3 + 1000, 1e12)) if np.isfinite(est).all() else chunk
-        m = int(min(m, chunk, budget - drawn))
-        drawn += m
-        u = rng.integers(0, cum[-1], size=m, dtype=np.int64)
-        k = np.searchsorted(cum, u, side="right")
-        cand_c = cidx[k]
-        cand_s = u - np.r_[0, cum[:-1]][k]
-        cnt = window_composition(genome, cand_c, cand_s, L)
-        ok = cnt[:, 1] <= max_n_frac * L
-        rejected["n"] += int((~ok).sum())
+    return pd.concat(avoid, ignore_index=True)
+
+
+class _GenomicDraw:
+    """Rounds of uniformly drawn candidate windows that fill per-cell quotas (see `genomic`)."""
+
+    def __init__(self, genome, cells: _Cells, quota, cidx, cum, avoid: pd.DataFrame, *, allow_overlap, max_n_frac):
+        self.genome, self.cells, self.quota, self.cidx, self.cum = genome, cells, quota, cidx, cum
+        self.avoid, self.allow_overlap, self.max_n_frac = avoid, allow_overlap, max_n_frac
+        self.filled = np.zeros(cells.n, dtype=np.int64)
+        self.hits = np.zeros(cells.n, dtype=np.int64)  # usable candidates seen per cell (hit-rate estimate)
+        self.drawn = 0
+        self.parts: list[tuple] = []
+        self.taken = pd.DataFrame({"chrom": np.zeros(0, np.int64), "start": np.zeros(0, np.int64),
+                                   "end": np.zeros(0, np.int64)})
+        self.rejected = {"overlap": 0, "n": 0}
+
+    def run(self, rng, n_want: int, budget: int, chunk: int) -> None:
+        """Draw rounds until every quota is met or `budget` candidates were drawn."""
+        while self.drawn < budget:
+            need = self.quota - self.filled
+            open_ = need > 0
+            if not open_.any():
+                break
+            if self.drawn == 0:
+                m = max(4 * n_want, 20_000)
+            else:
+                rate = self.hits / self.drawn
+                with np.errstate(divide="ignore"):
+                    est = np.where(rate[open_] > 0, need[open_] / np.maximum(rate[open_], 1e-300), np.inf)
+                m = int(min(est.max() * 1.3 + 1000, 1e12)) if np.isfinite(est).all() else chunk
+            m = int(min(m, chunk, budget - self.drawn))
+            self.drawn += m
+            self._round(rng, m, need)
+
+    def _candidates(self, rng, m: int):
+        """`m` uniform windows, without those with too many N or overlapping what must be avoided."""
+        L = self.cells.L
+        u = rng.integers(0, self.cum[-1], size=m, dtype=np.int64)
+        k = np.searchsorted(self.cum, u, side="right")
+        cand_c = self.cidx[k]
+        cand_s = u - np.r_[0, self.cum[:-1]][k]
+        cnt = window_composition(self.genome, cand_c, cand_s, L)
+        ok = cnt[:, 1] <= self.max_n_frac * L
+        self.rejected["n"] += int((~ok).sum())
         cand = pd.DataFrame({"chrom": cand_c[ok], "start": cand_s[ok], "end": cand_s[ok] + L})
         cnt = cnt[ok]
-        bad = iv.overlaps_any(cand, avoid_df)
-        if not allow_overlap and len(accepted):
-            bad |= iv.overlaps_any(cand, accepted)
-        rejected["overlap"] += int(bad.sum())
-        cand, cnt = cand.loc[~bad], cnt[~bad]
-        cc, gc, rep = cells(cnt)
-        hits += np.bincount(cc, minlength=ncell)
-        # fill quotas in draw order: rank of each candidate within its cell
-        order = np.argsort(cc, kind="stable")
-        scc = cc[order]
-        first = np.searchsorted(scc, scc, side="left")
-        rank = np.empty(len(cc), dtype=np.int64)
-        rank[order] = np.arange(len(cc)) - first
+        bad = overlaps_any(cand, self.avoid)
+        if not self.allow_overlap and len(self.taken):
+            bad |= overlaps_any(cand, self.taken)
+        self.rejected["overlap"] += int(bad.sum())
+        return cand.loc[~bad], cnt[~bad]
+
+    def _round(self, rng, m: int, need: np.ndarray) -> None:
+        """One round: fill quotas in draw order (rank of each candidate within its cell)."""
+        L = self.cells.L
+        cand, cnt = self._candidates(rng, m)
+        cc, gc, rep = self.cells.of(cnt)
+        self.hits += np.bincount(cc, minlength=self.cells.n)
+        rank = _rank_within(cc)
         take = rank < need[cc]
         cs, ss = cand["chrom"].to_numpy()[take], cand["start"].to_numpy()[take]
-        tc, tr = cc[take], rank[take] + filled[cc[take]]
+        tc, tr = cc[take], rank[take] + self.filled[cc[take]]
         tgc, trep = gc[take], rep[take]
-        if not allow_overlap and len(cs) > 1:  # drop candidates of this round that overlap each other
+        if not self.allow_overlap and len(cs) > 1:  # drop candidates of this round that overlap each other
             o = np.lexsort((ss, cs))
             clash = np.zeros(len(cs), dtype=bool)
             clash[o[1:]] = (cs[o[1:]] == cs[o[:-1]]) & (ss[o[1:]] < ss[o[:-1]] + L)
             if clash.any():
                 keep = ~clash
                 cs, ss, tc, tgc, trep = cs[keep], ss[keep], tc[keep], tgc[keep], trep[keep]
-                # re-rank inside cells after dropping
-                o2 = np.argsort(tc, kind="stable")
-                first2 = np.searchsorted(tc[o2], tc[o2], side="left")
-                r2 = np.empty(len(tc), dtype=np.int64)
-                r2[o2] = np.arange(len(tc)) - first2
-                tr = r2 + filled[tc]
-        filled += np.bincount(tc, minlength=ncell)
-        acc_c.append(cs), acc_s.append(ss), acc_cell.append(tc), acc_gc.append(tgc), acc_rep.append(trep)
-        acc_rank.append(tr)
-        if not allow_overlap:
-            accepted = pd.concat([accepted, pd.DataFrame({"chrom": cs, "start": ss, "end": ss + L})],
-                                 ignore_index=True)
-    c = np.concatenate(acc_c) if acc_c else np.zeros(0, np.int64)
-    s = np.concatenate(acc_s) if acc_s else np.zeros(0, np.int64)
-    cell = np.concatenate(acc_cell) if acc_cell else np.zeros(0, np.int64)
-    rank = np.concatenate(acc_rank) if acc_rank else np.zeros(0, np.int64)
-    pos_index = want_pos[by_cell[cell_first[cell] + rank]] if len(cell) else np.zeros(0, np.int64)
-    out = pd.DataFrame({
-        "chrom": np.asarray(genome.chroms, dtype=object)[c], "start": s, "end": s + L,
-        "pos_index": pos.index.to_numpy()[pos_index] if len(pos_index) else pos_index,
-        "gc": np.concatenate(acc_gc) if acc_gc else np.zeros(0), "repeat": np.concatenate(acc_rep) if acc_rep else np.zeros(0),
-    })
-    out = out.sort_values("pos_index", kind="stable").reset_index(drop=True)
-    if len(out) < n_want:
-        short = np.flatnonzero(filled < quota)
-        desc = []
-        for ci in short[np.argsort(-(quota - filled)[short])][:6]:
-            g, r = divmod(int(ci), n_rep)
-            lab = f"GC {g * gc_bin_width:.2f}-{min((g + 1) * gc_bin_width, 1):.2f}"
-            if use_rep:
-                lab += f" x repeat {r * repeat_bin_width:.2f}-{min((r + 1) * repeat_bin_width, 1):.2f}"
-            desc.append(f"{lab}: {int(filled[ci])}/{int(quota[ci])}")
-        why = (f"{drawn:,} candidate {L}-bp windows drawn on {len(names)} chromosome(s) "
-               f"({rejected['n']:,} with too many N, {rejected['overlap']:,} overlapping positives/exclusions/"
-               f"other negatives) did not fill {len(short)} (GC x repeat) bin(s); shortest: {'; '.join(desc)}")
-        _short("genomic", n_want, len(out), why, on_short, notes)
-    return out
+                tr = _rank_within(tc) + self.filled[tc]  # re-rank inside cells after dropping
+        self.filled += np.bincount(tc, minlength=self.cells.n)
+        self.parts.append((cs, ss, tc, tr, tgc, trep))
+        if not self.allow_overlap:
+            self.taken = pd.concat([self.taken, pd.DataFrame({"chrom": cs, "start": ss, "end": ss + L})],
+                                   ignore_index=True)
+
+    def accepted(self) -> tuple[np.ndarray, ...]:
+        """(chromosome index, start, cell, rank in cell, GC, repeat) of the accepted windows."""
+        dtypes = (np.int64, np.int64, np.int64, np.int64, np.float64, np.float64)
+        if not self.parts:
+            return tuple(np.zeros(0, d) for d in dtypes)
+        return tuple(np.concatenate(col) for col in zip(*self.parts))
+
+    def shortfall(self, n_chroms: int) -> str:
+        """Why the quotas were not all met, with the emptiest cells."""
+        short = np.flatnonzero(self.filled < self.quota)
+        desc = [f"{self.cells.label(ci)}: {int(self.filled[ci])}/{int(self.quota[ci])}"
+                for ci in short[np.argsort(-(self.quota - self.filled)[short])][:6]]
+        return (f"{self.drawn:,} candidate {self.cells.L}-bp windows drawn on {n_chroms} chromosome(s) "
+                f"({self.rejected['n']:,} with too many N, {self.rejected['overlap']:,} overlapping positives/"
+                f"exclusions/other negatives) did not fill {len(short)} (GC x repeat) bin(s); shortest: "
+                f"{'; '.join(desc)}")
 
 
 def _sequence_strategy(name, positives, genome, *, ratio, seed, kernel_key):
@@ -541,26 +599,32 @@ def dinucleotide(positives: pd.DataFrame, genome, *, ratio: float = 1.0, seed: i
 
 
 def neighbor(
-    positives: pd.DataFrame,
-    genome,
-    *,
-    ratio: float = 1.0,
-    seed: int = 0,
-    min_offset: int = 101,
-    max_offset: int = 200,
-    exclude: pd.DataFrame | None = None,
-    blacklist: pd.DataFrame | None = None,
-    max_n_frac: float = 0.0,
-    tries: int = 20,
-    on_short: str = "error",
+    positives: pd.DataFrame, genome, *, ratio: float = 1.0, seed: int = 0, min_offset: int = 101,
+    max_offset: int = 200, exclude: pd.DataFrame | None = None, blacklist: pd.DataFrame | None = None,
+    max_n_frac: float = 0.0, tries: int = 20, on_short: str = "error",
 ) -> pd.DataFrame:
     """A window centred `min_offset`..`max_offset` bp up- or downstream (at random) of each positive's centre,
     of the positive's length, inside the chromosome, overlapping no positive (nor `exclude`/`blacklist`).
 
     Each negative gets up to `tries` random draws (offset and direction). Extra column ``offset``: signed
     distance from the positive's centre to the negative's centre.
+
+    Parameters
+    ----------
+    positives, genome
+        The positive windows (any lengths; each neighbour has its positive's length) and the `Genome`.
+    ratio, seed, on_short
+        As for every strategy (see the module doc).
+    min_offset, max_offset, tries
+        Distance range of the neighbour's centre and draws per negative.
+    exclude, blacklist, max_n_frac
+        Regions to avoid besides the positives, and the N fraction allowed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The negatives, with ``offset``.
     """
-    from bindscape.io import intervals as iv
 
     if not 0 <= min_offset <= max_offset:
         raise ConfigError(f"need 0 <= min_offset <= max_offset, got {min_offset}, {max_offset}")
@@ -590,7 +654,7 @@ def neighbor(
         ok = _in_genome(cand, genome)
         fails["edge"] += int((~ok).sum())
         ok2 = ok.copy()
-        ok2[ok] = ~iv.overlaps_any(cand.loc[ok], avoid_df)
+        ok2[ok] = ~overlaps_any(cand.loc[ok], avoid_df)
         fails["overlap"] += int((ok & ~ok2).sum())
         if ok2.any():
             sub = cand.loc[ok2]
@@ -625,16 +689,8 @@ def _dinuc_freq(codes: np.ndarray) -> np.ndarray:
 
 
 def cross_tf(
-    positives: pd.DataFrame,
-    genome,
-    *,
-    others: pd.DataFrame,
-    ratio: float = 1.0,
-    seed: int = 0,
-    peaks: pd.DataFrame | None = None,
-    margin: int = 0,
-    max_n_frac: float = 0.0,
-    on_short: str = "error",
+    positives: pd.DataFrame, genome, *, others: pd.DataFrame, ratio: float = 1.0, seed: int = 0,
+    peaks: pd.DataFrame | None = None, margin: int = 0, max_n_frac: float = 0.0, on_short: str = "error",
 ) -> pd.DataFrame:
     """Peaks of other TFs in the same cell line as negatives (Tourne et al.'s "cell line" negatives).
 
@@ -644,32 +700,31 @@ def cross_tf(
     then matched one-to-one to a positive: the unused candidate nearest in dinucleotide composition
     (Euclidean distance between 16-dim dinucleotide frequencies; positives in random order). Extra columns:
     ``source_tf`` (the other TF) and ``dinuc_dist``.
+
+    Parameters
+    ----------
+    positives, genome
+        The positive windows (one length) and the `Genome`.
+    others, peaks, margin
+        Other TFs' peaks; this TF's full peaks and the margin around what is avoided.
+    ratio, seed, on_short
+        Negatives per positive, random seed, and what a shortfall does (see the module doc).
+    max_n_frac
+        Largest N fraction of a window.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The negatives, with ``source_tf`` and ``dinuc_dist``.
     """
-    from scipy.spatial import cKDTree
-
-    from bindscape.io import intervals as iv
-
-    pos = _check_positives(positives, genome)
-    lengths = (pos["end"] - pos["start"]).unique()
-    if len(lengths) != 1:
-        raise InputError("cross_tf needs positive windows of one length")
-    L = int(lengths[0])
+    pos, L = _one_length(positives, genome, "cross_tf")
     rng = np.random.default_rng(seed)
     notes: list[str] = []
     if others is None or len(others) == 0:
         raise InputError("cross_tf needs the peaks of other TFs (others=...)")
     oth = others[others["chrom"].isin(genome.sizes)].reset_index(drop=True)
-    cand = _windows_at(oth["chrom"], _centres(oth), L)
-    cand["source_tf"] = oth["tf"].astype(str).to_numpy() if "tf" in oth else "other"
-    cand = cand[_in_genome(cand, genome)]
-    avoid = [pos[["chrom", "start", "end"]]] + ([peaks[["chrom", "start", "end"]]] if peaks is not None else [])
-    n0 = len(cand)
-    cand = cand[~iv.overlaps_any(cand, pd.concat(avoid, ignore_index=True), margin=margin)]
-    n_overlap = n0 - len(cand)
-    cand = cand.drop_duplicates(["chrom", "start", "end"]).reset_index(drop=True)
-    codes = region_codes(genome, cand, length=L) if len(cand) else np.zeros((0, L), np.uint8)
-    nok = (codes == 4).mean(axis=1) <= max_n_frac if len(cand) else np.zeros(0, bool)
-    cand, codes = cand[nok].reset_index(drop=True), codes[nok]
+    cand, codes, n_overlap = _cross_tf_candidates(oth, pos, genome, L, peaks=peaks, margin=margin,
+                                                  max_n_frac=max_n_frac)
     idx = _allocate(len(pos), ratio, rng)
     n = len(idx)
     if len(cand) == 0 or n == 0:
@@ -677,17 +732,48 @@ def cross_tf(
                "positives)", on_short, notes)
         return _finish(_empty_frame(), "cross_tf", notes)
     fp = _dinuc_freq(region_codes(genome, pos, length=L))
-    fc = _dinuc_freq(codes)
+    choice, dist = _nearest_unused(_dinuc_freq(codes), fp[idx], rng.permutation(n))
+    got = choice >= 0
+    df = cand.iloc[choice[got]].reset_index(drop=True)
+    df["pos_index"] = pos.index.to_numpy()[idx[got]]
+    df["dinuc_dist"] = dist[got]
+    df = df.sort_values("pos_index", kind="stable").reset_index(drop=True)
+    _short("cross_tf", n, len(df), f"only {len(cand):,} usable other-TF windows ({len(oth):,} peaks; {n_overlap:,} "
+           "overlap this TF's positives; duplicates and N windows removed)", on_short, notes)
+    return _finish(df, "cross_tf", notes)
+
+
+def _cross_tf_candidates(oth, pos, genome, L: int, *, peaks, margin, max_n_frac):
+    """(windows, their codes, how many overlapped the TF's positives/peaks) from other TFs' peaks."""
+    cand = _windows_at(oth["chrom"], _centres(oth), L)
+    cand["source_tf"] = oth["tf"].astype(str).to_numpy() if "tf" in oth else "other"
+    cand = cand[_in_genome(cand, genome)]
+    avoid = [pos[["chrom", "start", "end"]]] + ([peaks[["chrom", "start", "end"]]] if peaks is not None else [])
+    n0 = len(cand)
+    cand = cand[~overlaps_any(cand, pd.concat(avoid, ignore_index=True), margin=margin)]
+    n_overlap = n0 - len(cand)
+    cand = cand.drop_duplicates(["chrom", "start", "end"]).reset_index(drop=True)
+    codes = region_codes(genome, cand, length=L) if len(cand) else np.zeros((0, L), np.uint8)
+    nok = (codes == 4).mean(axis=1) <= max_n_frac if len(cand) else np.zeros(0, bool)
+    return cand[nok].reset_index(drop=True), codes[nok], n_overlap
+
+
+def _nearest_unused(fc: np.ndarray, fq: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy one-to-one matching: query rows `fq` in `order` each take the nearest unused row of `fc`.
+
+    Returns (chosen row of `fc` or -1, Euclidean distance or NaN) per query row."""
+    from scipy.spatial import cKDTree
+
     tree = cKDTree(fc)
-    order = rng.permutation(n)
-    used = np.zeros(len(cand), dtype=bool)
+    n, n_cand = len(fq), len(fc)
+    used = np.zeros(n_cand, dtype=bool)
     choice = np.full(n, -1, dtype=np.int64)
     dist = np.full(n, np.nan)
-    m = min(len(cand), n)
-    k = min(len(cand), 8)
+    m = min(n_cand, n)
+    k = min(n_cand, 8)
     todo = order[:]
-    while len(todo) and used.sum() < len(cand) and (choice >= 0).sum() < m:
-        d, j = tree.query(fp[idx[todo]], k=k)
+    while len(todo) and used.sum() < n_cand and (choice >= 0).sum() < m:
+        d, j = tree.query(fq[todo], k=k)
         d, j = d.reshape(len(todo), -1), j.reshape(len(todo), -1)
         left = []
         for t, row_d, row_j in zip(todo, d, j):  # greedy, positives in random order
@@ -699,53 +785,48 @@ def cross_tf(
             else:
                 left.append(t)
         todo = np.asarray(left, dtype=np.int64)
-        if k == len(cand):
+        if k == n_cand:
             break
-        k = min(len(cand), k * 4)
-    got = choice >= 0
-    df = cand.iloc[choice[got]].reset_index(drop=True)
-    df["pos_index"] = pos.index.to_numpy()[idx[got]]
-    df["dinuc_dist"] = dist[got]
-    df = df.sort_values("pos_index", kind="stable").reset_index(drop=True)
-    _short("cross_tf", n, len(df), f"only {len(cand):,} usable other-TF windows ({len(oth):,} peaks; {n_overlap:,} "
-           "overlap this TF's positives; duplicates and N windows removed)", on_short, notes)
-    return _finish(df, "cross_tf", notes)
+        k = min(n_cand, k * 4)
+    return choice, dist
 
 
 def accessible(
-    positives: pd.DataFrame,
-    genome,
-    *,
-    accessible: pd.DataFrame,
-    ratio: float | None = None,
-    seed: int = 0,
-    peaks: pd.DataFrame | None = None,
-    margin: int = 0,
-    max_n_frac: float = 0.0,
-    on_short: str = "error",
+    positives: pd.DataFrame, genome, *, accessible: pd.DataFrame, ratio: float | None = None, seed: int = 0,
+    peaks: pd.DataFrame | None = None, margin: int = 0, max_n_frac: float = 0.0, on_short: str = "error",
 ) -> pd.DataFrame:
     """High-quality negatives: centres (summits) of accessibility peaks that overlap no peak of the TF.
 
     An accessibility peak is dropped when it, or the window at its centre, overlaps a positive window or
     `peaks` (the TF's full peaks) extended by `margin`. Windows have the positives' length. ``ratio=None``
     (default) keeps every usable one; a number samples ``round(ratio * n_positives)`` without replacement.
-    """
-    from bindscape.io import intervals as iv
 
-    pos = _check_positives(positives, genome)
-    lengths = (pos["end"] - pos["start"]).unique()
-    if len(lengths) != 1:
-        raise InputError("accessible needs positive windows of one length")
-    L = int(lengths[0])
+    Parameters
+    ----------
+    positives, genome
+        The positive windows (one length) and the `Genome`.
+    accessible, peaks, margin
+        Accessibility peaks; this TF's full peaks and the margin around what is avoided.
+    ratio, seed, on_short
+        See above; random seed; what a shortfall does (see the module doc).
+    max_n_frac
+        Largest N fraction of a window.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The negatives (``pos_index`` -1).
+    """
+    pos, L = _one_length(positives, genome, "accessible")
     notes: list[str] = []
     if accessible is None or len(accessible) == 0:
         raise InputError("accessible needs accessibility peaks (accessible=...)")
     acc = accessible[accessible["chrom"].isin(genome.sizes)].reset_index(drop=True)
     tf = pd.concat([pos[["chrom", "start", "end"]]] + ([peaks[["chrom", "start", "end"]]] if peaks is not None else []),
                    ignore_index=True)
-    bound = iv.overlaps_any(acc, tf, margin=margin)
+    bound = overlaps_any(acc, tf, margin=margin)
     win = _windows_at(acc["chrom"], _centres(acc), L)
-    bound |= iv.overlaps_any(win, tf, margin=margin)
+    bound |= overlaps_any(win, tf, margin=margin)
     keep = ~bound & _in_genome(win, genome)
     win = win[keep].drop_duplicates(["chrom", "start", "end"]).reset_index(drop=True)
     if len(win):

@@ -159,11 +159,61 @@ def build_sequence_dataset(
     `negatives`] FASTA) split at random with `val_frac`/`test_frac` (stratified by label, seeded). Without
     any negatives, `negatives_per_positive` shuffled copies of each positive (`negative_strategy`) are
     made per split.
+
+    Parameters
+    ----------
+    out
+        The dataset folder.
+    inputs, positives, negatives
+        A pool: labelled tables, positive and negative FASTA files.
+    train, val, test
+        Given splits (files).
+    length, align
+        Common sequence length (default: the longest) and how shorter/longer ones are fitted (`fit_length`).
+    val_frac, test_frac
+        Fractions of a pool held out (per label).
+    negative_strategy, negatives_per_positive
+        How negatives are made when none are given (``dinucleotide`` or ``shuffle``) and how many.
+    sequence_column, label_column
+        Column names in tables.
+    seed, force
+        Random seed; overwrite a non-empty folder.
+
+    Returns
+    -------
+    Path
+        The dataset folder.
     """
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise InputError(f"{out}: exists and is not empty", hint="use --force to overwrite")
-    kw = dict(sequence_column=sequence_column, label_column=label_column)
+    given_split = bool(train or val or test)
+    df = _read_inputs(inputs, train, val, test, positives, negatives,
+                      sequence_column=sequence_column, label_column=label_column)
+    rng = np.random.default_rng(seed)
+    if not given_split:
+        df["split"] = _random_split(df["label"].to_numpy(), val_frac, test_frac, rng)
+    lengths = df["sequence"].str.len()
+    L = int(length) if length else int(lengths.max())
+    df["sequence"] = fit_length(df["sequence"].tolist(), L, align)
+    made_negatives = False
+    if (df["label"] == 0).sum() == 0:
+        df = _with_shuffled_negatives(df, negative_strategy, negatives_per_positive, seed)
+        made_negatives = True
+    df = _sequence_rows(df, L)
+    if made_negatives:
+        df.loc[df["label"] == 0, "source"] = negative_strategy
+    params = dict(inputs=list(map(str, inputs)), train=list(map(str, train)), val=list(map(str, val)),
+                  test=list(map(str, test)), positives=list(map(str, positives)),
+                  negatives=list(map(str, negatives)), length=L, align=align, val_frac=val_frac,
+                  test_frac=test_frac, negative_strategy=negative_strategy if made_negatives else None,
+                  negatives_per_positive=negatives_per_positive, input_lengths=[int(lengths.min()),
+                                                                                 int(lengths.max())])
+    return write_dataset(out, df, builder="sequences", params=params, seed=seed, genome=None)
+
+
+def _read_inputs(inputs, train, val, test, positives, negatives, **kw) -> pd.DataFrame:
+    """All input sequences with ``label`` (and ``split`` for given splits); checks the combination."""
     parts: list[pd.DataFrame] = []
     given_split = bool(train or val or test)
     if given_split and (inputs or positives):
@@ -192,23 +242,23 @@ def build_sequence_dataset(
     df = pd.concat(parts, ignore_index=True)
     if "label" not in df or df["label"].isna().any():
         raise InputError("some inputs have no labels", hint="FASTA inputs: use --positives/--negatives")
-    rng = np.random.default_rng(seed)
-    if not given_split:
-        df["split"] = _random_split(df["label"].to_numpy(), val_frac, test_frac, rng)
-    lengths = df["sequence"].str.len()
-    L = int(length) if length else int(lengths.max())
-    df["sequence"] = fit_length(df["sequence"].tolist(), L, align)
-    made_negatives = False
-    if (df["label"] == 0).sum() == 0:
-        negs = []
-        for split in SPLITS:
-            pos = df[(df["split"] == split) & (df["label"] == 1)]
-            if len(pos) == 0:
-                continue
-            shuf = _shuffled(pos["sequence"].tolist(), negative_strategy, negatives_per_positive, seed)
-            negs.append(pd.DataFrame({"sequence": shuf, "label": 0, "split": split}))
-        df = pd.concat([df, *negs], ignore_index=True)
-        made_negatives = True
+    return df
+
+
+def _with_shuffled_negatives(df: pd.DataFrame, strategy: str, n: int, seed: int) -> pd.DataFrame:
+    """`df` plus `n` shuffled copies (label 0) of each positive, made per split."""
+    negs = []
+    for split in SPLITS:
+        pos = df[(df["split"] == split) & (df["label"] == 1)]
+        if len(pos) == 0:
+            continue
+        shuf = _shuffled(pos["sequence"].tolist(), strategy, n, seed)
+        negs.append(pd.DataFrame({"sequence": shuf, "label": 0, "split": split}))
+    return pd.concat([df, *negs], ignore_index=True)
+
+
+def _sequence_rows(df: pd.DataFrame, L: int) -> pd.DataFrame:
+    """Names, int8 labels, canonical order and pseudo-coordinates (``chrom, start, end``) of the rows."""
     if "name" not in df:
         df["name"] = [f"seq{i}" for i in range(len(df))]
     df["name"] = df["name"].fillna("").astype(str)
@@ -220,15 +270,7 @@ def build_sequence_dataset(
     df.insert(1, "start", np.arange(len(df), dtype=np.int64))
     df.insert(2, "end", df["start"] + L)
     df["source"] = "given"
-    if made_negatives:
-        df.loc[df["label"] == 0, "source"] = negative_strategy
-    params = dict(inputs=list(map(str, inputs)), train=list(map(str, train)), val=list(map(str, val)),
-                  test=list(map(str, test)), positives=list(map(str, positives)),
-                  negatives=list(map(str, negatives)), length=L, align=align, val_frac=val_frac,
-                  test_frac=test_frac, negative_strategy=negative_strategy if made_negatives else None,
-                  negatives_per_positive=negatives_per_positive, input_lengths=[int(lengths.min()),
-                                                                                 int(lengths.max())])
-    return write_dataset(out, df, builder="sequences", params=params, seed=seed, genome=None)
+    return df
 
 
 def _random_split(labels: np.ndarray, val_frac: float, test_frac: float, rng) -> np.ndarray:

@@ -17,6 +17,7 @@ chromosomes, so every split keeps the requested ratio and no negative crosses a 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,13 @@ SPLITS = ("train", "val", "test")
 
 
 def _read(x, genome, what: str) -> pd.DataFrame | None:
-    from bindscape.io import intervals as iv
+    from bindscape.io.bed import read_peaks
 
     if x is None:
         return None
     if isinstance(x, pd.DataFrame):
         return x
-    return iv.read_peaks(x, sizes=None if what == "blacklist" else genome.sizes)
+    return read_peaks(x, sizes=None if what == "blacklist" else genome.sizes)
 
 
 def _read_others(others, genome) -> pd.DataFrame | None:
@@ -60,9 +61,9 @@ def _read_others(others, genome) -> pd.DataFrame | None:
 def positive_windows(peaks: pd.DataFrame, genome, *, length: int, anchor: str = "summit",
                      chroms: set[str] | None = None, max_n_frac: float = 0.1) -> pd.DataFrame:
     """Windows of `length` at the peaks' summits (or centres), inside their chromosome, few N, deduplicated."""
-    from bindscape.io import intervals as iv
+    from bindscape.io.ranges import window
 
-    w = iv.window(peaks[[c for c in ("chrom", "start", "end", "summit", "name", "score") if c in peaks]], length,
+    w = window(peaks[[c for c in ("chrom", "start", "end", "summit", "name", "score") if c in peaks]], length,
                   anchor=anchor)
     if chroms is not None:
         w = w[w["chrom"].isin(chroms)]
@@ -76,26 +77,10 @@ def positive_windows(peaks: pd.DataFrame, genome, *, length: int, anchor: str = 
 
 
 def build_tfbs_benchmark(
-    genome,
-    peaks,
-    out: str | Path,
-    *,
-    tf: str = "TF",
-    accessible=None,
-    others=None,
-    strategies: str | list[str] | None = None,
-    length: int = 101,
-    ratio: float = 1.0,
-    fold: int = 0,
-    k: int = 3,
-    seed: int = 0,
-    blacklist=None,
-    anchor: str = "summit",
-    on_short: str = "warn",
-    include_excluded: bool = False,
-    shortcut: bool = True,
-    options: dict[str, dict[str, Any]] | None = None,
-    force: bool = False,
+    genome, peaks, out: str | Path, *, tf: str = "TF", accessible=None, others=None,
+    strategies: str | list[str] | None = None, length: int = 101, ratio: float = 1.0, fold: int = 0, k: int = 3,
+    seed: int = 0, blacklist=None, anchor: str = "summit", on_short: str = "warn", include_excluded: bool = False,
+    shortcut: bool = True, options: dict[str, dict[str, Any]] | None = None, force: bool = False,
 ) -> dict[str, Any]:
     """Build one training dataset per negative strategy plus the shared HQ test set; returns the summary.
 
@@ -103,6 +88,26 @@ def build_tfbs_benchmark(
     `others`: other TFs' peaks in the same cell line ({tf: path} or a frame with a ``tf`` column).
     `strategies`: default all that the inputs allow (``cross_tf`` needs `others`, ``accessible`` needs
     `accessible`). `options`: per-strategy keyword options for `sample_negatives`.
+
+    Parameters
+    ----------
+    genome, peaks, out
+        The genome, the TF's peaks and the output folder (see above).
+    tf, accessible, others, blacklist
+        The TF's name and the optional inputs (see above).
+    strategies, ratio, options, on_short
+        Which negative strategies, negatives per positive, per-strategy options and what a shortfall does.
+    length, anchor, include_excluded
+        Positive windows: length, centred on summits or centres, and whether excluded chromosomes are used.
+    fold, k
+        The held-out chromosome groups (`kgroup_folds`).
+    seed, shortcut, force
+        Random seed, whether QC trains the shortcut detector, overwrite a non-empty folder.
+
+    Returns
+    -------
+    dict
+        The summary also written to ``OUT/benchmark.json``.
     """
     from bindscape.io.genome import Genome
 
@@ -110,10 +115,59 @@ def build_tfbs_benchmark(
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise InputError(f"{out}: folder exists and is not empty", hint="pass --force to overwrite")
-    pk = _read(peaks, g, "peaks")
-    acc = _read(accessible, g, "accessible")
-    oth = _read_others(others, g)
-    bl = _read(blacklist, g, "blacklist")
+    ins = _Inputs(_read(peaks, g, "peaks"), _read(accessible, g, "accessible"), _read_others(others, g),
+                  _read(blacklist, g, "blacklist"))
+    names = _strategy_names(strategies, ins)
+    chroms = [c for c in g.chroms if include_excluded or not is_excluded(c)]
+    folds = kgroup_folds({c: g.sizes[c] for c in chroms}, k)
+    if not 0 <= fold < len(folds):
+        raise ConfigError(f"fold {fold} out of range: k={k} gives folds 0..{len(folds) - 1}")
+    roles = folds[fold]
+    mapping = {c: role for role in SPLITS for c in roles[role]}
+    pos = positive_windows(ins.peaks, g, length=length, anchor=anchor, chroms=set(chroms))
+    if ins.blacklist is not None:
+        from bindscape.io.ranges import remove_overlapping
+
+        pos = remove_overlapping(pos, ins.blacklist)
+    if pos.empty:
+        raise InputError("no positive windows left (check the peaks, --length and the chromosome names)")
+    pos["split"] = pos["chrom"].map(mapping)
+    options = dict(options or {})
+    summary: dict[str, Any] = {
+        "tf": tf, "length": length, "ratio": ratio, "fold": fold, "k": k, "seed": seed,
+        "split_chroms": {s: roles[s] for s in SPLITS}, "positives": {s: int((pos["split"] == s).sum()) for s in SPLITS},
+        "strategies": {},
+    }
+    params_common = {"tf": tf, "length": length, "ratio": ratio, "fold": fold, "k": k, "anchor": anchor,
+                     "split_chroms": summary["split_chroms"]}
+    for si, name in enumerate(names):
+        neg, notes = _split_negatives(name, si, pos, g, ins, roles, ratio=ratio, seed=seed, on_short=on_short,
+                                      options=options.get(name, {}))
+        regions = _assemble(pos, neg, tf)
+        write_dataset(out / name, regions, builder="tfbs-negatives", params={**params_common, "strategy": name},
+                      seed=seed, genome=g, extra={"split_chroms": mapping, "notes": notes})
+        summary["strategies"][name] = _strategy_info(pos, neg, notes, g, shortcut=shortcut, seed=seed)
+    if ins.accessible is not None:
+        summary["hq_test"] = _write_hq_test(out / "hq_test", pos, g, ins, roles["test"], tf=tf, seed=seed,
+                                            params={**params_common, "strategy": "accessible", "ratio": None},
+                                            mapping=mapping)
+    atomic_write_text(out / "benchmark.json", json.dumps(summary, indent=2, default=_json_default) + "\n")
+    return summary
+
+
+@dataclass
+class _Inputs:
+    """The benchmark's region inputs (None where not given)."""
+
+    peaks: pd.DataFrame
+    accessible: pd.DataFrame | None
+    others: pd.DataFrame | None
+    blacklist: pd.DataFrame | None
+
+
+def _strategy_names(strategies, ins: _Inputs) -> list[str]:
+    """The strategies asked for (default: all that the inputs allow), checked against the inputs."""
+    oth, acc = ins.others, ins.accessible
     if strategies is None:
         names = [s for s in STRATEGIES if not (s == "cross_tf" and oth is None) and not (s == "accessible" and acc is None)]
     else:
@@ -122,86 +176,71 @@ def build_tfbs_benchmark(
         raise ConfigError("strategy cross_tf needs other TFs' peaks", hint="add --other TF=PATH")
     if "accessible" in names and acc is None:
         raise ConfigError("strategy accessible needs accessibility peaks", hint="add --accessible PATH")
-    chroms = [c for c in g.chroms if include_excluded or not is_excluded(c)]
-    folds = kgroup_folds({c: g.sizes[c] for c in chroms}, k)
-    if not 0 <= fold < len(folds):
-        raise ConfigError(f"fold {fold} out of range: k={k} gives folds 0..{len(folds) - 1}")
-    mapping = {c: role for role in SPLITS for c in folds[fold][role]}
-    pos = positive_windows(pk, g, length=length, anchor=anchor, chroms=set(chroms))
-    if bl is not None:
-        from bindscape.io import intervals as iv
+    return names
 
-        pos = iv.remove_overlapping(pos, bl)
-    if pos.empty:
-        raise InputError("no positive windows left (check the peaks, --length and the chromosome names)")
-    pos["split"] = pos["chrom"].map(mapping)
-    options = dict(options or {})
-    summary: dict[str, Any] = {
-        "tf": tf, "length": length, "ratio": ratio, "fold": fold, "k": k, "seed": seed,
-        "split_chroms": {s: folds[fold][s] for s in SPLITS}, "positives": {s: int((pos["split"] == s).sum()) for s in SPLITS},
-        "strategies": {},
-    }
-    params_common = {"tf": tf, "length": length, "ratio": ratio, "fold": fold, "k": k, "anchor": anchor,
-                     "split_chroms": summary["split_chroms"]}
-    for si, name in enumerate(names):
-        negs, notes = [], []
-        for sj, split in enumerate(SPLITS):
-            ps = pos[pos["split"] == split]
-            if ps.empty:
-                notes.append(f"{split}: no positives")
-                continue
-            split_chroms = set(folds[fold][split])
-            opt: dict[str, Any] = {"on_short": on_short} if name not in ("shuffle", "dinucleotide") else {}
-            if name == "genomic":
-                opt.update(chroms=sorted(split_chroms), exclude=pk, blacklist=bl)
-            elif name == "neighbor":
-                opt.update(exclude=pk, blacklist=bl)
-            elif name == "cross_tf":
-                opt.update(others=oth[oth["chrom"].isin(split_chroms)], peaks=pk)
-            elif name == "accessible":
-                opt.update(accessible=acc[acc["chrom"].isin(split_chroms)], peaks=pk)
-            opt.update(options.get(name, {}))
-            import warnings
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                neg = sample_negatives(name, ps, g, ratio=ratio, seed=seed * 1000 + si * 10 + sj, **opt)
-            notes += [f"{split}: {n}" for n in neg.attrs.get("notes", [])]
-            neg["pos_index"] = np.where(neg["pos_index"] >= 0, ps.index.to_numpy()[neg["pos_index"].clip(0)], -1)
-            neg["split"] = split
-            negs.append(neg)
-        neg = pd.concat(negs, ignore_index=True) if negs else pd.DataFrame()
-        regions = _assemble(pos, neg, tf)
-        write_dataset(out / name, regions, builder="tfbs-negatives", params={**params_common, "strategy": name},
-                      seed=seed, genome=g, extra={"split_chroms": mapping, "notes": notes})
-        info: dict[str, Any] = {"negatives": int(len(neg)),
-                                "negatives_per_split": {s: int((neg.get("split") == s).sum()) if len(neg) else 0
-                                                        for s in SPLITS},
-                                "notes": notes}
-        tr_pos = pos[pos["split"] == "train"].reset_index(drop=True)
-        tr_neg = neg[neg["split"] == "train"].reset_index(drop=True) if len(neg) else neg
-        if len(tr_neg) and len(tr_pos):
-            q = negatives_qc(tr_pos, tr_neg, g, shortcut=shortcut, seed=seed)
-            q.pop("report")
-            info.update({k2: q[k2] for k2 in ("gc_ks", "repeat_ks", "gc_pos_mean", "gc_neg_mean")})
-            if shortcut:
-                info["shortcut_auc"] = q["shortcut_auc"]
-        summary["strategies"][name] = info
-    if acc is not None:
-        test_chroms = set(folds[fold]["test"])
-        ps = pos[pos["split"] == "test"]
+def _split_negatives(name: str, si: int, pos, g, ins: _Inputs, roles, *, ratio, seed, on_short, options):
+    """(negatives, notes) of strategy `name`, sampled inside each split's chromosomes."""
+    import warnings
+
+    negs, notes = [], []
+    pk, bl = ins.peaks, ins.blacklist
+    for sj, split in enumerate(SPLITS):
+        ps = pos[pos["split"] == split]
         if ps.empty:
-            raise InputError("no positives on the test chromosomes: cannot build the HQ test set")
-        hq = sample_negatives("accessible", ps, g, ratio=None, seed=seed, peaks=pk,
-                              accessible=acc[acc["chrom"].isin(test_chroms)], on_short="ignore")
-        hq["split"] = "test"
-        regions = _assemble(pos[pos["split"] == "test"], hq, tf)
-        write_dataset(out / "hq_test", regions, builder="tfbs-negatives-hq",
-                      params={**params_common, "strategy": "accessible", "ratio": None}, seed=seed, genome=g,
-                      extra={"split_chroms": mapping})
-        summary["hq_test"] = {"positives": int(len(ps)), "negatives": int(len(hq))}
-    atomic_write_text(out / "benchmark.json", json.dumps(summary, indent=2, default=_json_default) + "\n")
-    return summary
+            notes.append(f"{split}: no positives")
+            continue
+        split_chroms = set(roles[split])
+        opt: dict[str, Any] = {"on_short": on_short} if name not in ("shuffle", "dinucleotide") else {}
+        if name == "genomic":
+            opt.update(chroms=sorted(split_chroms), exclude=pk, blacklist=bl)
+        elif name == "neighbor":
+            opt.update(exclude=pk, blacklist=bl)
+        elif name == "cross_tf":
+            opt.update(others=ins.others[ins.others["chrom"].isin(split_chroms)], peaks=pk)
+        elif name == "accessible":
+            opt.update(accessible=ins.accessible[ins.accessible["chrom"].isin(split_chroms)], peaks=pk)
+        opt.update(options)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            neg = sample_negatives(name, ps, g, ratio=ratio, seed=seed * 1000 + si * 10 + sj, **opt)
+        notes += [f"{split}: {n}" for n in neg.attrs.get("notes", [])]
+        neg["pos_index"] = np.where(neg["pos_index"] >= 0, ps.index.to_numpy()[neg["pos_index"].clip(0)], -1)
+        neg["split"] = split
+        negs.append(neg)
+    return (pd.concat(negs, ignore_index=True) if negs else pd.DataFrame()), notes
+
+
+def _strategy_info(pos, neg, notes, g, *, shortcut: bool, seed: int) -> dict[str, Any]:
+    """One strategy's summary: counts, notes and the training split's QC statistics."""
+    info: dict[str, Any] = {"negatives": int(len(neg)),
+                            "negatives_per_split": {s: int((neg.get("split") == s).sum()) if len(neg) else 0
+                                                    for s in SPLITS},
+                            "notes": notes}
+    tr_pos = pos[pos["split"] == "train"].reset_index(drop=True)
+    tr_neg = neg[neg["split"] == "train"].reset_index(drop=True) if len(neg) else neg
+    if len(tr_neg) and len(tr_pos):
+        q = negatives_qc(tr_pos, tr_neg, g, shortcut=shortcut, seed=seed)
+        q.pop("report")
+        info.update({k2: q[k2] for k2 in ("gc_ks", "repeat_ks", "gc_pos_mean", "gc_neg_mean")})
+        if shortcut:
+            info["shortcut_auc"] = q["shortcut_auc"]
+    return info
+
+
+def _write_hq_test(path: Path, pos, g, ins: _Inputs, test_chroms, *, tf, seed, params, mapping) -> dict[str, int]:
+    """Write the HQ test set (test positives + every accessible-but-unbound test region); return its counts."""
+    ps = pos[pos["split"] == "test"]
+    if ps.empty:
+        raise InputError("no positives on the test chromosomes: cannot build the HQ test set")
+    acc = ins.accessible
+    hq = sample_negatives("accessible", ps, g, ratio=None, seed=seed, peaks=ins.peaks,
+                          accessible=acc[acc["chrom"].isin(set(test_chroms))], on_short="ignore")
+    hq["split"] = "test"
+    regions = _assemble(pos[pos["split"] == "test"], hq, tf)
+    write_dataset(path, regions, builder="tfbs-negatives-hq", params=params, seed=seed, genome=g,
+                  extra={"split_chroms": mapping})
+    return {"positives": int(len(ps)), "negatives": int(len(hq))}
 
 
 def _json_default(x):

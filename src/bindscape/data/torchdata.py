@@ -5,18 +5,18 @@ so a DataLoader fetches a whole batch with one vectorised genome call instead of
 Augmentation: random shift of the window by up to ``max_shift`` bp (sequence past chromosome ends is N)
 and reverse complement with probability 0.5. Both are seeded per epoch so CPU runs repeat exactly.
 
-`BalancedBatchSampler` yields batches that are half positives (MORALE's batches): every negative is seen
-once per epoch and positives are re-used (cycled in a fresh random order) to fill the other half.
+The samplers that deal rows out to batches (balanced, epoch-seeded, DDP-aware) live in
+`bindscape.train.samplers`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset
 
 from bindscape.data.dataset import Dataset as DiskDataset
 from bindscape.data.dataset import bp_labels, load_dataset
@@ -168,45 +168,3 @@ def collate_batch(batch):
     """DataLoader collate for `__getitems__`: the dataset already returns stacked tensors."""
     return batch
 
-
-class BalancedBatchSampler(Sampler[list[int]]):
-    """Batches of `batch_size` indices, half positive and half negative.
-
-    One epoch visits every negative once; positives are cycled through in fresh random orders as often as
-    needed. Seeded per epoch (call `set_epoch`).
-    """
-
-    def __init__(self, labels: np.ndarray, batch_size: int, *, seed: int = 0, drop_last: bool = False):
-        labels = np.asarray(labels)
-        self.pos = np.flatnonzero(labels > 0.5)
-        self.neg = np.flatnonzero(labels <= 0.5)
-        if len(self.pos) == 0 or len(self.neg) == 0:
-            raise ConfigError(
-                f"balanced sampling needs positives and negatives (found {len(self.pos)} and {len(self.neg)})"
-            )
-        if batch_size < 2:
-            raise ConfigError("balanced batches need batch_size >= 2")
-        self.batch_size = batch_size
-        self.half = batch_size // 2
-        self.seed = seed
-        self.epoch = 0
-        self.drop_last = drop_last
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        n = len(self.neg) / (self.batch_size - self.half)
-        return int(np.floor(n)) if self.drop_last else int(np.ceil(n))
-
-    def __iter__(self) -> Iterator[list[int]]:
-        rng = np.random.default_rng([self.seed, self.epoch])
-        neg = rng.permutation(self.neg)
-        n_batches = len(self)
-        need = n_batches * self.half
-        reps = int(np.ceil(need / len(self.pos)))
-        pos = np.concatenate([rng.permutation(self.pos) for _ in range(reps)])[:need]
-        nneg = self.batch_size - self.half
-        for b in range(n_batches):
-            chunk = np.concatenate([pos[b * self.half : (b + 1) * self.half], neg[b * nneg : (b + 1) * nneg]])
-            yield rng.permutation(chunk).tolist()

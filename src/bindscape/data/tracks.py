@@ -79,9 +79,9 @@ def read_signal(path: str | Path) -> pd.DataFrame:
                     rows.append((chrom, s, e, v))
         return pd.DataFrame(rows, columns=["chrom", "start", "end", "value"])
     if low.endswith((".narrowpeak", ".narrowpeak.gz", ".bed", ".bed.gz")):
-        from bindscape.io import intervals as iv
+        from bindscape.io.bed import read_peaks
 
-        df = iv.read_peaks(path)
+        df = read_peaks(path)
         val = None
         for col in ("signal", "signalValue", "signal_value"):
             if col in df:

@@ -259,16 +259,8 @@ def _content_range(value: str | None) -> tuple[int | None, int | None]:
 
 
 def download(
-    url: str,
-    dest: str | os.PathLike,
-    *,
-    sha256: str | None = None,
-    md5: str | None = None,
-    size: int | None = None,
-    resume: bool = True,
-    progress: bool = True,
-    timeout: float = 60,
-    force: bool = False,
+    url: str, dest: str | os.PathLike, *, sha256: str | None = None, md5: str | None = None, size: int | None = None,
+    resume: bool = True, progress: bool = True, timeout: float = 60, force: bool = False,
     description: str | None = None,
 ) -> Path:
     """Download `url` to `dest` (atomically) and return `dest`.
@@ -282,6 +274,24 @@ def download(
       `InputError`) naming the expected and the actual digest.
     * Network problems raise `DownloadError` with one line (``cannot reach HOST: ...``) and a hint; the
       part file is kept so the next call resumes.
+
+    Parameters
+    ----------
+    url, dest
+        What to fetch and where to put it.
+    sha256, md5, size
+        Expected digests and size (None: not checked).
+    resume, force
+        Continue a partial download; download again even when `dest` is complete.
+    progress, description
+        Show a progress bar, labelled `description` (default: the file name).
+    timeout
+        Seconds to wait for the server.
+
+    Returns
+    -------
+    Path
+        `dest`.
     """
     dest = Path(dest).expanduser()
     exp = _expected(sha256, md5)
@@ -314,62 +324,74 @@ def download(
         raise _network_error(url, exc) from exc
 
     with resp:
-        status = getattr(resp, "status", 200)
-        length = resp.headers.get("Content-Length")
-        length = int(length) if length and length.isdigit() else None
-        if offset and status == 206:
-            start, total = _content_range(resp.headers.get("Content-Range"))
-            if start is not None and start != offset:
-                raise DownloadError(f"{_host(url)} answered a range request with the wrong bytes "
-                                    f"(asked from {offset}, got from {start})", hint="use --no-resume")
-            mode = "ab"
-            expected_size = total if total is not None else (offset + length if length is not None else None)
-        else:
-            offset, mode = 0, "wb"  # no range asked, or the server ignored it (200): start over
-            expected_size = length
-        if size is not None:
-            if expected_size is not None and expected_size != size:
-                raise DownloadError(f"{url} is {expected_size:,} bytes but {size:,} were expected",
-                                    hint="the file changed on the server; check the source")
-            expected_size = size
-
+        offset, mode, expected_size = _transfer_plan(resp, url, offset, size)
         hashers = _hashers(exp.get("sha256"), exp.get("md5"))
         if offset and hashers:  # digest the bytes we already have
             with open(part, "rb") as fh:
                 while block := fh.read(CHUNK * 4):
                     for h in hashers.values():
                         h.update(block)
-
-        bar = _progress_bar(progress)
-        received = offset
-        try:
-            if bar is not None:
-                bar.start()
-                task = bar.add_task(description or dest.name, total=expected_size, completed=offset)
-            with open(part, mode) as fh:
-                while True:
-                    try:
-                        block = resp.read(CHUNK)
-                    except (OSError, http.client.HTTPException) as exc:  # the connection, not the disk
-                        fh.flush()
-                        raise DownloadError(
-                            f"download of {url} interrupted after {received:,}"
-                            + (f" of {expected_size:,}" if expected_size else "") + f" bytes: {_reason(exc)}",
-                            hint=f"run the same command again to resume from {part.name}" if resume
-                            else "run the same command again",
-                        ) from exc
-                    if not block:
-                        break
-                    fh.write(block)
-                    for h in hashers.values():
-                        h.update(block)
-                    received += len(block)
-                    if bar is not None:
-                        bar.update(task, completed=received)
-        finally:
-            if bar is not None:
-                bar.stop()
+        _stream(resp, part, url, mode=mode, offset=offset, expected_size=expected_size, hashers=hashers,
+                resume=resume, progress=progress, description=description or dest.name)
     return _finish(part, dest, url, exp, expected_size=expected_size, hashers=hashers)
+
+
+def _transfer_plan(resp, url: str, offset: int, size: int | None) -> tuple[int, str, int | None]:
+    """(offset, file mode, expected total size) for a response: append on 206, else start over."""
+    status = getattr(resp, "status", 200)
+    length = resp.headers.get("Content-Length")
+    length = int(length) if length and length.isdigit() else None
+    if offset and status == 206:
+        start, total = _content_range(resp.headers.get("Content-Range"))
+        if start is not None and start != offset:
+            raise DownloadError(f"{_host(url)} answered a range request with the wrong bytes "
+                                f"(asked from {offset}, got from {start})", hint="use --no-resume")
+        mode = "ab"
+        expected_size = total if total is not None else (offset + length if length is not None else None)
+    else:
+        offset, mode = 0, "wb"  # no range asked, or the server ignored it (200): start over
+        expected_size = length
+    if size is not None:
+        if expected_size is not None and expected_size != size:
+            raise DownloadError(f"{url} is {expected_size:,} bytes but {size:,} were expected",
+                                hint="the file changed on the server; check the source")
+        expected_size = size
+    return offset, mode, expected_size
+
+
+def _stream(resp, part: Path, url: str, *, mode: str, offset: int, expected_size: int | None, hashers: dict,
+            resume: bool, progress: bool, description: str) -> None:
+    """Copy the response body to `part` (digesting it, with a progress bar); a broken connection is a
+    `DownloadError` that keeps the part file."""
+    bar = _progress_bar(progress)
+    received = offset
+    try:
+        if bar is not None:
+            bar.start()
+            task = bar.add_task(description, total=expected_size, completed=offset)
+        with open(part, mode) as fh:
+            while True:
+                try:
+                    block = resp.read(CHUNK)
+                except (OSError, http.client.HTTPException) as exc:  # the connection, not the disk
+                    fh.flush()
+                    raise DownloadError(
+                        f"download of {url} interrupted after {received:,}"
+                        + (f" of {expected_size:,}" if expected_size else "") + f" bytes: {_reason(exc)}",
+                        hint=f"run the same command again to resume from {part.name}" if resume
+                        else "run the same command again",
+                    ) from exc
+                if not block:
+                    break
+                fh.write(block)
+                for h in hashers.values():
+                    h.update(block)
+                received += len(block)
+                if bar is not None:
+                    bar.update(task, completed=received)
+    finally:
+        if bar is not None:
+            bar.stop()
 
 
 def _finish(part: Path, dest: Path, url: str, exp: dict[str, str], *, expected_size: int | None,

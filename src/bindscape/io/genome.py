@@ -322,46 +322,95 @@ def _open_raw(path: Path):
     return raw, raw
 
 
+class _FastaParser:
+    """Streaming FASTA parser: chunks in, one `_ChromWriter` per record out (line numbers for errors)."""
+
+    def __init__(self, path: Path, folder: Path):
+        self.path, self.folder = path, folder
+        self.chroms: list[dict] = []
+        self.seen: dict[str, int] = {}
+        self.writer: _ChromWriter | None = None
+        self.line = 1  # line number at the start of the unprocessed data
+        self.at_line_start = True
+        self.carry = b""
+
+    def _feed_seq(self, part: bytes) -> None:
+        seq = part.translate(None, _STRIP)
+        if not seq:
+            return
+        if self.writer is None:
+            raise InputError(f"{self.path}: no FASTA header ('>name') before the sequence at line {self.line}")
+        self.writer.feed(np.frombuffer(seq, dtype=np.uint8))
+
+    def _start_chrom(self, header: bytes) -> None:
+        self.close_record()
+        fields = header.decode("utf-8", "replace").split()
+        if not fields:
+            raise InputError(f"{self.path}: empty sequence name in the header at line {self.line}")
+        name = fields[0]
+        if name in self.seen:
+            raise InputError(
+                f"{self.path}: duplicate sequence name {name!r} at line {self.line} "
+                f"(first seen at line {self.seen[name]})"
+            )
+        self.seen[name] = self.line
+        self.writer = _ChromWriter(self.folder, len(self.chroms), name, self.path, self.line)
+
+    def close_record(self) -> None:
+        """Finish the record being written, if any."""
+        if self.writer is not None:
+            self.chroms.append(self.writer.finish())
+            self.writer = None
+
+    def abort(self) -> None:
+        """Drop the record being written, if any."""
+        if self.writer is not None:
+            self.writer.abort()
+
+    def feed(self, chunk: bytes, eof: bool) -> None:
+        """Parse one chunk (a header cut by the chunk's end is carried over to the next)."""
+        buf = self.carry + chunk if self.carry else chunk
+        self.carry = b""
+        pos = 0
+        nbuf = len(buf)
+        while pos < nbuf:
+            if self.at_line_start and buf[pos] == 0x3E:  # '>'
+                h = pos
+            else:
+                k = buf.find(b"\n>", pos)
+                h = -1 if k < 0 else k + 1
+            if h < 0:
+                part = buf[pos:]
+                self._feed_seq(part)
+                self.line += part.count(b"\n")
+                self.at_line_start = buf[-1] == 0x0A
+                return
+            if h > pos:
+                part = buf[pos:h]
+                self._feed_seq(part)
+                self.line += part.count(b"\n")
+            e = buf.find(b"\n", h)
+            if e < 0 and not eof:
+                self.carry = buf[h:]
+                self.at_line_start = True
+                return
+            e = nbuf if e < 0 else e
+            self._start_chrom(buf[h + 1 : e].rstrip(b"\r"))
+            self.line += 1
+            pos = e + 1
+            self.at_line_start = True
+
+
 def _build_cache(path: Path, folder: Path) -> dict:
     """Parse FASTA `path` into cache files in `folder` (which exists and is empty); return the index."""
     global _BUILDS
     _BUILDS += 1
-    chroms: list[dict] = []
-    seen: dict[str, int] = {}
-    writer: _ChromWriter | None = None
-    line = 1  # line number at the start of the unprocessed data
-    at_line_start = True
-    carry = b""
+    parser = _FastaParser(path, folder)
     total = path.stat().st_size
     stream, raw = _open_raw(path)
     show = total >= _PROGRESS_MIN_BYTES
     bar = progress(transient=True, disable=None if show else True)
     task = bar.add_task(f"caching {path.name} (MB)", total=max(1, total >> 20))
-
-    def feed_seq(part: bytes) -> None:
-        seq = part.translate(None, _STRIP)
-        if not seq:
-            return
-        if writer is None:
-            raise InputError(f"{path}: no FASTA header ('>name') before the sequence at line {line}")
-        writer.feed(np.frombuffer(seq, dtype=np.uint8))
-
-    def start_chrom(header: bytes) -> None:
-        nonlocal writer
-        if writer is not None:
-            chroms.append(writer.finish())
-            writer = None
-        fields = header.decode("utf-8", "replace").split()
-        if not fields:
-            raise InputError(f"{path}: empty sequence name in the header at line {line}")
-        name = fields[0]
-        if name in seen:
-            raise InputError(
-                f"{path}: duplicate sequence name {name!r} at line {line} (first seen at line {seen[name]})"
-            )
-        seen[name] = line
-        writer = _ChromWriter(folder, len(chroms), name, path, line)
-
     try:
         with bar:
             while True:
@@ -370,52 +419,20 @@ def _build_cache(path: Path, folder: Path) -> dict:
                 except (gzip.BadGzipFile, zlib.error, EOFError) as e:
                     raise InputError(f"{path}: corrupt or truncated gzip data ({e})") from None
                 eof = not chunk
-                buf = carry + chunk if carry else chunk
-                carry = b""
-                pos = 0
-                nbuf = len(buf)
-                while pos < nbuf:
-                    if at_line_start and buf[pos] == 0x3E:  # '>'
-                        h = pos
-                    else:
-                        k = buf.find(b"\n>", pos)
-                        h = -1 if k < 0 else k + 1
-                    if h < 0:
-                        part = buf[pos:]
-                        feed_seq(part)
-                        line += part.count(b"\n")
-                        at_line_start = buf[-1] == 0x0A
-                        pos = nbuf
-                        break
-                    if h > pos:
-                        part = buf[pos:h]
-                        feed_seq(part)
-                        line += part.count(b"\n")
-                    e = buf.find(b"\n", h)
-                    if e < 0 and not eof:
-                        carry = buf[h:]
-                        at_line_start = True
-                        break
-                    e = nbuf if e < 0 else e
-                    start_chrom(buf[h + 1 : e].rstrip(b"\r"))
-                    line += 1
-                    pos = e + 1
-                    at_line_start = True
+                parser.feed(chunk, eof)
                 bar.update(task, completed=raw.tell() >> 20)
                 if eof:
                     break
-            if writer is not None:
-                chroms.append(writer.finish())
-                writer = None
+            parser.close_record()
     except BaseException:
-        if writer is not None:
-            writer.abort()
+        parser.abort()
         raise
     finally:
         stream.close()
         raw.close()
+    chroms = parser.chroms
     if not chroms:
-        what = "is empty" if line <= 1 else "has no FASTA header ('>name' line)"
+        what = "is empty" if parser.line <= 1 else "has no FASTA header ('>name' line)"
         raise InputError(f"{path}: {what}; expected a FASTA file")
     return {
         "format": FORMAT,
@@ -789,36 +806,26 @@ class Genome:
             yield self._chroms[sc[a]], order[a:b]
 
     # -- fetching ---------------------------------------------------------------------------------------
-    def fetch_codes(
-        self,
-        chroms: Sequence[str] | str,
-        starts,
-        length: int | None = None,
-        ends=None,
-        *,
-        pad: bool = False,
-        rc=None,
-    ) -> np.ndarray:
-        """uint8 codes (N, L) of N equal-length intervals; `rc` (bool per row) reverse-complements rows."""
-        cidx, starts, L, rcs, n = self._prepare(chroms, starts, length, ends, pad, rc, fixed=True)
-        out = np.empty((n, L), dtype=np.uint8)
-        if n == 0 or L == 0:
+    def _fill(self, kernel: str, cidx, starts, rcs, n: int, out: np.ndarray) -> np.ndarray:
+        """Fill `out` (rows of equal length) with the `kernel` ('codes' or 'onehot') per chromosome."""
+        if n == 0 or out.shape[-1] == 0:
             return out
-        k = _kernels()["codes"]
+        k = _kernels()[kernel]
         for chrom, rows in self._groups(cidx, n):
             k(np.asarray(self._array(chrom, "codes")), rows, starts, rcs, out)
         return out
 
-    def fetch_onehot(
-        self,
-        chroms: Sequence[str] | str,
-        starts,
-        length: int | None = None,
-        ends=None,
-        *,
-        pad: bool = False,
+    def fetch_codes(
+        self, chroms: Sequence[str] | str, starts, length: int | None = None, ends=None, *, pad: bool = False,
         rc=None,
-        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """uint8 codes (N, L) of N equal-length intervals; `rc` (bool per row) reverse-complements rows."""
+        cidx, starts, L, rcs, n = self._prepare(chroms, starts, length, ends, pad, rc, fixed=True)
+        return self._fill("codes", cidx, starts, rcs, n, np.empty((n, L), dtype=np.uint8))
+
+    def fetch_onehot(
+        self, chroms: Sequence[str] | str, starts, length: int | None = None, ends=None, *, pad: bool = False,
+        rc=None, out: np.ndarray | None = None,
     ) -> np.ndarray:
         """One-hot float32 (N, 4, L) (channels A, C, G, T; N is an all-zero column).
 
@@ -830,12 +837,7 @@ class Genome:
             out = np.empty((n, 4, L), dtype=np.float32)
         elif out.shape != (n, 4, L) or out.dtype != np.float32 or not out.flags.c_contiguous:
             raise ValueError(f"out must be a C-contiguous float32 array of shape {(n, 4, L)}")
-        if n == 0 or L == 0:
-            return out
-        k = _kernels()["onehot"]
-        for chrom, rows in self._groups(cidx, n):
-            k(np.asarray(self._array(chrom, "codes")), rows, starts, rcs, out)
-        return out
+        return self._fill("onehot", cidx, starts, rcs, n, out)
 
     def fetch_strings(
         self, chroms: Sequence[str] | str, starts, ends, *, pad: bool = False, rc=None
@@ -896,3 +898,44 @@ class Genome:
         cnt, lengths = self._interval_counts(chroms, starts, ends)
         with np.errstate(invalid="ignore", divide="ignore"):
             return cnt[:, 1] / lengths.astype(np.float64)
+
+
+def read_fasta(path: str | os.PathLike, *, with_mask: bool = False):
+    """Read a whole FASTA file (plain or gzip) into memory as codes, without a cache.
+
+    For small genomes read once (the simulator's real backgrounds and realism checks, tests); use `Genome`
+    for anything fetched repeatedly.
+
+    Parameters
+    ----------
+    path
+        The FASTA file; gzip is recognised by its magic bytes.
+    with_mask
+        Also return the soft mask (True where the base is lower case).
+
+    Returns
+    -------
+    dict or tuple of dict
+        ``{chrom: uint8 codes}`` (A=0, C=1, G=2, T=3, anything else N=4) in file order, and with `with_mask`
+        also ``{chrom: bool mask}``.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: FASTA file does not exist")
+    stream, raw = _open_raw(p)
+    parts: dict[str, list[bytes]] = {}
+    cur = None
+    with raw, stream:
+        for line in stream:
+            if line.startswith(b">"):
+                cur = line[1:].split()[0].decode()
+                parts[cur] = []
+            elif cur is not None:
+                parts[cur].append(line.strip())
+    codes, masks = {}, {}
+    for chrom, chunks in parts.items():
+        data = np.frombuffer(b"".join(chunks), dtype=np.uint8)
+        codes[chrom] = _ENCODE[data]
+        if with_mask:
+            masks[chrom] = _LOWER[data].astype(bool)
+    return (codes, masks) if with_mask else codes
