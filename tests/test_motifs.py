@@ -419,8 +419,9 @@ def test_cli_search_show_scan(tmp_path, capsys):
 # ------------------------------------------------------------------------------------------ real data
 @pytest.mark.realdata
 def test_reb1_hits_enriched_near_chipexo_peaks():
+    from bindscape.io.bed import read_bed
     from bindscape.io.genome import Genome
-    from bindscape.io.intervals import overlaps_any, read_bed
+    from bindscape.io.ranges import overlaps_any
 
     root = require_shared("yeast/sacCer3.fa.gz", "yeast/reb1_chipexo_rhee2011.sacCer3.bed")
     g = Genome(root / "yeast" / "sacCer3.fa.gz")

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from bindscape.errors import ConfigError
-from bindscape.simulate import load_motif, resolve_config, sample_site, simulate
-from bindscape.simulate.genome import read_fasta_codes
+from bindscape.io.genome import read_fasta as read_fasta_codes
+from bindscape.simulate import load_site_motif, resolve_config, sample_site, simulate
 from bindscape.simulate.realism import cpg_oe, gc_windows, karlin_delta
 
 NP_COLS = ["chrom", "start", "end", "name", "score", "strand", "signalValue", "pValue", "qValue", "peak"]
@@ -200,7 +200,7 @@ def test_pwm_scan_finds_planted_sites(small):
 
 
 def test_sample_site_affinity():
-    m = load_motif("GATA1", "MA0035.4")
+    m = load_site_motif("GATA1", "MA0035.4")
     rng = np.random.default_rng(0)
     weak = [m.affinity(m.score(sample_site(m, rng, 0.05))) for _ in range(20)]
     strong = [m.affinity(m.score(sample_site(m, rng, 0.95))) for _ in range(20)]

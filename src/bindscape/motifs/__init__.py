@@ -8,6 +8,8 @@ from bindscape.motifs.baseline import PWMBaseline, pwm_max_scores
 from bindscape.motifs.compare import annotate, tomtom
 from bindscape.motifs.load import (
     Motif,
+    as_background,
+    catalogue,
     gc_background,
     jaspar_releases,
     load_jaspar,
@@ -29,12 +31,15 @@ from bindscape.motifs.scan import (
     pvalue_table,
     scan_genome,
     scan_sequences,
+    score_threshold,
+    window_scores,
     write_hits,
 )
 
 __all__ = [
-    "HIT_COLUMNS", "Motif", "PWMBaseline", "Scanner", "annotate", "gc_background", "iter_genome_hits",
+    "HIT_COLUMNS", "Motif", "PWMBaseline", "Scanner", "annotate", "as_background", "catalogue", "gc_background",
+    "iter_genome_hits",
     "jaspar_releases", "load_jaspar", "load_motif", "load_motifs", "plot_logo", "pvalue_table", "pwm_max_scores",
     "read_jaspar", "read_meme", "read_motifs", "read_transfac", "save_logo", "scan_genome", "scan_sequences",
-    "search_jaspar", "select_motif", "tomtom", "write_hits", "write_meme",
+    "score_threshold", "search_jaspar", "select_motif", "tomtom", "window_scores", "write_hits", "write_meme",
 ]

@@ -9,23 +9,15 @@ from __future__ import annotations
 import numpy as np
 
 from bindscape.errors import InputError
-from bindscape.motifs.scan import DEFAULT_PSEUDOCOUNT, as_pwms, onehot_to_codes
+from bindscape.motifs.scan import DEFAULT_PSEUDOCOUNT, as_pwms, onehot_to_codes, window_scores
 
 
 def _window_max(codes: np.ndarray, pwm: np.ndarray, chunk: int = 4096) -> np.ndarray:
     """Max over windows of sum_j pwm[codes[i + j], j] per row; codes (N, L) uint8 (N=4 scores 0)."""
-    n, L = codes.shape
-    w = pwm.shape[1]
-    m = L - w + 1
-    pwm5 = np.zeros((5, w))
-    pwm5[:4] = pwm
+    n = codes.shape[0]
     out = np.empty(n)
     for a in range(0, n, chunk):
-        c = codes[a : a + chunk].astype(np.intp)
-        s = np.zeros((c.shape[0], m))
-        for j in range(w):
-            s += pwm5[c[:, j : j + m], j]
-        out[a : a + chunk] = s.max(axis=1)
+        out[a : a + chunk] = window_scores(codes[a : a + chunk].astype(np.intp), pwm).max(axis=1)
     return out
 
 

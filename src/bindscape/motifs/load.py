@@ -100,18 +100,37 @@ class Motif:
 
     def information_content(self, background=None) -> np.ndarray:
         """Per-column information content in bits (relative entropy to the background)."""
-        bg = _background(background)
+        bg = as_background(background)
         p = self.probs
         with np.errstate(divide="ignore", invalid="ignore"):
             ic = np.where(p > 0, p * np.log2(p / bg[:, None]), 0.0)
         return ic.sum(axis=0)
 
     # -- conversions -------------------------------------------------------------------------
-    def to_ppm(self, pseudocount: float = 0.1, background=None) -> np.ndarray:
-        """Probabilities with a pseudocount spread by the background (MEME/FIMO's rule)."""
+    def to_ppm(self, pseudocount: float = 0.1, background=None, *, relative: bool = False) -> np.ndarray:
+        """Probabilities with a pseudocount spread by the background.
+
+        Parameters
+        ----------
+        pseudocount
+            Pseudo-sites added to each column, spread over the bases by the background (MEME/FIMO's rule:
+            ``(counts + pc * bg) / (sites + pc)``).
+        background
+            Background frequencies (see `as_background`); None is uniform.
+        relative
+            Count `pseudocount` in frequency units instead of sites: ``(probs + pc * bg) / (1 + pc)``, the
+            same for every motif whatever its number of sites (the simulator's site model uses 0.04).
+
+        Returns
+        -------
+        np.ndarray
+            (4, W) probabilities, columns summing to 1.
+        """
         if pseudocount < 0:
             raise ConfigError(f"pseudocount must be >= 0, got {pseudocount}")
-        bg = _background(background)
+        bg = as_background(background)
+        if relative:
+            return (self.probs + pseudocount * bg[:, None]) / (1 + pseudocount)
         n = self.nsites if self.nsites else DEFAULT_NSITES
         if self.is_counts:
             tot = self.matrix.sum(axis=0, keepdims=True)
@@ -123,7 +142,7 @@ class Motif:
 
         A zero frequency with `pseudocount=0` gives -inf, which the scanner cannot use: use a pseudocount.
         """
-        bg = _background(background)
+        bg = as_background(background)
         ppm = self.to_ppm(pseudocount, bg)
         with np.errstate(divide="ignore"):
             return np.log2(ppm) - np.log2(bg)[:, None]
@@ -137,7 +156,19 @@ class Motif:
         return f"Motif({self.label!r}, width={self.width}, source={self.source!r})"
 
 
-def _background(background) -> np.ndarray:
+def as_background(background) -> np.ndarray:
+    """Background frequencies of A, C, G, T as a normalised (4,) array.
+
+    Parameters
+    ----------
+    background
+        None (uniform), a dict ``{"A": .., "C": .., "G": .., "T": ..}`` or 4 positive numbers.
+
+    Returns
+    -------
+    np.ndarray
+        (4,) float64 frequencies summing to 1.
+    """
     if background is None:
         return UNIFORM.copy()
     if isinstance(background, dict):
@@ -220,8 +251,21 @@ def _resolve_species(conn, species) -> tuple[set[int], str]:
 _CATALOGUE_CACHE: dict = {}
 
 
-def _catalogue(release, collection: str | None = "CORE"):
-    """All latest-version matrices of a release as a DataFrame (cached per release)."""
+def catalogue(release, collection: str | None = "CORE"):
+    """All latest-version matrices of a JASPAR release as a DataFrame (cached per release).
+
+    Parameters
+    ----------
+    release
+        A JASPAR release (``2024`` or ``"JASPAR2024"``).
+    collection
+        Keep only this collection (``"CORE"``); None keeps all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per matrix: internal_id, base_id, version, name, collection, tax_ids, species, tax_group, id.
+    """
     import pandas as pd
 
     rel = _release_name(release)
@@ -276,7 +320,7 @@ def search_jaspar(query: str | None = None, *, species=None, taxon: str | None =
 
     Returns a DataFrame: id, name, species, tax_group, collection.
     """
-    df = _catalogue(release, collection)
+    df = catalogue(release, collection)
     if query:
         q = query.lower()
         df = df[df["name"].str.lower().str.contains(q, regex=False) | df["id"].str.lower().str.startswith(q)]
@@ -309,12 +353,12 @@ def load_jaspar(key: str, *, species=None, taxon: str | None = None, release=DEF
                 raise InputError(f"{key}: no version {ver} of {base} in {rel}", hint=f"the latest is {base}.{latest}")
             raise InputError(f"{key}: no such matrix in {rel}",
                              hint="search with `bindscape motifs search NAME`")
-        df = _catalogue(release, None)
+        df = catalogue(release, None)
         row = df[(df["base_id"] == r[1])].iloc[0].to_dict()
         row.update(internal_id=r[0], version=r[2], id=f"{r[1]}.{r[2]}", name=r[3])
         return _motif_from_row(conn, row, release)
 
-    df = _catalogue(release, collection)
+    df = catalogue(release, collection)
     hits = df[df["name"].str.lower() == key.lower()]
     if hits.empty:
         close = difflib.get_close_matches(key.upper(), sorted(set(df["name"].str.upper())), n=5, cutoff=0.6)
@@ -372,96 +416,122 @@ def _floats(path, lineno, parts) -> list[float]:
 
 
 def read_meme(path) -> list[Motif]:
-    """Motifs of a MEME (minimal) motif file; errors name the file and line."""
+    """Motifs of a MEME (minimal) motif file; errors name the file and line.
+
+    Parameters
+    ----------
+    path
+        The file (``.gz`` is read compressed).
+
+    Returns
+    -------
+    list of Motif
+        Probability matrices with their ``nsites`` and the file's background in ``meta["background"]``.
+    """
     path = Path(path)
     lines = _read_lines(path)
     motifs: list[Motif] = []
     background = None
     saw_header = False
     i = 0
-    n = len(lines)
-    while i < n:
+    while i < len(lines):
         raw = lines[i].strip()
-        lineno = i + 1
         if raw.startswith("MEME version"):
             saw_header = True
         elif raw.startswith("ALPHABET"):
             alpha = raw.split("=", 1)[1].strip() if "=" in raw else ""
             if alpha and alpha.split()[0].upper() not in ("ACGT", "DNA"):
-                raise _err(path, lineno, f"alphabet {alpha!r} is not DNA (ACGT)")
+                raise _err(path, i + 1, f"alphabet {alpha!r} is not DNA (ACGT)")
         elif raw.startswith("Background letter frequencies"):
-            j = i + 1
-            while j < n and not lines[j].strip():
-                j += 1
-            parts = lines[j].split() if j < n else []
-            try:
-                bg = dict(zip(parts[0::2], (float(x) for x in parts[1::2])))
-                background = np.array([bg[b] for b in ALPHABET])
-            except (KeyError, ValueError):
-                raise _err(path, j + 1, "cannot read the background letter frequencies "
-                           "(expected 'A 0.25 C 0.25 G 0.25 T 0.25')") from None
-            i = j
+            background, i = _meme_background(path, lines, i)
         elif raw.startswith("MOTIF"):
-            parts = raw.split()
-            if len(parts) < 2:
-                raise _err(path, lineno, "MOTIF line without a name")
-            mid = parts[1]
-            alt = parts[2] if len(parts) > 2 else None
-            j = i + 1
-            while j < n and not lines[j].strip().startswith("letter-probability"):
-                s = lines[j].strip()
-                if s.startswith("MOTIF"):
-                    break
-                j += 1
-            if j >= n or not lines[j].strip().startswith("letter-probability"):
-                raise _err(path, lineno, f"motif {mid}: no 'letter-probability matrix:' line follows")
-            header = lines[j]
-            w = re.search(r"\bw=\s*(\d+)", header)
-            alen = re.search(r"alength=\s*(\d+)", header)
-            ns = re.search(r"nsites=\s*([0-9.eE+-]+)", header)
-            if alen and int(alen.group(1)) != 4:
-                raise _err(path, j + 1, f"motif {mid}: alength={alen.group(1)}, expected 4 (DNA)")
-            rows = []
-            k = j + 1
-            while k < n:
-                s = lines[k].strip()
-                if not s:
-                    if rows and w is None:
-                        break
-                    k += 1
-                    continue
-                if s.startswith(("MOTIF", "URL")) or (w is None and not re.match(r"^[-+0-9.]", s)):
-                    break
-                if w is not None and len(rows) == int(w.group(1)):
-                    break
-                vals = _floats(path, k + 1, s.split())
-                if len(vals) != 4:
-                    raise _err(path, k + 1, f"motif {mid}: expected 4 probabilities per row, got {len(vals)}")
-                rows.append(vals)
-                k += 1
-            width = int(w.group(1)) if w else len(rows)
-            if len(rows) != width or width == 0:
-                raise _err(path, k + 1 if k < n else n,
-                           f"motif {mid}: expected {width} matrix rows (w={width}), found {len(rows)}")
-            m = np.array(rows).T
-            if (m < 0).any():
-                raise _err(path, j + 2, f"motif {mid}: negative probability")
-            sums = m.sum(axis=0)
-            bad = np.flatnonzero(np.abs(sums - 1) > 0.05)
-            if bad.size:
-                raise _err(path, j + 2 + int(bad[0]),
-                           f"motif {mid}: row sums to {sums[bad[0]]:.3f}, not 1 (is this a count matrix?)")
-            nsites = float(ns.group(1)) if ns else None
-            motifs.append(Motif(name=alt or mid, id=mid, matrix=m / sums, nsites=nsites if nsites else None,
-                                source=str(path), meta={"background": background}))
-            i = k
+            motif, i = _meme_motif(path, lines, i, background)
+            motifs.append(motif)
             continue
         elif raw and not saw_header and not motifs and i == 0 and not raw.startswith("#"):
-            raise _err(path, lineno, "not a MEME motif file (expected 'MEME version ...')")
+            raise _err(path, i + 1, "not a MEME motif file (expected 'MEME version ...')")
         i += 1
     if not motifs:
         raise InputError(f"{path}: no motifs found", hint="a MEME file needs 'MOTIF' blocks")
     return motifs
+
+
+def _meme_background(path: Path, lines: list[str], i: int) -> tuple[np.ndarray, int]:
+    """The background frequencies after the header at line index `i`: (A, C, G, T array, their line index)."""
+    n = len(lines)
+    j = i + 1
+    while j < n and not lines[j].strip():
+        j += 1
+    parts = lines[j].split() if j < n else []
+    try:
+        bg = dict(zip(parts[0::2], (float(x) for x in parts[1::2])))
+        return np.array([bg[b] for b in ALPHABET]), j
+    except (KeyError, ValueError):
+        raise _err(path, j + 1, "cannot read the background letter frequencies "
+                   "(expected 'A 0.25 C 0.25 G 0.25 T 0.25')") from None
+
+
+def _meme_motif(path: Path, lines: list[str], i: int, background) -> tuple[Motif, int]:
+    """The motif whose MOTIF line is at index `i`: (Motif, index of the first line after its matrix)."""
+    n = len(lines)
+    parts = lines[i].strip().split()
+    if len(parts) < 2:
+        raise _err(path, i + 1, "MOTIF line without a name")
+    mid = parts[1]
+    alt = parts[2] if len(parts) > 2 else None
+    j = i + 1
+    while j < n and not lines[j].strip().startswith("letter-probability"):
+        if lines[j].strip().startswith("MOTIF"):
+            break
+        j += 1
+    if j >= n or not lines[j].strip().startswith("letter-probability"):
+        raise _err(path, i + 1, f"motif {mid}: no 'letter-probability matrix:' line follows")
+    header = lines[j]
+    w = re.search(r"\bw=\s*(\d+)", header)
+    alen = re.search(r"alength=\s*(\d+)", header)
+    ns = re.search(r"nsites=\s*([0-9.eE+-]+)", header)
+    if alen and int(alen.group(1)) != 4:
+        raise _err(path, j + 1, f"motif {mid}: alength={alen.group(1)}, expected 4 (DNA)")
+    rows, k = _meme_rows(path, lines, j + 1, mid, int(w.group(1)) if w else None)
+    width = int(w.group(1)) if w else len(rows)
+    if len(rows) != width or width == 0:
+        raise _err(path, k + 1 if k < n else n,
+                   f"motif {mid}: expected {width} matrix rows (w={width}), found {len(rows)}")
+    m = np.array(rows).T
+    if (m < 0).any():
+        raise _err(path, j + 2, f"motif {mid}: negative probability")
+    sums = m.sum(axis=0)
+    bad = np.flatnonzero(np.abs(sums - 1) > 0.05)
+    if bad.size:
+        raise _err(path, j + 2 + int(bad[0]),
+                   f"motif {mid}: row sums to {sums[bad[0]]:.3f}, not 1 (is this a count matrix?)")
+    nsites = float(ns.group(1)) if ns else None
+    motif = Motif(name=alt or mid, id=mid, matrix=m / sums, nsites=nsites if nsites else None, source=str(path),
+                  meta={"background": background})
+    return motif, k
+
+
+def _meme_rows(path: Path, lines: list[str], k: int, mid: str, w: int | None) -> tuple[list[list[float]], int]:
+    """Matrix rows from line index `k` on (`w` of them, or until a blank line when `w` is None)."""
+    rows: list[list[float]] = []
+    n = len(lines)
+    while k < n:
+        s = lines[k].strip()
+        if not s:
+            if rows and w is None:
+                break
+            k += 1
+            continue
+        if s.startswith(("MOTIF", "URL")) or (w is None and not re.match(r"^[-+0-9.]", s)):
+            break
+        if w is not None and len(rows) == w:
+            break
+        vals = _floats(path, k + 1, s.split())
+        if len(vals) != 4:
+            raise _err(path, k + 1, f"motif {mid}: expected 4 probabilities per row, got {len(vals)}")
+        rows.append(vals)
+        k += 1
+    return rows, k
 
 
 def read_jaspar(path) -> list[Motif]:

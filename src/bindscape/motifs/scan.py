@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from bindscape.errors import ConfigError, InputError
-from bindscape.motifs.load import Motif, _background
+from bindscape.motifs.load import Motif, as_background
 
 DEFAULT_PVALUE = 1e-4
 DEFAULT_PSEUDOCOUNT = 0.1
@@ -107,7 +107,7 @@ def pvalue_table(pwm: np.ndarray, bin_size: float = DEFAULT_BIN, background=None
     Returns (smallest, log2_sf): `log2_sf[j]` is log2 P(binned score >= smallest + j) for a random
     sequence drawn from the background. Each entry is rounded to the bin grid first, as FIMO/memelite do.
     """
-    bg = _background(background)
+    bg = as_background(background)
     ip = np.round(np.asarray(pwm, dtype=np.float64) / bin_size).astype(np.int64)
     smallest, largest = _mapping_range(ip)
     size = largest - smallest + 1
@@ -129,6 +129,95 @@ def pvalue_table(pwm: np.ndarray, bin_size: float = DEFAULT_BIN, background=None
     sf = np.cumsum(pdf[::-1])[::-1]
     with np.errstate(divide="ignore"):
         return smallest, np.log2(sf)
+
+
+def threshold_from_table(smallest: int, log2_sf: np.ndarray, pvalue: float, bin_size: float = DEFAULT_BIN, *,
+                         inclusive: bool = False, clamp: bool = False) -> float:
+    """The score threshold of a p-value from a `pvalue_table`.
+
+    Parameters
+    ----------
+    smallest, log2_sf
+        What `pvalue_table` returned.
+    pvalue
+        The p-value threshold.
+    bin_size
+        The bin size the table was built with (bits).
+    inclusive
+        False (FIMO's rule, used by `Scanner`): the first bin whose survival probability is below `pvalue`.
+        True: the first bin whose survival probability is at most `pvalue` (the simulator's site threshold).
+    clamp
+        When no reachable score passes, return the highest reachable score (only the best possible sites
+        pass) instead of the first unreachable bin (no site passes). The simulator's site threshold does.
+
+    Returns
+    -------
+    float
+        The smallest passing score (bits), or inf when no score passes.
+    """
+    log_t = math.log2(pvalue)
+    passing = np.flatnonzero(log2_sf <= log_t if inclusive else log2_sf < log_t)
+    if clamp:
+        top = int(np.flatnonzero(log2_sf > -np.inf)[-1])  # the highest reachable bin
+        passing = passing[passing <= top] if len(passing) and passing[0] <= top else np.array([top])
+    if not len(passing):
+        return math.inf
+    return float((passing[0] + smallest) * bin_size)
+
+
+def score_threshold(pwm: np.ndarray, pvalue: float, *, bin_size: float = DEFAULT_BIN, background=None,
+                    inclusive: bool = False, clamp: bool = False) -> float:
+    """The smallest log-odds score whose exact p-value passes `pvalue` (see `threshold_from_table`).
+
+    Parameters
+    ----------
+    pwm
+        (4, W) log2-odds matrix.
+    pvalue
+        The p-value threshold.
+    bin_size
+        Score bin size (bits) of the exact distribution.
+    background
+        Background frequencies (see `as_background`); None is uniform.
+    inclusive, clamp
+        See `threshold_from_table`.
+
+    Returns
+    -------
+    float
+        The threshold score (bits); inf when no score passes.
+    """
+    smallest, log2_sf = pvalue_table(pwm, bin_size, background)
+    return threshold_from_table(smallest, log2_sf, pvalue, bin_size, inclusive=inclusive, clamp=clamp)
+
+
+def window_scores(codes: np.ndarray, pwm: np.ndarray, *, n_score: float = 0.0, dtype=np.float64) -> np.ndarray:
+    """Log-odds score of every window of one strand: ``sum_j pwm[codes[..., i + j], j]``.
+
+    Parameters
+    ----------
+    codes
+        (L,) or (N, L) uint8 codes (A=0, C=1, G=2, T=3, N=4).
+    pwm
+        (4, W) log2-odds matrix (use the reverse complement's matrix for the minus strand).
+    n_score
+        Score of an N base.
+    dtype
+        Accumulator dtype (columns are added left to right in this dtype).
+
+    Returns
+    -------
+    np.ndarray
+        (..., L - W + 1) scores.
+    """
+    pwm = np.asarray(pwm)
+    w = pwm.shape[1]
+    m = codes.shape[-1] - w + 1
+    table = np.concatenate([pwm, np.full((1, w), n_score)]).astype(dtype)
+    out = np.zeros(codes.shape[:-1] + (max(m, 0),), dtype=dtype)
+    for j in range(w):
+        out += table[codes[..., j : j + m], j]
+    return out
 
 
 _KERNEL_NAMES = ("_qmer_width", "_qmer_codes", "_wide_codes", "_score_bounds", "_block_layout", "_wide_layout",
@@ -179,7 +268,7 @@ class Scanner:
         if bin_size <= 0:
             raise ConfigError(f"bin size must be > 0, got {bin_size}")
         self.pvalue = float(pvalue)
-        self.background = _background(background)
+        self.background = as_background(background)
         entries = as_pwms(motifs, pseudocount, background)
         names = [e[0] for e in entries]
         ids = [e[1] for e in entries]
@@ -189,12 +278,8 @@ class Scanner:
         smallest, tables = zip(*(pvalue_table(m, bin_size, self.background) for m in mats))
         offsets = np.cumsum([0] + [len(t) for t in tables]).astype(np.int64)
         smallest = np.array(smallest, dtype=np.int64)
-        thresholds = np.full(len(mats), np.inf, dtype=np.float32)
-        log_t = math.log2(pvalue)
-        for i, t in enumerate(tables):
-            passing = np.flatnonzero(t < log_t)
-            if len(passing):
-                thresholds[i] = (passing[0] + smallest[i]) * bin_size
+        thresholds = np.array([threshold_from_table(s, t, pvalue, bin_size) for s, t in zip(smallest, tables)],
+                              dtype=np.float32)
         self.prep = _Prepared(names, ids, np.array([e[2].shape[1] for e in entries]), pwms, lengths, smallest,
                               offsets, np.concatenate(tables).astype(np.float64), thresholds, float(bin_size),
                               both_strands)
@@ -294,17 +379,12 @@ class Scanner:
         n = self.n_motifs
         for i in range(len(p.lengths) - 1):
             a, b = int(p.lengths[i]), int(p.lengths[i + 1])
-            pwm5 = np.zeros((5, b - a))
-            pwm5[:4] = p.pwms[:, a:b]
             w = b - a
             for s in range(len(lengths) - 1):
                 x = Xi[lengths[s] : lengths[s + 1]]
-                m = len(x) - w + 1
-                if m <= 0:
+                if len(x) - w + 1 <= 0:
                     continue
-                score = np.zeros(m)
-                for j in range(w):
-                    score += pwm5[x[j : j + m], j]
+                score = window_scores(x, p.pwms[:, a:b])
                 hit = np.flatnonzero(score > p.thresholds[i])
                 if not len(hit):
                     continue

@@ -9,7 +9,8 @@ Output layout (``out``): ``manifest.json`` and per species ``<species>/genome.fa
 ``<species>/chrom.sizes``, ``<species>/truth.tsv``, ``<species>/peaks/<TF>.<cell>.narrowPeak``,
 ``<species>/accessibility/<cell>.narrowPeak``. See docs/simulator.md.
 
-This is the bottom layer: it imports only `bindscape.errors` and `bindscape._util` from bindscape.
+It builds on `bindscape.motifs` (JASPAR matrices, p-value thresholds, window scores) and `bindscape.io`
+(codes, reverse complements, FASTA reading); see DESIGN.md for the layer order.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import pandas as pd
 
 from .binding import (
     Flat,
-    Motif,
+    Group,
+    SiteMotif,
     assign_binding,
     atac_peaks,
     background_hits,
@@ -33,7 +35,7 @@ from .binding import (
     domains_mask,
     instance_features,
     instances_to_truth,
-    load_motif,
+    load_site_motif,
     make_accessibility,
     make_groups,
     place_lineage_domains,
@@ -43,7 +45,7 @@ from .binding import (
     sample_sites,
 )
 from .config import SimConfig, manifest_config, preset_names, resolve_config
-from .genome import Genome, read_fasta_codes, simulate_genome, write_chrom_sizes, write_fasta_gz
+from .genome import Genome, simulate_genome, write_chrom_sizes, write_fasta_gz
 
 __all__ = [
     "SimConfig",
@@ -51,14 +53,14 @@ __all__ = [
     "simulate",
     "resolve_config",
     "preset_names",
-    "load_motif",
+    "load_site_motif",
+    "load_site_motifs",
     "sample_site",
     "sample_sites",
     "plant_motif",
     "plant_binding",
     "simulate_genome",
-    "read_fasta_codes",
-    "Motif",
+    "SiteMotif",
     "Genome",
 ]
 
@@ -88,12 +90,124 @@ class SimResult:
         return self.out / rel
 
 
-def load_motifs(cfg: SimConfig) -> dict[str, Motif]:
-    return {t.name: load_motif(t.name, t.jaspar_id, cfg.binding.site_max_pvalue) for t in cfg.tfs}
+def load_site_motifs(cfg: SimConfig) -> dict[str, SiteMotif]:
+    """The config's TF motifs as the simulator plants them.
+
+    Parameters
+    ----------
+    cfg
+        The simulator config (TF names, JASPAR IDs, ``binding.site_max_pvalue``).
+
+    Returns
+    -------
+    dict
+        TF name -> `SiteMotif`.
+    """
+    return {t.name: load_site_motif(t.name, t.jaspar_id, cfg.binding.site_max_pvalue) for t in cfg.tfs}
 
 
 def _n_per_tf(cfg: SimConfig, genome_size: int) -> dict[str, int]:
     return {t.name: int(round(t.sites_per_mb * genome_size / 1e6)) for t in cfg.tfs}
+
+
+def reference_catalogue(motifs: dict[str, SiteMotif], cfg: SimConfig, genome_size: int,
+                        rng: np.random.Generator) -> list[Group]:
+    """The reference species' site groups (``sites_per_mb`` of each TF over `genome_size` bases).
+
+    Parameters
+    ----------
+    motifs
+        TF name -> `SiteMotif`.
+    cfg
+        The simulator config.
+    genome_size
+        Bases of the reference genome.
+    rng
+        The catalogue's random stream.
+
+    Returns
+    -------
+    list of Group
+        Group ids ``g00000``, ``g00001``, ...
+    """
+    return make_groups(motifs, cfg, _n_per_tf(cfg, genome_size), rng, prefix="g")
+
+
+def species_groups(catalogue: list[Group], motifs: dict[str, SiteMotif], cfg: SimConfig,
+                   turn_rng: np.random.Generator, new_rng: np.random.Generator, *, reference: bool,
+                   prefix: str) -> tuple[list[Group], set[str]]:
+    """One species' site groups: the catalogue, with turnover in every species but the reference.
+
+    Parameters
+    ----------
+    catalogue
+        The reference species' groups (`reference_catalogue`).
+    motifs
+        TF name -> `SiteMotif`.
+    cfg
+        The simulator config (``binding.turnover``).
+    turn_rng, new_rng
+        Random streams deciding which groups are lost and sampling the new ones.
+    reference
+        True for the first species (no turnover, no draws).
+    prefix
+        Group id prefix of the new groups (``<species>_g``).
+
+    Returns
+    -------
+    tuple
+        (groups, gids of the lost groups, planted degraded below threshold). A lost group's non-partner
+        sites are replaced by as many new sites of the same TF.
+    """
+    groups = list(catalogue)
+    if reference or cfg.binding.turnover <= 0:
+        return groups, set()
+    lost = [g for g in catalogue if turn_rng.random() < cfg.binding.turnover]
+    n_new: dict[str, int] = {t.name: 0 for t in cfg.tfs}
+    for g in lost:
+        for m in g.members:
+            if m.origin != "partner":
+                n_new[m.tf] += 1
+    groups += make_groups(motifs, cfg, n_new, new_rng, prefix=prefix)
+    return groups, {g.gid for g in lost}
+
+
+def call_peaks(flat: Flat, inst: pd.DataFrame, access: dict[str, np.ndarray], cfg: SimConfig,
+               rng: np.random.Generator, species: str) -> tuple[dict, dict]:
+    """ATAC peaks per cell and ChIP peaks per expressed TF x cell of one species.
+
+    Parameters
+    ----------
+    flat
+        The species' planted genome in flat coordinates.
+    inst
+        The instances table (with ``bound_<cell>`` columns) from `plant_binding`.
+    access
+        Cell -> accessible domains.
+    cfg
+        The simulator config (cells, TFs, ``chip``).
+    rng
+        The species' peak stream (one child stream per cell, in config order).
+    species
+        Species name (keys and peak names).
+
+    Returns
+    -------
+    tuple
+        ({(species, cell): ATAC narrowPeak}, {(species, tf, cell): ChIP narrowPeak}).
+    """
+    atac, chip = {}, {}
+    cell_rngs = dict(zip([c.name for c in cfg.cells], rng.spawn(len(cfg.cells)), strict=True))
+    for cell in cfg.cells:
+        atac_rng, *tf_rngs = cell_rngs[cell.name].spawn(1 + len(cfg.tfs))
+        atac[(species, cell.name)] = atac_peaks(flat, access[cell.name], atac_rng, f"{species}.atac.{cell.name}")
+        for t, trng in zip(cfg.tfs, tf_rngs, strict=True):
+            if cell.tfs is not None and t.name not in cell.tfs:
+                continue
+            chip[(species, t.name, cell.name)] = call_chip_peaks(
+                flat, inst, t.name, cell.name, access[cell.name], cfg.chip, trng, f"{species}.{t.name}.{cell.name}"
+            )
+    return atac, chip
 
 
 def plant_binding(
@@ -102,7 +216,7 @@ def plant_binding(
     rng: np.random.Generator,
     *,
     species: str = "sim",
-    motifs: dict[str, Motif] | None = None,
+    motifs: dict[str, SiteMotif] | None = None,
     groups=None,
     degrade: set[str] | None = None,
     access: dict[str, np.ndarray] | None = None,
@@ -113,7 +227,7 @@ def plant_binding(
     instances) where truth has one row per motif instance (planted, cluster, partner, decoy, turnover and
     above-threshold background hits) with per-cell accessibility, binding probability, outcome and reason.
     """
-    motifs = motifs or load_motifs(cfg)
+    motifs = motifs or load_site_motifs(cfg)
     r_access, r_groups, r_place, r_bind = rng.spawn(4)
     lineage = any(c.opened_by for c in cfg.cells)
     flat = Flat.from_seqs(seqs)
@@ -165,90 +279,132 @@ def simulate(
 ) -> SimResult:
     """Simulate genomes + binding with known truth; write the output folder when `out` is given.
 
-    Overrides are dotted keys (``{"chip.sensitivity": 0.7, "species.*.chrom_sizes": [100000]}``); as
-    keyword arguments use ``__`` for the dots (``chip__sensitivity=0.7``).
-    """
-    from bindscape import __version__
+    Parameters
+    ----------
+    preset
+        A preset name, a YAML path, a dict or a `SimConfig`.
+    seed
+        The seed of every random draw (same seed, same bytes).
+    out
+        Output folder; None keeps the result in memory only.
+    overrides
+        Dotted keys (``{"chip.sensitivity": 0.7, "species.*.chrom_sizes": [100000]}``).
+    progress
+        Unused (kept for the CLI's signature).
+    **kw
+        More overrides, with ``__`` for the dots (``chip__sensitivity=0.7``).
 
+    Returns
+    -------
+    SimResult
+        Genomes, truth tables, peaks, the manifest and timings (seconds per step).
+    """
     ov = dict(overrides or {})
     ov.update({k.replace("__", "."): v for k, v in kw.items()})
     cfg = resolve_config(preset, ov)
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
-    motifs = load_motifs(cfg)
+    motifs = load_site_motifs(cfg)
     timings["motifs"] = time.perf_counter() - t0
-    root = np.random.SeedSequence(int(seed))
-    cat_ss, *species_ss = root.spawn(1 + len(cfg.species))
-    cat_rng = np.random.default_rng(cat_ss)
-    ref_size = sum(cfg.species[0].chrom_sizes)
-    catalogue = make_groups(motifs, cfg, _n_per_tf(cfg, ref_size), cat_rng, prefix="g")
+    cat_ss, *species_ss = np.random.SeedSequence(int(seed)).spawn(1 + len(cfg.species))
+    catalogue = reference_catalogue(motifs, cfg, sum(cfg.species[0].chrom_sizes), np.random.default_rng(cat_ss))
     genomes, truths, peaks, access_peaks, stats = {}, {}, {}, {}, {}
     for si, (sc, ss) in enumerate(zip(cfg.species, species_ss, strict=True)):
-        t1 = time.perf_counter()
         g_rng, turn_rng, new_rng, bind_rng, peak_rng = (np.random.default_rng(s) for s in ss.spawn(5))
+        t1 = time.perf_counter()
         genome = simulate_genome(sc, g_rng)
         timings[f"{sc.name}.genome"] = time.perf_counter() - t1
         t1 = time.perf_counter()
-        groups = list(catalogue)
-        degrade: set[str] = set()
-        if si > 0 and cfg.binding.turnover > 0:
-            lost = [g for g in catalogue if turn_rng.random() < cfg.binding.turnover]
-            degrade = {g.gid for g in lost}
-            n_new: dict[str, int] = {t.name: 0 for t in cfg.tfs}
-            for g in lost:
-                for m in g.members:
-                    if m.origin != "partner":
-                        n_new[m.tf] += 1
-            groups += make_groups(motifs, cfg, n_new, new_rng, prefix=f"{sc.name}_g")
-        seqs, truth, flat, access, inst = plant_binding(
+        groups, degrade = species_groups(
+            catalogue, motifs, cfg, turn_rng, new_rng, reference=si == 0, prefix=f"{sc.name}_g"
+        )
+        genome.seqs, truth, flat, access, inst = plant_binding(
             genome.seqs, cfg, bind_rng, species=sc.name, motifs=motifs, groups=groups, degrade=degrade
         )
-        genome.seqs = seqs
         timings[f"{sc.name}.binding"] = time.perf_counter() - t1
         t1 = time.perf_counter()
-        cell_rngs = dict(zip([c.name for c in cfg.cells], peak_rng.spawn(len(cfg.cells)), strict=True))
-        for cell in cfg.cells:
-            crng = cell_rngs[cell.name]
-            atac_rng, *tf_rngs = crng.spawn(1 + len(cfg.tfs))
-            access_peaks[(sc.name, cell.name)] = atac_peaks(
-                flat, access[cell.name], atac_rng, f"{sc.name}.atac.{cell.name}"
-            )
-            for t, trng in zip(cfg.tfs, tf_rngs, strict=True):
-                if cell.tfs is not None and t.name not in cell.tfs:
-                    continue
-                peaks[(sc.name, t.name, cell.name)] = call_chip_peaks(
-                    flat,
-                    inst,
-                    t.name,
-                    cell.name,
-                    access[cell.name],
-                    cfg.chip,
-                    trng,
-                    f"{sc.name}.{t.name}.{cell.name}",
-                )
+        atac, chip = call_peaks(flat, inst, access, cfg, peak_rng, sc.name)
+        access_peaks.update(atac)
+        peaks.update(chip)
         timings[f"{sc.name}.peaks"] = time.perf_counter() - t1
-        genomes[sc.name] = genome
-        truths[sc.name] = truth
-        codes = np.concatenate(list(genome.seqs.values()))
-        gc = np.isin(codes, (1, 2)).sum() / max(1, (codes < 4).sum())
-        stats[sc.name] = {
-            "genome_size": genome.size,
-            "gc": round(float(gc), 4),
-            "repeat_fraction": round(genome.repeat_fraction(), 4),
-            "repeat_families": genome.info.get("repeats", {}),
-            "instances": {o: int(n) for o, n in truth.origin.value_counts().sort_index().items()},
-            "accessible_fraction": {
-                c.name: round(float((access[c.name][:, 1] - access[c.name][:, 0]).sum() / genome.size), 4)
-                for c in cfg.cells
-            },
-            "bound": {
-                f"{t.name}.{c.name}": int(truth.loc[truth.tf == t.name, f"bound_{c.name}"].sum())
-                for t in cfg.tfs
-                for c in cfg.cells
-            },
-            "peaks": {f"{k[1]}.{k[2]}": len(v) for k, v in peaks.items() if k[0] == sc.name},
-        }
-    manifest = {
+        genomes[sc.name], truths[sc.name] = genome, truth
+        stats[sc.name] = species_stats(genome, truth, access, chip, cfg)
+    manifest = sim_manifest(cfg, seed, motifs, stats)
+    res = SimResult(cfg, int(seed), genomes, truths, peaks, access_peaks, manifest, timings=timings)
+    if out is not None:
+        t1 = time.perf_counter()
+        write_outputs(res, Path(out))
+        timings["write"] = time.perf_counter() - t1
+    timings["total"] = time.perf_counter() - t0
+    return res
+
+
+def species_stats(genome: Genome, truth: pd.DataFrame, access: dict[str, np.ndarray], chip: dict,
+                  cfg: SimConfig) -> dict[str, Any]:
+    """The manifest's statistics of one simulated species.
+
+    Parameters
+    ----------
+    genome
+        The planted genome.
+    truth
+        Its truth table.
+    access
+        Cell -> accessible domains (flat coordinates).
+    chip
+        This species' ChIP peaks, keyed (species, tf, cell).
+    cfg
+        The simulator config.
+
+    Returns
+    -------
+    dict
+        genome_size, gc, repeat_fraction, repeat_families, instances (per origin), accessible_fraction
+        (per cell), bound (per tf.cell), peaks (per tf.cell).
+    """
+    codes = np.concatenate(list(genome.seqs.values()))
+    gc = np.isin(codes, (1, 2)).sum() / max(1, (codes < 4).sum())
+    return {
+        "genome_size": genome.size,
+        "gc": round(float(gc), 4),
+        "repeat_fraction": round(genome.repeat_fraction(), 4),
+        "repeat_families": genome.info.get("repeats", {}),
+        "instances": {o: int(n) for o, n in truth.origin.value_counts().sort_index().items()},
+        "accessible_fraction": {
+            c.name: round(float((access[c.name][:, 1] - access[c.name][:, 0]).sum() / genome.size), 4)
+            for c in cfg.cells
+        },
+        "bound": {
+            f"{t.name}.{c.name}": int(truth.loc[truth.tf == t.name, f"bound_{c.name}"].sum())
+            for t in cfg.tfs
+            for c in cfg.cells
+        },
+        "peaks": {f"{k[1]}.{k[2]}": len(v) for k, v in chip.items()},
+    }
+
+
+def sim_manifest(cfg: SimConfig, seed: int, motifs: dict[str, SiteMotif], stats: dict) -> dict[str, Any]:
+    """The manifest of a simulation (``outputs`` is filled in by `write_outputs`).
+
+    Parameters
+    ----------
+    cfg
+        The simulator config.
+    seed
+        The seed.
+    motifs
+        TF name -> `SiteMotif` (widths and thresholds are recorded).
+    stats
+        Species -> `species_stats`.
+
+    Returns
+    -------
+    dict
+        The manifest (JSON-ready).
+    """
+    from bindscape import __version__
+
+    return {
         "bindscape_version": __version__,
         "generator": "bindscape.simulate",
         "preset": cfg.name,
@@ -272,13 +428,6 @@ def simulate(
         "stats": stats,
         "outputs": {},
     }
-    res = SimResult(cfg, int(seed), genomes, truths, peaks, access_peaks, manifest, timings=timings)
-    if out is not None:
-        t1 = time.perf_counter()
-        write_outputs(res, Path(out))
-        timings["write"] = time.perf_counter() - t1
-    timings["total"] = time.perf_counter() - t0
-    return res
 
 
 def _write_table(path: Path, df: pd.DataFrame, header: bool) -> None:

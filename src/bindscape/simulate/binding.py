@@ -1,13 +1,16 @@
-"""Binding with known truth: JASPAR motifs, site sampling and planting, accessibility, binding rules, peaks.
+"""Binding with known truth: site sampling and planting, accessibility, binding rules, peaks.
 
 Everything works on uint8 code arrays (A=0, C=1, G=2, T=3, N=4), so the same functions plant binding into a
-synthetic background or into a real genome. The reusable pieces are plain functions:
+synthetic background or into a real genome. Motifs come from `bindscape.motifs` (JASPAR matrices, exact
+p-value thresholds, window scores) and reverse complements from `bindscape.io.genome`; this module adds
+the simulator's site model on top. The reusable pieces are plain functions:
 
-- `load_motif(name, jaspar_id)` -> `Motif` (probabilities, log-odds, p-value threshold), cached per process
+- `load_site_motif(name, jaspar_id)` -> `SiteMotif` (probabilities, log-odds, p-value threshold)
 - `sample_site(motif_or_pwm, rng, affinity=None)` / `sample_sites(motif, n, rng, affinities)`
 - `plant_motif(seq_codes, pwm, pos, strand, rng)` writes one sampled instance in place
-- `plant_binding(seqs, motifs, cfg, rng, ...)` plants every site group and returns (seqs, instances table)
-- `make_accessibility(...)`, `place_lineage_domains(...)`, `assign_binding(...)`, `call_chip_peaks(...)`, `atac_peaks(...)`
+- `make_groups(...)` / `plant_groups(...)` sample site groups and write them into a `Flat` genome
+- `make_accessibility(...)`, `place_lineage_domains(...)`, `assign_binding(...)`, `call_chip_peaks(...)`,
+  `atac_peaks(...)`
 """
 
 from __future__ import annotations
@@ -17,12 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bindscape.errors import ConfigError
-
-from .genome import revcomp
+from bindscape.errors import ConfigError, InputError
+from bindscape.io.genome import reverse_complement_codes
+from bindscape.motifs.load import UNIFORM, Motif, load_jaspar
+from bindscape.motifs.scan import score_threshold, window_scores
 
 SPACER = 1000  # N bases between chromosomes in the flat coordinate space used internally
-_PFM_CACHE: dict[str, np.ndarray] = {}
+SITE_PSEUDOCOUNT = 0.04  # in frequency units: probabilities (f + 0.01) / 1.04
+SITE_BIN = 0.01  # score bin (bits) of the exact p-value threshold of planted sites
+N_SCORE = -10.0  # score of an N base: no site overlaps an N
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -30,42 +36,14 @@ _PFM_CACHE: dict[str, np.ndarray] = {}
 # ----------------------------------------------------------------------------------------------------------
 
 
-def jaspar_counts(jaspar_id: str) -> np.ndarray:
-    """(4, w) count matrix of a JASPAR matrix ID from pyjaspar's offline database (cached per process)."""
-    if jaspar_id not in _PFM_CACHE:
-        from pyjaspar import jaspardb
-
-        db = jaspardb(release="JASPAR2024")
-        try:
-            m = db.fetch_motif_by_id(jaspar_id)
-        except Exception:
-            m = None
-        if m is None:
-            raise ConfigError(f"JASPAR matrix {jaspar_id!r} not found in pyjaspar's JASPAR2024 database")
-        _PFM_CACHE[jaspar_id] = np.array([m.counts[b] for b in "ACGT"], dtype=float)
-    return _PFM_CACHE[jaspar_id]
-
-
-def score_pvalue_threshold(logodds: np.ndarray, pvalue: float, resolution: float = 0.01) -> float:
-    """Smallest score s with P(score >= s) <= pvalue for a uniform background (exact DP on a grid)."""
-    ints = np.round(logodds / resolution).astype(np.int64)  # (4, w)
-    lo = ints.min(axis=0)
-    dist = np.array([1.0])
-    offset = 0
-    for j in range(ints.shape[1]):
-        col = ints[:, j] - lo[j]
-        step = np.zeros(col.max() + 1)
-        np.add.at(step, col, 0.25)
-        dist = np.convolve(dist, step)
-        offset += lo[j]
-    tail = np.cumsum(dist[::-1])[::-1]  # P(score >= index)
-    ok = np.flatnonzero(tail <= pvalue)
-    idx = ok[0] if len(ok) else len(dist) - 1
-    return float((idx + offset) * resolution)
-
-
 @dataclass
-class Motif:
+class SiteMotif:
+    """A JASPAR motif (`bindscape.motifs.Motif`) as the simulator samples, scores and plants its sites.
+
+    `probs` and `logodds` carry the site pseudocount; `threshold` is the log-odds score at the planted
+    sites' p-value (exact, uniform background, bins of `SITE_BIN` bits); `affinity` rescales scores to [0, 1].
+    """
+
     name: str
     jaspar_id: str
     probs: np.ndarray  # (4, w)
@@ -73,9 +51,11 @@ class Motif:
     threshold: float  # log-odds score at the configured p-value
     max_score: float
     pvalue: float
+    motif: Motif | None = None  # the JASPAR matrix it was made from
 
     @property
     def width(self) -> int:
+        """Motif width (bp)."""
         return self.probs.shape[1]
 
     def score(self, site: np.ndarray) -> float:
@@ -84,7 +64,7 @@ class Motif:
 
     def scores(self, sites: np.ndarray) -> np.ndarray:
         """Scores of (n, w) code arrays (N scores -10 bits)."""
-        lo = np.concatenate([self.logodds, np.full((1, self.width), -10.0)])
+        lo = np.concatenate([self.logodds, np.full((1, self.width), N_SCORE)])
         return lo[sites, np.arange(self.width)[None, :]].sum(axis=1)
 
     def affinity(self, score) -> np.ndarray:
@@ -92,17 +72,41 @@ class Motif:
         return np.clip((np.asarray(score) - self.threshold) / (self.max_score - self.threshold), 0.0, 1.0)
 
 
-def load_motif(name: str, jaspar_id: str, pvalue: float = 5e-5) -> Motif:
-    """A JASPAR motif with probabilities (pseudocount 0.01 per cell relative), log-odds and threshold."""
-    counts = jaspar_counts(jaspar_id)
-    freqs = counts / counts.sum(axis=0, keepdims=True)
-    probs = (freqs + 0.01) / 1.04
-    lo = np.log2(probs / 0.25)
-    thr = score_pvalue_threshold(lo, pvalue)
+def load_site_motif(name: str, jaspar_id: str, pvalue: float = 5e-5) -> SiteMotif:
+    """The simulator's view of a JASPAR 2024 matrix: pseudocounted probabilities, log-odds, site threshold.
+
+    Parameters
+    ----------
+    name
+        The TF name used in outputs.
+    jaspar_id
+        A JASPAR matrix ID (``MA0139.1``), looked up offline with `bindscape.motifs.load_jaspar`.
+    pvalue
+        Planted sites score at p-values at most this.
+
+    Returns
+    -------
+    SiteMotif
+        Raises `ConfigError` when the ID is unknown or the motif is too short for sites at `pvalue`.
+    """
+    try:
+        motif = load_jaspar(jaspar_id, release=2024)
+    except InputError as exc:
+        raise ConfigError(f"TF {name}: JASPAR matrix {jaspar_id!r}: {exc.message}", hint=exc.hint) from None
+    probs = motif.to_ppm(SITE_PSEUDOCOUNT, relative=True)
+    lo = np.log2(probs / UNIFORM[:, None])
+    thr = score_threshold(lo, pvalue, bin_size=SITE_BIN, inclusive=True, clamp=True)
     mx = float(lo.max(axis=0).sum())
     if thr >= mx - 1e-6:
         raise ConfigError(f"motif {name} ({jaspar_id}) is too short for sites at p < {pvalue:g}")
-    return Motif(name, jaspar_id, probs, lo, thr, mx, pvalue)
+    return SiteMotif(name, jaspar_id, probs, lo, thr, mx, pvalue, motif)
+
+
+def scan(codes: np.ndarray, motif: SiteMotif) -> tuple[np.ndarray, np.ndarray]:
+    """Log-odds scores (float32) of every window on both strands: (plus (n,), minus (n,)), n = len - w + 1."""
+    plus = window_scores(codes, motif.logodds, n_score=N_SCORE, dtype=np.float32)
+    minus = window_scores(codes, motif.logodds[::-1, ::-1], n_score=N_SCORE, dtype=np.float32)
+    return plus, minus
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -112,7 +116,7 @@ def load_motif(name: str, jaspar_id: str, pvalue: float = 5e-5) -> Motif:
 _TEMPS = np.concatenate([np.linspace(1.0, 0.35, 40), np.linspace(0.3, 0.05, 24)])
 
 
-def sample_sites(motif: Motif, n: int, rng: np.random.Generator, affinities=None) -> np.ndarray:
+def sample_sites(motif: SiteMotif, n: int, rng: np.random.Generator, affinities=None) -> np.ndarray:
     """(n, w) + strand site codes drawn from the PWM (tempered), all scoring above the motif threshold.
 
     `affinities` (n,) in [0, 1] are targets: for each site, 64 candidates drawn at temperatures from 1 (the
@@ -145,9 +149,9 @@ def sample_sites(motif: Motif, n: int, rng: np.random.Generator, affinities=None
 
 
 def sample_site(pwm, rng: np.random.Generator, affinity: float | None = None) -> np.ndarray:
-    """One site (+ strand codes). `pwm` is a `Motif` (above-threshold, near `affinity`) or a (4, w)
+    """One site (+ strand codes). `pwm` is a `SiteMotif` (above-threshold, near `affinity`) or a (4, w)
     probability matrix (a plain draw, no threshold)."""
-    if isinstance(pwm, Motif):
+    if isinstance(pwm, SiteMotif):
         return sample_sites(pwm, 1, rng, None if affinity is None else [affinity])[0]
     p = np.asarray(pwm, dtype=float)
     p = p / p.sum(axis=0, keepdims=True)
@@ -162,11 +166,11 @@ def plant_motif(
 
     Returns the + strand site codes that were sampled."""
     site = sample_site(pwm, rng, affinity)
-    seq_codes[pos : pos + len(site)] = site if strand == "+" else revcomp(site)
+    seq_codes[pos : pos + len(site)] = site if strand == "+" else reverse_complement_codes(site)
     return site
 
 
-def degrade_site(motif: Motif, site: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def degrade_site(motif: SiteMotif, site: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Mutate the most informative positions until the site scores below threshold (site turnover)."""
     site = site.copy()
     ic = (motif.probs * np.log2(motif.probs / 0.25)).sum(axis=0)
@@ -177,21 +181,6 @@ def degrade_site(motif: Motif, site: np.ndarray, rng: np.random.Generator) -> np
         if k >= 1 and motif.score(site) < motif.threshold - 2.0:
             break
     return site
-
-
-def scan(codes: np.ndarray, motif: Motif) -> tuple[np.ndarray, np.ndarray]:
-    """Log-odds scores of every window on both strands: (plus (n,), minus (n,)), n = len - w + 1."""
-    w = motif.width
-    n = len(codes) - w + 1
-    lo = np.concatenate([motif.logodds, np.full((1, w), -10.0)]).astype(np.float32)
-    rc_lo = np.concatenate([motif.logodds[::-1, ::-1], np.full((1, w), -10.0)]).astype(np.float32)
-    plus = np.zeros(n, dtype=np.float32)
-    minus = np.zeros(n, dtype=np.float32)
-    for j in range(w):
-        win = codes[j : j + n]
-        plus += lo[:, j][win]
-        minus += rc_lo[:, j][win]
-    return plus, minus
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -340,52 +329,76 @@ def place_lineage_domains(
     for cell, r in zip(cells, cell_rngs, strict=True):
         if not cell.opened_by:
             continue
-        doms = access[cell.name]
-        is_shared = np.array([tuple(d) in shared_set for d in doms.tolist()], dtype=bool)
-        specific = doms[~is_shared]
-        target = cell.opened_fraction * float((specific[:, 1] - specific[:, 0]).sum())
-        removed, drop = 0, np.zeros(len(specific), dtype=bool)
-        for i in r.permutation(len(specific)):
-            if removed >= target:
-                break
-            drop[i] = True
-            removed += int(specific[i, 1] - specific[i, 0])
-        kept = np.concatenate([doms[is_shared], specific[~drop]])
+        kept, removed = _drop_specific_domains(access[cell.name], shared_set, cell.opened_fraction, r)
         occupied = domains_mask(kept, n) if len(kept) else np.zeros(n, dtype=bool)
-        cand, anchor, aff = [], [], []
-        for gi, g in enumerate(groups):
-            if gi in fixed or g.gid in degrade:
-                continue
-            mem = [m for m in g.members if m.tf in cell.opened_by and m.origin in LINEAGE_ORIGINS]
-            if mem:
-                best = max(mem, key=lambda m: m.affinity)
-                cand.append(gi)
-                anchor.append(best.offset + len(best.site) // 2)
-                aff.append(best.affinity)
-        aff_a = np.asarray(aff, dtype=float)
-        order = np.argsort(-(np.log(0.05 + aff_a) + r.gumbel(size=len(aff_a))), kind="stable")
+        cand, anchor, aff = _lineage_candidates(groups, cell.opened_by, fixed, degrade)
+        order = np.argsort(-(np.log(0.05 + aff) + r.gumbel(size=len(aff))), kind="stable")
         new, added = [], 0
         for k in order.tolist():
             if added >= removed:
                 break
-            gi, g = cand[k], groups[cand[k]]
+            gi = cand[k]
             ln = cell.opened_length or _domain_length(acfg, r)
-            for _attempt in range(50):
-                ds = int(r.integers(0, n - ln))
-                gs = ds + ln // 2 - anchor[k]
-                if gs - pad < 0 or gs + g.span + pad >= n or not (valid[ds] and valid[ds + ln - 1]):
-                    continue
-                if occupied[ds : ds + ln].any() or taken[gs - pad : gs + g.span + pad].any():
-                    continue
-                occupied[ds : ds + ln] = True
-                taken[gs - pad : gs + g.span + pad] = True
-                fixed[gi] = gs
-                new.append((ds, ds + ln))
+            dom = _place_lineage_domain(ln, anchor[k], groups[gi].span, valid, occupied, taken, pad, r)
+            if dom is not None:
+                fixed[gi] = dom[0] + ln // 2 - anchor[k]
+                new.append(dom)
                 added += ln
-                break
         alldoms = np.concatenate([kept, np.array(new, dtype=np.int64).reshape(-1, 2)])
         out[cell.name] = alldoms[np.argsort(alldoms[:, 0], kind="stable")]
     return out, fixed
+
+
+def _drop_specific_domains(doms: np.ndarray, shared_set: set, fraction: float,
+                           r: np.random.Generator) -> tuple[np.ndarray, int]:
+    """Remove whole cell-specific domains in random order until `fraction` of their bases are gone.
+
+    Returns (kept domains: shared first, then the remaining specific ones; bases removed)."""
+    is_shared = np.array([tuple(d) in shared_set for d in doms.tolist()], dtype=bool)
+    specific = doms[~is_shared]
+    target = fraction * float((specific[:, 1] - specific[:, 0]).sum())
+    removed, drop = 0, np.zeros(len(specific), dtype=bool)
+    for i in r.permutation(len(specific)):
+        if removed >= target:
+            break
+        drop[i] = True
+        removed += int(specific[i, 1] - specific[i, 0])
+    return np.concatenate([doms[is_shared], specific[~drop]]), removed
+
+
+def _lineage_candidates(groups: list, tfs: list[str], fixed: dict[int, int],
+                        degrade: set[str]) -> tuple[list[int], list[int], np.ndarray]:
+    """Groups that can open a domain for `tfs`: (group indices, anchor offset, affinity of the best site)."""
+    cand, anchor, aff = [], [], []
+    for gi, g in enumerate(groups):
+        if gi in fixed or g.gid in degrade:
+            continue
+        mem = [m for m in g.members if m.tf in tfs and m.origin in LINEAGE_ORIGINS]
+        if mem:
+            best = max(mem, key=lambda m: m.affinity)
+            cand.append(gi)
+            anchor.append(best.offset + len(best.site) // 2)
+            aff.append(best.affinity)
+    return cand, anchor, np.asarray(aff, dtype=float)
+
+
+def _place_lineage_domain(ln: int, anchor: int, span: int, valid: np.ndarray, occupied: np.ndarray,
+                          taken: np.ndarray, pad: int, r: np.random.Generator) -> tuple[int, int] | None:
+    """A free domain of `ln` bp with a group (`span` bp, anchored at its centre) inside; None after 50 tries.
+
+    Marks the domain in `occupied` and the group (plus `pad`) in `taken`."""
+    n = len(valid)
+    for _attempt in range(50):
+        ds = int(r.integers(0, n - ln))
+        gs = ds + ln // 2 - anchor
+        if gs - pad < 0 or gs + span + pad >= n or not (valid[ds] and valid[ds + ln - 1]):
+            continue
+        if occupied[ds : ds + ln].any() or taken[gs - pad : gs + span + pad].any():
+            continue
+        occupied[ds : ds + ln] = True
+        taken[gs - pad : gs + span + pad] = True
+        return ds, ds + ln
+    return None
 
 
 def domains_mask(domains: np.ndarray, n: int) -> np.ndarray:
@@ -424,113 +437,101 @@ class Group:
 
 
 def make_groups(
-    motifs: dict[str, Motif], cfg, n_per_tf: dict[str, int], rng: np.random.Generator, prefix: str = "g"
+    motifs: dict[str, SiteMotif], cfg, n_per_tf: dict[str, int], rng: np.random.Generator, prefix: str = "g"
 ) -> list[Group]:
     """Sample site groups: single sites, homotypic clusters, sites with a partner motif at a preferred
-    spacing, and decoys. Sequences and affinities are fixed here; positions are chosen by `plant_groups`."""
+    spacing, and decoys. Sequences and affinities are fixed here; positions are chosen by `plant_groups`.
+
+    Parameters
+    ----------
+    motifs
+        TF name -> `SiteMotif`.
+    cfg
+        The simulator config (``binding`` and the TFs' partner rules).
+    n_per_tf
+        TF name -> number of sites to sample (partner sites come on top).
+    rng
+        The random stream (per TF: group kinds, then affinities, sites and strands, then each group's
+        spacing and partner).
+    prefix
+        Group id prefix; ids are ``<prefix>00000``, ``<prefix>00001``, ...
+
+    Returns
+    -------
+    list of Group
+    """
     bcfg = cfg.binding
     tfcfg = {t.name: t for t in cfg.tfs}
     groups: list[Group] = []
-    gnum = 0
-    a, b = bcfg.affinity_beta
     for tf, n_target in n_per_tf.items():
         t = tfcfg[tf]
         motif = motifs[tf]
-        w = motif.width
-        made = 0
-        # draw group kinds first (vectorised site sampling afterwards)
-        plans = []
-        while made < n_target:
-            u = rng.random()
-            if u < bcfg.decoy_fraction:
-                plans.append(("decoy", 1))
-                made += 1
-            elif u < bcfg.decoy_fraction + bcfg.cluster_fraction:
-                k = int(rng.integers(bcfg.cluster_size[0], bcfg.cluster_size[1] + 1))
-                plans.append(("cluster", k))
-                made += k
-            else:
-                plans.append(("single", 1))
-                made += 1
+        plans = _plan_groups(bcfg, n_target, rng)
         n_sites = sum(k for _, k in plans)
-        affs = rng.beta(a, b, n_sites)
+        affs = rng.beta(*bcfg.affinity_beta, n_sites)
         sites = sample_sites(motif, n_sites, rng, affs)
         scores = motif.scores(sites)
         affs = motif.affinity(scores)
         strands = np.where(rng.random(n_sites) < 0.5, "+", "-")
         i = 0
         for kind, k in plans:
+            gnum = len(groups)
             gid = f"{prefix}{gnum:05d}"
-            gnum += 1
+            origin = {"decoy": "decoy", "cluster": "cluster"}.get(kind, "planted")
             members = []
             off = 0
             for m in range(k):
                 if m > 0:
-                    off += w + int(rng.integers(5, max(6, bcfg.cluster_span // k)))
-                origin = "decoy" if kind == "decoy" else ("cluster" if kind == "cluster" else "planted")
-                members.append(
-                    Member(
-                        tf,
-                        off,
-                        sites[i],
-                        str(strands[i]),
-                        origin,
-                        float(affs[i]),
-                        float(scores[i]),
-                        f"{gid}.{m}",
-                        gnum - 1 if kind == "cluster" else -1,
-                    )
-                )
+                    off += motif.width + int(rng.integers(5, max(6, bcfg.cluster_span // k)))
+                cluster_id = gnum if kind == "cluster" else -1
+                members.append(Member(tf, off, sites[i], str(strands[i]), origin, float(affs[i]), float(scores[i]),
+                                      f"{gid}.{m}", cluster_id))
                 i += 1
             if kind != "decoy" and t.partner and rng.random() < t.partner_fraction:
-                pm = motifs[t.partner]
-                psite = sample_sites(pm, 1, rng, rng.beta(a, b, 1))[0]
-                pscore = pm.score(psite)
-                gap = max(0, t.partner_spacing + int(rng.integers(-t.partner_jitter, t.partner_jitter + 1)))
-                pstrand = "+" if rng.random() < 0.5 else "-"
-                if rng.random() < 0.5:  # partner downstream of the first site
-                    poff = members[0].offset + w + gap
-                    if k > 1:  # keep clusters intact: put the partner after the last member
-                        poff = members[-1].offset + w + gap
-                    members.append(
-                        Member(
-                            t.partner,
-                            poff,
-                            psite,
-                            pstrand,
-                            "partner",
-                            float(pm.affinity(pscore)),
-                            pscore,
-                            f"{gid}.p",
-                            -1,
-                        )
-                    )
-                else:  # upstream: shift everything right
-                    shift = pm.width + gap
-                    for mem in members:
-                        mem.offset += shift
-                    members.insert(
-                        0,
-                        Member(
-                            t.partner,
-                            0,
-                            psite,
-                            pstrand,
-                            "partner",
-                            float(pm.affinity(pscore)),
-                            pscore,
-                            f"{gid}.p",
-                            -1,
-                        ),
-                    )
+                _add_partner(members, t, motif.width, motifs[t.partner], gid, bcfg.affinity_beta, rng)
             groups.append(Group(gid, members))
     return groups
+
+
+def _plan_groups(bcfg, n_target: int, rng: np.random.Generator) -> list[tuple[str, int]]:
+    """Group kinds and sizes, (kind, n sites), drawn until `n_target` sites are planned."""
+    plans = []
+    made = 0
+    while made < n_target:
+        u = rng.random()
+        if u < bcfg.decoy_fraction:
+            plans.append(("decoy", 1))
+            made += 1
+        elif u < bcfg.decoy_fraction + bcfg.cluster_fraction:
+            k = int(rng.integers(bcfg.cluster_size[0], bcfg.cluster_size[1] + 1))
+            plans.append(("cluster", k))
+            made += k
+        else:
+            plans.append(("single", 1))
+            made += 1
+    return plans
+
+
+def _add_partner(members: list[Member], t, w: int, pm: SiteMotif, gid: str, beta, rng: np.random.Generator) -> None:
+    """Add a partner site at the TF's preferred spacing, downstream of the group or upstream (shifting it)."""
+    psite = sample_sites(pm, 1, rng, rng.beta(*beta, 1))[0]
+    pscore = pm.score(psite)
+    gap = max(0, t.partner_spacing + int(rng.integers(-t.partner_jitter, t.partner_jitter + 1)))
+    pstrand = "+" if rng.random() < 0.5 else "-"
+    partner = Member(t.partner, 0, psite, pstrand, "partner", float(pm.affinity(pscore)), pscore, f"{gid}.p", -1)
+    if rng.random() < 0.5:  # downstream of the first site; of the last one for clusters (kept intact)
+        partner.offset = members[-1].offset + w + gap
+        members.append(partner)
+    else:  # upstream: shift everything right
+        for mem in members:
+            mem.offset += pm.width + gap
+        members.insert(0, partner)
 
 
 def plant_groups(
     flat: Flat,
     groups: list[Group],
-    motifs: dict[str, Motif],
+    motifs: dict[str, SiteMotif],
     rng: np.random.Generator,
     *,
     open_mask: np.ndarray | None = None,
@@ -595,11 +596,11 @@ def _write_group(flat: Flat, g, s: int, motifs, rng, degrade: set[str], rows: li
             lo = motifs[m.tf].score(site)
             aff = 0.0
         start = s + m.offset
-        flat.codes[start : start + len(site)] = site if m.strand == "+" else revcomp(site)
+        flat.codes[start : start + len(site)] = site if m.strand == "+" else reverse_complement_codes(site)
         rows.append((m.tf, start, start + len(site), m.strand, origin, aff, lo, m.site_id, m.cluster_id))
 
 
-def background_hits(flat: Flat, motifs: dict[str, Motif], planted: pd.DataFrame) -> pd.DataFrame:
+def background_hits(flat: Flat, motifs: dict[str, SiteMotif], planted: pd.DataFrame) -> pd.DataFrame:
     """Every above-threshold window not overlapping a planted instance of the same TF (best per overlap)."""
     rows = []
     n = len(flat.codes)

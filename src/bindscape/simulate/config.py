@@ -12,9 +12,10 @@ import copy
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from bindscape.errors import ConfigError
+from bindscape.schema import StrictModel, validate_model
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 
@@ -33,11 +34,7 @@ TF_PANEL: dict[str, dict[str, Any]] = {
 }
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=False)
-
-
-class RepeatFamily(_Model):
+class RepeatFamily(StrictModel):
     name: str
     kind: Literal["SINE", "LINE", "simple", "DNA"] = "SINE"
     length: int = Field(300, ge=2, le=20000, description="consensus length (unit length for simple repeats)")
@@ -47,7 +44,7 @@ class RepeatFamily(_Model):
     unit: str | None = Field(None, description="repeat unit for kind=simple, e.g. CA")
 
 
-class SpeciesConfig(_Model):
+class SpeciesConfig(StrictModel):
     name: str
     chrom_sizes: list[int] = Field(..., min_length=1)
     gc_mean: float = Field(0.41, gt=0.1, lt=0.9)
@@ -70,7 +67,7 @@ class SpeciesConfig(_Model):
         return v
 
 
-class TFConfig(_Model):
+class TFConfig(StrictModel):
     name: str
     jaspar_id: str
     sites_per_mb: float = Field(120.0, ge=0)
@@ -81,7 +78,7 @@ class TFConfig(_Model):
     partner_fraction: float = Field(0.5, ge=0, le=1, description="share of planted sites given a partner")
 
 
-class CellConfig(_Model):
+class CellConfig(StrictModel):
     name: str
     accessible_fraction: float = Field(0.08, gt=0, lt=0.9)
     tfs: list[str] | None = Field(None, description="TFs expressed in this cell type (default: all)")
@@ -107,7 +104,7 @@ class CellConfig(_Model):
     )
 
 
-class LogitWeights(_Model):
+class LogitWeights(StrictModel):
     """p(bound) = sigmoid(intercept + affinity*a + closed*[closed] + no_partner*[partner missing] + ...)."""
 
     intercept: float = -2.0
@@ -118,7 +115,7 @@ class LogitWeights(_Model):
     homotypic: float = 0.7
 
 
-class BindingConfig(_Model):
+class BindingConfig(StrictModel):
     site_max_pvalue: float = Field(5e-5, gt=0, lt=0.01, description="planted sites score at p below this")
     affinity_beta: tuple[float, float] = (1.0, 1.0)
     cluster_fraction: float = Field(0.15, ge=0, le=1)
@@ -135,7 +132,7 @@ class BindingConfig(_Model):
     logit: LogitWeights = Field(default_factory=LogitWeights)
 
 
-class AccessibilityConfig(_Model):
+class AccessibilityConfig(StrictModel):
     shared_fraction: float = Field(0.4, ge=0, le=1, description="share of open bases common to all cells")
     domain_median: int = Field(700, ge=50)
     domain_sigma: float = Field(0.6, ge=0, le=3)
@@ -143,7 +140,7 @@ class AccessibilityConfig(_Model):
     domain_max: int = Field(5000, ge=50)
 
 
-class ChipConfig(_Model):
+class ChipConfig(StrictModel):
     sensitivity: float = Field(0.8, gt=0, le=1)
     precision: float = Field(0.9, gt=0, le=1)
     width_median: int = Field(300, ge=50)
@@ -155,12 +152,12 @@ class ChipConfig(_Model):
     fp_accessible_share: float = Field(0.5, ge=0, le=1)
 
 
-class OutputConfig(_Model):
+class OutputConfig(StrictModel):
     fasta_compresslevel: int = Field(2, ge=0, le=9)
     line_width: int = Field(60, ge=10)
 
 
-class SimConfig(_Model):
+class SimConfig(StrictModel):
     name: str = "custom"
     description: str = ""
     species: list[SpeciesConfig] = Field(..., min_length=1)
@@ -256,13 +253,7 @@ def load_preset_dict(preset: str | Path) -> dict:
 
 
 def _validate(data: dict, where: str) -> SimConfig:
-    try:
-        return SimConfig.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"])
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"invalid simulator config ({where}): {loc + ': ' if loc else ''}{msg}") from None
+    return validate_model(SimConfig, data, f"invalid simulator config ({where})", what="simulator config")
 
 
 def _valid_keys(node: Any, prefix: str = "") -> list[str]:

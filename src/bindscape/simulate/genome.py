@@ -14,14 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bindscape._util import atomic_path
+from bindscape.io.genome import encode, reverse_complement_codes
 
 BLOCK = 2000  # bp per independently generated Markov block (isochore and CpG-island granularity)
-_COMP = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
-
-
-def revcomp(codes: np.ndarray) -> np.ndarray:
-    """Reverse complement of a code array (N stays N)."""
-    return _COMP[codes[::-1]]
 
 
 @dataclass
@@ -237,8 +232,7 @@ def background_genome(species_cfg, rng: np.random.Generator) -> Genome:
 def make_consensus(fam, rng: np.random.Generator) -> np.ndarray:
     """A repeat family's consensus sequence (SINE: poly-A tail; DNA: terminal inverted repeats)."""
     if fam.kind == "simple":
-        unit = (fam.unit or "CA").upper()
-        return np.frombuffer(unit.encode(), dtype=np.uint8).copy()  # translated below
+        return encode((fam.unit or "CA").upper())
     p = np.array([(1 - fam.gc) / 2, fam.gc / 2, fam.gc / 2, (1 - fam.gc) / 2])
     cons = rng.choice(4, size=fam.length, p=p).astype(np.uint8)
     if fam.kind == "SINE" and fam.length > 60:
@@ -246,22 +240,15 @@ def make_consensus(fam, rng: np.random.Generator) -> np.ndarray:
         cons[-tail:] = 0
     if fam.kind == "DNA" and fam.length > 100:
         tir = min(30, fam.length // 10)
-        cons[-tir:] = revcomp(cons[:tir])
+        cons[-tir:] = reverse_complement_codes(cons[:tir])
     return cons
-
-
-_ASCII_TO_CODE = np.full(256, 4, dtype=np.uint8)
-for _i, _c in enumerate(b"ACGT"):
-    _ASCII_TO_CODE[_c] = _i
-    _ASCII_TO_CODE[_c + 32] = _i
 
 
 def _copy_of(fam, cons: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     L = len(cons)
     if fam.kind == "simple":
-        unit = _ASCII_TO_CODE[cons]
         n = int(rng.integers(20, 200))
-        seq = np.resize(unit, n)
+        seq = np.resize(cons, n)
     elif fam.kind == "LINE":
         n = int(min(L, 80 + rng.exponential(900)))  # 5'-truncated copies
         seq = cons[L - n :].copy()
@@ -283,7 +270,7 @@ def _copy_of(fam, cons: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             seq[hit[to_tg]] = 3
             seq[hit[~to_tg] + 1] = 0
     if rng.random() < 0.5:
-        seq = revcomp(seq)
+        seq = reverse_complement_codes(seq)
     return seq.astype(np.uint8)
 
 
@@ -372,30 +359,6 @@ def write_fasta_gz(
             for chrom, codes in genome.seqs.items():
                 gz.write(f">{chrom}\n".encode())
                 gz.write(fasta_bytes(codes, genome.masks.get(chrom), width))
-
-
-def read_fasta_codes(path: str | os.PathLike, with_mask: bool = False):
-    """Minimal FASTA reader (plain or gzip) -> {chrom: codes} (and {chrom: mask} when `with_mask`).
-
-    Meant for the realism checks and tests; bindscape.io has the full, cached genome reader.
-    """
-    opener = gzip.open if str(path).endswith(".gz") else open
-    seqs: dict[str, list[bytes]] = {}
-    cur = None
-    with opener(path, "rb") as fh:
-        for line in fh:
-            if line.startswith(b">"):
-                cur = line[1:].split()[0].decode()
-                seqs[cur] = []
-            elif cur is not None:
-                seqs[cur].append(line.strip())
-    codes, masks = {}, {}
-    for c, parts in seqs.items():
-        raw = np.frombuffer(b"".join(parts), dtype=np.uint8)
-        codes[c] = _ASCII_TO_CODE[raw]
-        if with_mask:
-            masks[c] = raw >= 97
-    return (codes, masks) if with_mask else codes
 
 
 def write_chrom_sizes(path: str | os.PathLike, genome: Genome) -> None:

@@ -4,7 +4,7 @@
     res = simulate_real({"yeast": "sacCer3.fa.gz", "worm": "ce10.fa.gz"}, preset="multi-species",
                         seed=0, out="runs/semi", max_chrom_bp=400_000)
 
-Each species' background is a real genome (codes and soft mask read with `read_fasta_codes`, optionally
+Each species' background is a real genome (codes and soft mask read with `bindscape.io.genome.read_fasta`, optionally
 restricted to `chroms` and cut to `max_chrom_bp` per chromosome); motif groups, turnover between species,
 accessibility, binding and ChIP peaks follow the preset exactly as `simulate()` does. Outside planted sites
 the sequence is the real one, soft mask included. The output folder has the simulator's layout.
@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from .binding import atac_peaks, call_chip_peaks, make_groups
-from .genome import Genome, read_fasta_codes
+from bindscape.io.genome import read_fasta
+
+from .genome import Genome
 
 
 def load_background(path_or_codes, *, chroms: list[str] | None = None, max_chrom_bp: int | None = None,
@@ -29,7 +30,7 @@ def load_background(path_or_codes, *, chroms: list[str] | None = None, max_chrom
         codes = {c: np.asarray(v, dtype=np.uint8) for c, v in path_or_codes.items()}
         masks = {c: np.zeros(len(v), dtype=bool) for c, v in codes.items()}
     else:
-        codes, masks = read_fasta_codes(path_or_codes, with_mask=True)
+        codes, masks = read_fasta(path_or_codes, with_mask=True)
     names = [c for c in (chroms or list(codes)) if c in codes and len(codes[c]) >= min_chrom_bp]
     out_c, out_m = {}, {}
     for c in names:
@@ -49,45 +50,39 @@ def simulate_real(backgrounds: dict[str, Any], preset: str | dict = "multi-speci
     """
     from bindscape import __version__
 
-    from . import SimResult, load_motifs, plant_binding, resolve_config, write_outputs
+    from . import (
+        SimResult,
+        call_peaks,
+        load_site_motifs,
+        plant_binding,
+        reference_catalogue,
+        resolve_config,
+        species_groups,
+        write_outputs,
+    )
     from .config import manifest_config
 
     cfg = resolve_config(preset, overrides)
     t0 = time.perf_counter()
-    motifs = load_motifs(cfg)
+    motifs = load_site_motifs(cfg)
     root = np.random.SeedSequence(int(seed))
     cat_ss, *species_ss = root.spawn(1 + len(backgrounds))
     genomes, truths, peaks, access_peaks, stats = {}, {}, {}, {}, {}
     bgs = {sp: load_background(src, chroms=(chroms or {}).get(sp), max_chrom_bp=max_chrom_bp)
            for sp, src in backgrounds.items()}
     ref_size = sum(len(v) for v in next(iter(bgs.values()))[0].values())
-    n_per = {t.name: int(round(t.sites_per_mb * ref_size / 1e6)) for t in cfg.tfs}
-    catalogue = make_groups(motifs, cfg, n_per, np.random.default_rng(cat_ss), prefix="g")
+    catalogue = reference_catalogue(motifs, cfg, ref_size, np.random.default_rng(cat_ss))
     for si, ((sp, (codes, masks)), ss) in enumerate(zip(bgs.items(), species_ss, strict=True)):
         turn_rng, new_rng, bind_rng, peak_rng = (np.random.default_rng(s) for s in ss.spawn(4))
-        groups, degrade = list(catalogue), set()
-        if si > 0 and cfg.binding.turnover > 0:
-            lost = [g for g in catalogue if turn_rng.random() < cfg.binding.turnover]
-            degrade = {g.gid for g in lost}
-            n_new = {t.name: 0 for t in cfg.tfs}
-            for g in lost:
-                for m in g.members:
-                    if m.origin != "partner":
-                        n_new[m.tf] += 1
-            groups += make_groups(motifs, cfg, n_new, new_rng, prefix=f"{sp}_g")
+        groups, degrade = species_groups(catalogue, motifs, cfg, turn_rng, new_rng, reference=si == 0,
+                                         prefix=f"{sp}_g")
         seqs, truth, flat, access, inst = plant_binding(
             {c: v.copy() for c, v in codes.items()}, cfg, bind_rng, species=sp, motifs=motifs, groups=groups,
             degrade=degrade)
         genome = Genome(sp, seqs, masks, info={"background": "real"})
-        cell_rngs = dict(zip([c.name for c in cfg.cells], peak_rng.spawn(len(cfg.cells)), strict=True))
-        for cell in cfg.cells:
-            atac_rng, *tf_rngs = cell_rngs[cell.name].spawn(1 + len(cfg.tfs))
-            access_peaks[(sp, cell.name)] = atac_peaks(flat, access[cell.name], atac_rng, f"{sp}.atac.{cell.name}")
-            for t, trng in zip(cfg.tfs, tf_rngs, strict=True):
-                if cell.tfs is not None and t.name not in cell.tfs:
-                    continue
-                peaks[(sp, t.name, cell.name)] = call_chip_peaks(
-                    flat, inst, t.name, cell.name, access[cell.name], cfg.chip, trng, f"{sp}.{t.name}.{cell.name}")
+        atac, chip = call_peaks(flat, inst, access, cfg, peak_rng, sp)
+        access_peaks.update(atac)
+        peaks.update(chip)
         genomes[sp], truths[sp] = genome, truth
         stats[sp] = {"genome_size": genome.size, "repeat_fraction": round(genome.repeat_fraction(), 4),
                      "peaks": {f"{k[1]}.{k[2]}": len(v) for k, v in peaks.items() if k[0] == sp}}
