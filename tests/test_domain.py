@@ -10,15 +10,15 @@ import pytest
 import torch
 
 from bindscape.errors import ConfigError
-from bindscape.train.domain import (
-    CrossSpeciesBatchSampler,
+from bindscape.train.samplers import CrossSpeciesBatchSampler
+from bindscape.train.tasks.cross_species import (
     SpeciesClassifier,
     background_pool,
     grad_reverse,
     morale_loss,
     train_cross_species,
+    validate_cross_species,
 )
-from bindscape.train.domain_config import validate_cross_species
 from conftest import assert_golden
 
 torch.set_num_threads(1)
@@ -205,17 +205,19 @@ def test_cli_train_cross_species(tiny_species, tmp_path):
 
 
 def test_recipe_loads():
-    from bindscape.recipes.cross_species import load_cross_species_recipe
+    from bindscape.recipes import load_recipe
 
-    rec = load_cross_species_recipe("cross-species")
+    rec = load_recipe("cross-species")
+    assert rec.kind == "cross-species"
     assert rec.target == "primate" and rec.modes == ["source", "target", "joint", "morale", "grl"]
     assert len(rec.seeds) == 5
 
 
 def test_semi_real_recipe_loads_and_names_a_missing_genome(tmp_path):
-    from bindscape.recipes.cross_species import load_cross_species_recipe, run_cross_species_recipe
+    from bindscape.recipes import load_recipe
+    from bindscape.recipes import run_recipe as run_cross_species_recipe
 
-    rec = load_cross_species_recipe("cross-species-yeast-worm", {"shared_data": str(tmp_path / "nowhere")})
+    rec = load_recipe("cross-species-yeast-worm", {"shared_data": str(tmp_path / "nowhere")})
     assert rec.target == "yeast" and rec.sources == ["worm"] and rec.select_on == "auto"
     assert rec.simulate.real_backgrounds["worm"].endswith("nowhere/worm/ce10.fa.gz")
     with pytest.raises(ConfigError, match="real_backgrounds.worm: .*ce10.fa.gz does not exist"):
@@ -223,7 +225,7 @@ def test_semi_real_recipe_loads_and_names_a_missing_genome(tmp_path):
 
 
 def test_plant_into_real_yeast_keeps_sequence_and_soft_mask(tmp_path):
-    from bindscape.simulate.genome import read_fasta_codes
+    from bindscape.io.genome import read_fasta as read_fasta_codes
     from bindscape.simulate.real_background import simulate_real
     from conftest import require_shared
 
@@ -245,9 +247,10 @@ def test_plant_into_real_yeast_keeps_sequence_and_soft_mask(tmp_path):
 def test_cross_species_recipe_end_to_end(tmp_path):
     """A tiny version of the shipped recipe: simulate -> datasets -> tuning -> modes x seeds -> hold-outs ->
     analyses -> report with the per-species, differential and per-family repeat tables; a re-run skips."""
-    from bindscape.recipes.cross_species import load_cross_species_recipe, run_cross_species_recipe
+    from bindscape.recipes import load_recipe
+    from bindscape.recipes import run_recipe as run_cross_species_recipe
 
-    rec = load_cross_species_recipe("cross-species")
+    rec = load_recipe("cross-species")
     rec.simulate.set = {"species.*.chrom_sizes": [60000, 50000, 40000], "tfs.*.sites_per_mb": 900}
     rec.data.length = rec.data.stride = 100
     rec.modes, rec.seeds = ["source", "target", "morale"], [0, 1]
@@ -295,3 +298,17 @@ def test_resume_continues_and_refuses_a_changed_config(tiny_species, tmp_path):
     assert m["finished"] and m["epochs_run"] == 2
     with pytest.raises(ConfigError, match="nothing to resume"):
         train_cross_species({**cfg, "name": "fresh"}, resume=True)
+
+
+def test_cross_species_resume_counts_earlier_time_and_marks_unfinished(tiny_species, tmp_path):
+    trainer = {"max_epochs": 2, "progress": False, "patience": None, "stop_after_epochs": 1}
+    cfg = _cfg(tiny_species, tmp_path, "morale", "bindscape_cnn", trainer=trainer)
+    run = train_cross_species(cfg)
+    first = json.loads((run / "metrics.json").read_text())
+    assert first["finished"] is False and first["epochs_run"] == 1  # stopped, not done
+    with pytest.raises(ConfigError, match="already has checkpoints"):  # overwrite defaults to False
+        train_cross_species(cfg)
+    run = train_cross_species({**cfg, "trainer": {**trainer, "stop_after_epochs": None}}, resume=True)
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["finished"] is True and m["resumed"] is True and m["epochs_run"] == 2
+    assert m["cpu_seconds"] > first["cpu_seconds"]  # the interrupted part's time is counted too

@@ -214,7 +214,7 @@ def test_nettime_film_starts_as_identity_and_lets_the_condition_gate_channels():
 
 
 def test_conditioned_model_wraps_a_registry_model():
-    from bindscape.models.nettime import ConditionedModel
+    from bindscape.models.conditioned import ConditionedModel
 
     for mode in ("concat", "add"):
         m = ConditionedModel(inner="bindscape_cnn", inner_params={"channels": 8, "hidden": 8}, length=40,
@@ -228,8 +228,7 @@ def test_conditioned_model_wraps_a_registry_model():
 
 @pytest.fixture(scope="module")
 def trained(tiny, tmp_path_factory):
-    from bindscape.train.multitask import train_multitask
-    from bindscape.train.multitask_config import validate_multitask_config
+    from bindscape.train.tasks.multitask_bp import train_multitask, validate_multitask_config
 
     out = tmp_path_factory.mktemp("mtrun")
     data = _build(tiny, out / "data")
@@ -243,7 +242,7 @@ def trained(tiny, tmp_path_factory):
 
 def test_tiny_multitask_training_stores_condition_names(trained):
     from bindscape.train.checkpoint import load_checkpoint
-    from bindscape.train.multitask import load_multitask_checkpoint, predict_bp
+    from bindscape.train.tasks.multitask_bp import load_multitask_checkpoint, predict_bp
 
     run, data = trained
     m = json.loads((run / "metrics.json").read_text())
@@ -264,8 +263,12 @@ def test_tiny_multitask_training_stores_condition_names(trained):
 def test_interrupted_multitask_training_resumes_from_last_checkpoint(tiny, tmp_path):
     import yaml
 
-    from bindscape.train.multitask import can_resume, load_multitask_checkpoint, train_multitask
-    from bindscape.train.multitask_config import validate_multitask_config
+    from bindscape.train.engine import can_resume
+    from bindscape.train.tasks.multitask_bp import (
+        load_multitask_checkpoint,
+        train_multitask,
+        validate_multitask_config,
+    )
 
     data = _build(tiny, tmp_path / "data")
     raw = {"dataset": str(data), "name": "r", "out_dir": str(tmp_path),
@@ -294,7 +297,7 @@ def test_interrupted_multitask_training_resumes_from_last_checkpoint(tiny, tmp_p
 
 
 def test_unknown_condition_is_a_clear_error(trained):
-    from bindscape.train.multitask import load_multitask_checkpoint, predict_bp
+    from bindscape.train.tasks.multitask_bp import load_multitask_checkpoint, predict_bp
 
     loaded = load_multitask_checkpoint(trained[0])
     x = np.zeros((1, 6, 100), np.float32)
@@ -335,48 +338,49 @@ def test_cli_predict_bp_and_errors(trained, tiny, tmp_path, capsys):
 
 
 def test_multitask_recipe_loads_and_validates():
-    from bindscape.recipes.multitask import load_multitask_recipe
+    from bindscape.recipes import load_recipe
 
-    rec = load_multitask_recipe("multitask-bp")
-    assert rec["kind"] == "multitask" and len(rec["tfs"]) * len(rec["cells"]) == 9 and len(rec["held_out"]) == 2
+    rec = load_recipe("multitask-bp")
+    assert rec.kind == "multitask" and len(rec.tfs) * len(rec.cells) == 9 and len(rec.held_out) == 2
     # the accessibility track carries the cell-type-specific signal; each TF's windows are labelled in every cell
-    assert rec["cross_label"] == "tf" and rec["tracks"] is True
+    assert rec.cross_label == "tf" and rec.tracks is True
     # the transfer test: sequence only (NetTIME's setting), so the cell type must come from the cell embedding,
     # and the simulator writes cell identity into the sequence (lineage TFs open chromatin in their cell type)
-    lin = load_multitask_recipe("multitask-bp-lineage")
-    assert lin["name"] == "multitask-bp-lineage" and lin["tracks"] is False
-    assert lin["model"]["film"] is True and "film" not in rec["model"]
-    ov = lin["simulate"]["overrides"]
+    lin = load_recipe("multitask-bp-lineage")
+    assert lin.name == "multitask-bp-lineage" and lin.tracks is False
+    assert lin.model["film"] is True and "film" not in rec.model
+    ov = lin.simulate.overrides
     assert ov["cells.liver.opened_by"] == ["FOXA1", "HNF4A"] and ov["cells.myeloid.opened_by"] == ["CEBPA"]
     from bindscape.simulate import resolve_config
 
-    cfg = resolve_config(lin["simulate"]["preset"], ov)
+    cfg = resolve_config(lin.simulate.preset, ov)
     opened_by = {c.name: c.opened_by for c in cfg.cells}
     assert opened_by["erythroid"] == ["GATA1", "TAL1"]
     # every held-out condition is a TF in the cell type it marks; each held-out TF and cell type keeps training
     # conditions (two cell types per TF, five TFs per cell type), so both embeddings are learned elsewhere
-    held = [tuple(k.split("/")) for k in lin["held_out"]]
-    assert len(held) == 3 and len(lin["tfs"]) == 6 and all(t in opened_by[c] for t, c in held)
+    held = [tuple(k.split("/")) for k in lin.held_out]
+    assert len(held) == 3 and len(lin.tfs) == 6 and all(t in opened_by[c] for t, c in held)
     for t, c in held:
-        assert sum((t, c2) not in held for c2 in lin["cells"]) == 2
-        assert sum((t2, c) not in held for t2 in lin["tfs"]) == 5
+        assert sum((t, c2) not in held for c2 in lin.cells) == 2
+        assert sum((t2, c) not in held for t2 in lin.tfs) == 5
     with pytest.raises(BindscapeError, match="held_out"):
-        load_multitask_recipe({"held_out": ["NOPE/liver"]})
+        load_recipe({"held_out": ["NOPE/liver"]}, kind="multitask-bp")
     with pytest.raises(BindscapeError, match="unknown field"):
-        load_multitask_recipe({"epoch": 3})
+        load_recipe({"epoch": 3}, kind="multitask-bp")
 
 
 def test_tiny_multitask_recipe_end_to_end(tmp_path):
     """The multitask recipe's every stage on a tiny lineage simulation: every table, the report, and a re-run
     that skips every stage."""
-    from bindscape.recipes.multitask import load_multitask_recipe, run_multitask_recipe
+    from bindscape.recipes import load_recipe
+    from bindscape.recipes import run_recipe as run_multitask_recipe
 
-    rec = load_multitask_recipe("multitask-bp-lineage")
-    rec.update(tfs=["FOXA1", "CEBPA"], cells=["liver", "myeloid"], held_out=["CEBPA/myeloid"], epochs=1,
-               single_epochs=1, model={"channels": 8, "n_blocks": 1, "pool": 10, "decoder": 8, "d_tf": 4,
-                                       "d_cell": 4, "film": True})
-    rec["simulate"]["overrides"]["species.sim.chrom_sizes"] = [150_000, 120_000, 100_000, 90_000, 80_000]
-    rec["simulate"]["overrides"]["tfs.*.sites_per_mb"] = 400
+    rec = load_recipe("multitask-bp-lineage").model_copy(update=dict(
+        tfs=["FOXA1", "CEBPA"], cells=["liver", "myeloid"], held_out=["CEBPA/myeloid"], epochs=1,
+        single_epochs=1, model={"channels": 8, "n_blocks": 1, "pool": 10, "decoder": 8, "d_tf": 4,
+                                "d_cell": 4, "film": True}))
+    rec.simulate.overrides["species.sim.chrom_sizes"] = [150_000, 120_000, 100_000, 90_000, 80_000]
+    rec.simulate.overrides["tfs.*.sites_per_mb"] = 400
     out = tmp_path / "mt"
     state = run_multitask_recipe(rec, out=out, log=lambda m: None)
     assert state.ran[-2:] == ["evaluate", "report"] and "train:single:CEBPA-myeloid" in state.ran

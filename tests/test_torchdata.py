@@ -3,9 +3,10 @@ import pandas as pd
 import pytest
 import torch
 
-from bindscape.data.torchdata import BalancedBatchSampler, RegionDataset
+from bindscape.data.torchdata import RegionDataset
 from bindscape.errors import ConfigError
 from bindscape.io.genome import Genome
+from bindscape.train.samplers import BalancedBatchSampler
 
 
 @pytest.fixture

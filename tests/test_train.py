@@ -16,7 +16,7 @@ from bindscape.models.base import InputLengthError
 from bindscape.train import load_checkpoint, predict_dataset, train
 from bindscape.train.checkpoint import CheckpointError, save_model
 from bindscape.train.config import load_config, validate_config
-from bindscape.train.module import predict_proba, reverse_complement
+from bindscape.train.rc import predict_proba, reverse_complement
 from conftest import assert_golden, write_fasta
 
 torch.set_num_threads(1)
@@ -152,7 +152,7 @@ def test_dataset_model_length_mismatch(tmp_path, trained):
     # a fixed-length model refuses a dataset of another length before training starts
     cfg = validate_config({"dataset": str(other), "out_dir": str(tmp_path / "runs"),
                            "model": {"name": "deepsea", "params": {"length": 200}}})
-    from bindscape.train.fit import build_model
+    from bindscape.train.tasks.binary import build_model
 
     with pytest.raises(InputLengthError, match="needs sequences of at least 163 bp"):
         build_model(cfg, 80, 1)
@@ -263,7 +263,7 @@ def test_onecycle_schedule_any_number_of_steps(steps):
     """OneCycleLR divides by (pct_start * total - 1): 4 steps with the default 25% warm-up used to crash."""
     from bindscape.models import get_model
     from bindscape.train.config import TrainConfig
-    from bindscape.train.module import BinaryTask
+    from bindscape.train.tasks.binary import BinaryTask
 
     cfg = TrainConfig(dataset="x", optim={"schedule": "onecycle"}, trainer={"max_epochs": 1}).model_dump(mode="json")
     task = BinaryTask(get_model("bindscape_cnn", length=100, channels=4, hidden=4), cfg, steps_per_epoch=steps)

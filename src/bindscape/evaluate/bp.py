@@ -73,10 +73,6 @@ def call_intervals(calls, *, chrom=None, start=None) -> pd.DataFrame:
     return df
 
 
-def call_threshold(scores, threshold: float) -> np.ndarray:
-    return (np.asarray(scores) >= threshold).astype(np.uint8)
-
-
 def max_pool(x, resolution: int) -> np.ndarray:
     """Max over non-overlapping bins of `resolution` bp: (N, L) -> (N, ceil(L / resolution))."""
     x = np.atleast_2d(np.asarray(x))

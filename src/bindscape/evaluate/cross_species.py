@@ -1,4 +1,4 @@
-"""Cross-species analyses (MORALE section 2.5) over runs of `bindscape.train.domain.train_cross_species`.
+"""Cross-species analyses (MORALE section 2.5) over runs of `bindscape.train.train_cross_species`.
 
 A *run* here is a dict ``{"mode": ..., "seed": ..., "run": run folder}`` (extra keys such as ``group`` are
 kept). Every run folder has ``metrics.json`` and ``predictions.parquet`` (species, split, chrom, start, end,

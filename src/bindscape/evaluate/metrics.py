@@ -244,6 +244,48 @@ def calibration(y, p, bins: int = 10) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def expected_calibration_error(y, p, bins: int = 10) -> float:
-    t = calibration(y, p, bins)
-    return float((t["n"] * (t["mean_pred"] - t["frac_pos"]).abs()).sum() / t["n"].sum())
+
+def binary_metrics(y, p, threshold: float = 0.5) -> dict[str, float]:
+    """Training-time summary of binary predictions: per-output auROC/auPRC/MCC averaged over the outputs
+    (columns) that have both classes, plus the mean BCE of the probabilities.
+
+    Parameters
+    ----------
+    y
+        Labels, ``(N,)`` or ``(N, n_outputs)``; values above 0.5 are positives.
+    p
+        Probabilities, the same shape as `y`.
+    threshold
+        Probability cut for the MCC.
+
+    Returns
+    -------
+    dict
+        ``auroc``, ``auprc``, ``mcc`` (NaN when no output has both classes), ``loss``, ``n``, ``positives``.
+    """
+    from sklearn.metrics import average_precision_score, matthews_corrcoef, roc_auc_score
+
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    if y.ndim == 1:
+        y, p = y[:, None], p[:, None]
+    eps = 1e-7
+    pc = np.clip(p, eps, 1 - eps)
+    loss = float(-np.mean(y * np.log(pc) + (1 - y) * np.log(1 - pc)))
+    aurocs, auprcs, mccs = [], [], []
+    for j in range(y.shape[1]):
+        yj = y[:, j] > 0.5
+        if yj.all() or not yj.any():
+            continue
+        aurocs.append(roc_auc_score(yj, p[:, j]))
+        auprcs.append(average_precision_score(yj, p[:, j]))
+        mccs.append(matthews_corrcoef(yj, p[:, j] >= threshold))
+    nan = float("nan")
+    return {
+        "auroc": float(np.mean(aurocs)) if aurocs else nan,
+        "auprc": float(np.mean(auprcs)) if auprcs else nan,
+        "mcc": float(np.mean(mccs)) if mccs else nan,
+        "loss": loss,
+        "n": int(len(y)),
+        "positives": int((y > 0.5).sum()),
+    }

@@ -2,7 +2,10 @@
 
 - `load_config(path, overrides)` / `TrainConfig`: the YAML config (pydantic).
 - `train(config, resume=False) -> Path`: train and write the run folder.
-- `load_checkpoint(path)`: model + resolved config from a checkpoint alone.
+- `load_checkpoint(path)`: model + resolved config (+ conditions and tracks) from a checkpoint alone.
+- `train_cross_species`, `train_multitask`: the other task plug-ins (`bindscape.train.tasks`), all trained by
+  the one engine (`bindscape.train.engine.fit`); samplers live in `bindscape.train.samplers`, the
+  RC-averaged prediction helper in `bindscape.train.rc`.
 - `predict_dataset`, `predict_bed`, `predict_fasta`, `predict_genome`, `write_bedgraph`, `write_bigwig`.
 
 Code outside `bindscape.train` imports these names from the package (``from bindscape.train import
@@ -15,10 +18,17 @@ from __future__ import annotations
 
 _LAZY = {
     "TrainConfig": "bindscape.train.config",
+    "TrainerConfig": "bindscape.train.config",
     "load_config": "bindscape.train.config",
     "validate_config": "bindscape.train.config",
-    "train": "bindscape.train.fit",
+    "apply_overrides": "bindscape.train.config",
+    "cli_overrides": "bindscape.train.config",
+    "parse_set": "bindscape.train.config",
+    "fit": "bindscape.train.engine",
+    "run_metrics": "bindscape.train.engine",
+    "train": "bindscape.train.tasks.binary",
     "load_checkpoint": "bindscape.train.checkpoint",
+    "load_multitask_checkpoint": "bindscape.train.checkpoint",
     "save_model": "bindscape.train.checkpoint",
     "CheckpointError": "bindscape.train.checkpoint",
     "predict_dataset": "bindscape.train.predict",
@@ -29,22 +39,21 @@ _LAZY = {
     "write_bedgraph": "bindscape.train.predict",
     "write_bigwig": "bindscape.train.predict",
     "apply_finetune": "bindscape.train.finetune",
-    "apply_overrides": "bindscape.train.config",
-    "cli_overrides": "bindscape.train.config",
-    "parse_set": "bindscape.train.config",
-    "run_metrics": "bindscape.train.fit",
-    "train_cross_species": "bindscape.train.domain",
-    "validate_cross_species": "bindscape.train.domain_config",
-    "load_cross_species": "bindscape.train.domain_config",
-    "train_multitask": "bindscape.train.multitask",
-    "can_resume": "bindscape.train.multitask",
-    "load_multitask_checkpoint": "bindscape.train.multitask",
-    "predict_bp": "bindscape.train.multitask",
-    "predict_dataset_bp": "bindscape.train.multitask",
-    "validate_multitask_config": "bindscape.train.multitask_config",
-    "load_multitask_config": "bindscape.train.multitask_config",
+    "rc_input": "bindscape.train.rc",
+    "rc_averaged": "bindscape.train.rc",
+    "predict_proba": "bindscape.train.rc",
+    "train_cross_species": "bindscape.train.tasks.cross_species",
+    "validate_cross_species": "bindscape.train.tasks.cross_species",
+    "load_cross_species": "bindscape.train.tasks.cross_species",
+    "train_multitask": "bindscape.train.tasks.multitask_bp",
+    "can_resume": "bindscape.train.engine",
+    "predict_bp": "bindscape.train.tasks.multitask_bp",
+    "predict_dataset_bp": "bindscape.train.tasks.multitask_bp",
+    "validate_multitask_config": "bindscape.train.tasks.multitask_bp",
+    "load_multitask_config": "bindscape.train.tasks.multitask_bp",
     "torch_dataset": "bindscape.train.data",
-    "EpochBatchSampler": "bindscape.train.data",
+    "EpochBatchSampler": "bindscape.train.samplers",
+    "BalancedBatchSampler": "bindscape.train.samplers",
 }
 
 

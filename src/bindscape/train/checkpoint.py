@@ -2,8 +2,10 @@
 
 bindscape's Lightning checkpoints (``checkpoints/best.ckpt``, ``last.ckpt``) carry a ``bindscape`` entry
 with the resolved training config and the model's constructor arguments as JSON strings, so they load with
-``torch.load(..., weights_only=True)``. `save_model` writes the same content without the training state
-(``model.pt``: the format `load_checkpoint` also reads).
+``torch.load(..., weights_only=True)``. Multitask checkpoints add the condition vocabulary (TF and cell
+names, trained pairs) and the track set, which `load_checkpoint` restores too (``loaded.vocab``,
+``loaded.tracks``). `save_model` writes the same content without the training state (``model.pt``: the
+format `load_checkpoint` also reads).
 """
 
 from __future__ import annotations
@@ -24,10 +26,14 @@ class CheckpointError(InputError):
 
 @dataclass
 class LoadedCheckpoint:
+    """A model (eval mode) with its resolved config; `vocab`/`tracks` for multitask checkpoints."""
+
     model: Any  # BindscapeModel, in eval mode
     config: dict
     path: Path
     extra: dict = field(default_factory=dict)
+    vocab: Any = None  # bindscape.data.multitask.ConditionVocab (multitask checkpoints)
+    tracks: Any = None  # bindscape.data.tracks.TrackSet or None
 
     @property
     def length(self) -> int:
@@ -37,8 +43,39 @@ class LoadedCheckpoint:
     def rc_average(self) -> bool:
         return bool(self.config.get("trainer", {}).get("rc_average", True))
 
+    def index(self, tf: str, cell: str | None) -> tuple[int, int]:
+        """Embedding indices of a condition; unknown names raise `UnknownConditionError` listing the known ones.
 
-def _resolve(path: Path) -> Path:
+        Parameters
+        ----------
+        tf, cell
+            TF and cell-type names (cell None: no cell type).
+
+        Returns
+        -------
+        tuple of int
+        """
+        if self.vocab is None:
+            raise CheckpointError(f"{self.path}: not a multitask checkpoint (no condition names inside)")
+        return self.vocab.index(tf, cell)
+
+
+#: multitask checkpoints: the same object, typed for readers
+LoadedMultitask = LoadedCheckpoint
+
+
+def resolve_checkpoint(path: Path) -> Path:
+    """A run folder -> its best checkpoint (``checkpoints/best.ckpt``, ``best.ckpt`` or ``model.pt``).
+
+    Parameters
+    ----------
+    path
+        A checkpoint file or a folder.
+
+    Returns
+    -------
+    Path
+    """
     if path.is_dir():
         for cand in (path / "checkpoints" / "best.ckpt", path / "best.ckpt", path / "model.pt"):
             if cand.exists():
@@ -47,7 +84,19 @@ def _resolve(path: Path) -> Path:
     return path
 
 
-def _read(path: Path) -> dict:
+def read_checkpoint(path: Path) -> dict:
+    """The raw checkpoint dict (``weights_only=True``), checked to be a bindscape checkpoint.
+
+    Parameters
+    ----------
+    path
+        A checkpoint file.
+
+    Returns
+    -------
+    dict
+        With ``bindscape`` (format, config, model arguments) and ``state_dict``.
+    """
     import torch
 
     if not path.exists():
@@ -66,18 +115,45 @@ def _read(path: Path) -> dict:
     return obj
 
 
-def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> LoadedCheckpoint:
-    """Rebuild the model (eval mode, on `map_location`) and the resolved config from a checkpoint."""
+def _build(meta: dict, path: Path, multitask: bool):
     from bindscape.models import get_model
 
+    hp = json.loads(meta["model"])
+    name = meta["model_name"]
+    if multitask:
+        from bindscape.models.conditioned import ConditionedModel
+        from bindscape.models.nettime import NetTIME
+
+        cls = {"nettime": NetTIME, "conditioned": ConditionedModel}.get(name)
+        if cls is None:
+            raise CheckpointError(f"{path}: unknown multitask model {name!r}")
+        return cls(**hp)
+    return get_model(name, **hp)
+
+
+def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> LoadedCheckpoint:
+    """Rebuild the model (eval mode, on `map_location`) and the resolved config from a checkpoint.
+
+    Parameters
+    ----------
+    path
+        A checkpoint file (``best.ckpt``, ``last.ckpt``, ``model.pt``) or a run folder.
+    map_location
+        Device for the model.
+
+    Returns
+    -------
+    LoadedCheckpoint
+        ``vocab`` and ``tracks`` are set for multitask checkpoints; ``extra`` holds the epoch and global
+        step (and the multitask ``pos_weight``).
+    """
     path = Path(path)
     if path.exists():
-        path = _resolve(path)
-    obj = _read(path)
+        path = resolve_checkpoint(path)
+    obj = read_checkpoint(path)
     meta = obj["bindscape"]
-    config = json.loads(meta["config"])
-    hp = json.loads(meta["model"])
-    model = get_model(meta["model_name"], **hp)
+    mt = json.loads(meta["multitask"]) if "multitask" in meta else None
+    model = _build(meta, path, mt is not None)
     sd = obj["state_dict"]
     if any(k.startswith("model.") for k in sd):
         sd = {k[len("model."):]: v for k, v in sd.items() if k.startswith("model.")}
@@ -87,18 +163,85 @@ def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> LoadedChe
         raise CheckpointError(f"{path}: weights do not fit model {meta['model_name']!r} ({str(exc)[:160]})") from None
     model.eval().to(map_location)
     extra = {k: v for k, v in obj.items() if k in ("epoch", "global_step")}
-    return LoadedCheckpoint(model=model, config=config, path=path, extra=extra)
+    loaded = LoadedCheckpoint(model=model, config=json.loads(meta["config"]), path=path, extra=extra)
+    if mt is not None:
+        from bindscape.data.multitask import ConditionVocab
+        from bindscape.data.tracks import TrackSet
+
+        loaded.vocab = ConditionVocab.from_dict(mt["conditions"])
+        loaded.tracks = TrackSet.from_dict(mt.get("tracks"))
+        loaded.extra["pos_weight"] = mt.get("pos_weight")
+    return loaded
+
+
+def load_multitask_checkpoint(path: str | Path, *, map_location: str = "cpu") -> LoadedMultitask:
+    """`load_checkpoint` for multitask checkpoints: an error when the file holds no condition names.
+
+    Parameters
+    ----------
+    path
+        A checkpoint file or run folder.
+    map_location
+        Device for the model.
+
+    Returns
+    -------
+    LoadedMultitask
+        Model, config, ``vocab`` (TF and cell names, trained pairs) and ``tracks``.
+    """
+    p = Path(path)
+    if p.exists():
+        p = resolve_checkpoint(p)
+    if "multitask" not in read_checkpoint(p)["bindscape"]:
+        raise CheckpointError(f"{p}: not a multitask checkpoint (no condition names inside)",
+                              hint="use `bindscape predict` for single-task checkpoints")
+    return load_checkpoint(p, map_location=map_location)
+
+
+def checkpoint_meta(config: dict, model, **extra: Any) -> dict:
+    """The ``bindscape`` entry every training task stores in its Lightning checkpoints.
+
+    Parameters
+    ----------
+    config
+        The resolved training config (JSON-able).
+    model
+        The model (its ``hparams()`` rebuild it).
+    **extra
+        More JSON-able entries (e.g. ``multitask``: condition names and tracks), stored as JSON strings.
+
+    Returns
+    -------
+    dict
+    """
+    meta = {"format": FORMAT, "config": json.dumps(config), "model": json.dumps(model.hparams()),
+            "model_name": model.name}
+    meta.update({k: json.dumps(v) for k, v in extra.items()})
+    return meta
 
 
 def save_model(path: str | Path, model, config: dict) -> Path:
-    """Write weights + config only (no optimizer state), atomically."""
+    """Write weights + config only (no optimizer state), atomically.
+
+    Parameters
+    ----------
+    path
+        Output file (``model.pt``).
+    model
+        The model.
+    config
+        Its resolved training config.
+
+    Returns
+    -------
+    Path
+    """
     import torch
 
     from bindscape._util import atomic_path
 
     path = Path(path)
-    obj = {"bindscape": {"format": FORMAT, "config": json.dumps(config), "model": json.dumps(model.hparams()),
-                         "model_name": model.name},
+    obj = {"bindscape": checkpoint_meta(config, model),
            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)

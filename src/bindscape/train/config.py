@@ -20,23 +20,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from bindscape.errors import ConfigError
+from bindscape.schema import StrictModel, validate_model
+
+HINT = "see docs/training.md for the config fields"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
-
-
-class ModelConfig(_Strict):
+class ModelConfig(StrictModel):
     name: str = "bindscape_cnn"
     """Registry name (`bindscape.models.list_models()`)."""
     params: dict[str, Any] = Field(default_factory=dict)
     """Extra constructor arguments (length and n_outputs come from the dataset)."""
 
 
-class DataConfig(_Strict):
+class DataConfig(StrictModel):
     batch_size: int = Field(128, ge=1)
     sampler: Literal["plain", "balanced"] = "plain"
     rc_augment: bool = True
@@ -48,7 +47,7 @@ class DataConfig(_Strict):
     test_split: str | None = "test"
 
 
-class OptimConfig(_Strict):
+class OptimConfig(StrictModel):
     optimizer: Literal["adam", "adamw"] = "adamw"
     lr: float = Field(3e-3, gt=0)
     weight_decay: float = Field(1e-2, ge=0)
@@ -56,13 +55,13 @@ class OptimConfig(_Strict):
     warmup_frac: float = Field(0.25, ge=0, lt=1)
 
 
-class LossConfig(_Strict):
+class LossConfig(StrictModel):
     pos_weight: float | None = Field(None, gt=0)
     """BCE positive-class weight; None = 1."""
     label_smoothing: float = Field(0.0, ge=0, lt=0.5)
 
 
-class TrainerConfig(_Strict):
+class TrainerConfig(StrictModel):
     max_epochs: int = Field(10, ge=1)
     patience: int | None = Field(3, ge=1)
     """Early stopping patience in epochs (None: no early stopping)."""
@@ -86,7 +85,11 @@ class TrainerConfig(_Strict):
     """Stop (as if interrupted) after this many epochs; `--resume` continues. For tests and time slicing."""
 
 
-class FinetuneConfig(_Strict):
+#: config fields a resumed single-task run must keep (they define the model and its data)
+RESUME_KEYS = ("dataset", "model")
+
+
+class FinetuneConfig(StrictModel):
     checkpoint: str
     """Checkpoint to start from (its model config is used; `model` in this config is ignored)."""
     freeze: list[str] = Field(default_factory=list)
@@ -95,7 +98,7 @@ class FinetuneConfig(_Strict):
     """Parameter-name prefixes to re-initialise, e.g. [dense, head] (AgentBind)."""
 
 
-class TrainConfig(_Strict):
+class TrainConfig(StrictModel):
     dataset: str
     name: str = "run"
     out_dir: str = "runs"
@@ -111,33 +114,21 @@ class TrainConfig(_Strict):
         return Path(self.out_dir) / self.name
 
 
-def _format_error(exc: ValidationError, source: str) -> ConfigError:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    typ = err["type"]
-    ctx = err.get("ctx") or {}
-    if typ == "literal_error":
-        allowed = ctx.get("expected", "")
-        allowed = allowed.replace("'", "").replace(" or ", ", ")
-        msg = f"{loc}: {err['input']!r} is not allowed; choose one of: {allowed}"
-    elif typ == "extra_forbidden":
-        msg = f"{loc}: unknown field"
-    elif typ == "missing":
-        msg = f"{loc}: required field is missing"
-    else:
-        msg = f"{loc}: {err['msg']} (got {err.get('input')!r})"
-    more = len(exc.errors()) - 1
-    return ConfigError(f"{source}: {msg}" + (f" (+{more} more error{'s' if more > 1 else ''})" if more else ""),
-                       hint="see docs/training.md for the config fields")
-
-
 def validate_config(data: dict, source: str = "config") -> TrainConfig:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: a training config is a YAML mapping, got {type(data).__name__}")
-    try:
-        cfg = TrainConfig.model_validate(data)
-    except ValidationError as exc:
-        raise _format_error(exc, source) from None
+    """Validate a single-task training config (a mapping) before any work.
+
+    Parameters
+    ----------
+    data
+        The parsed YAML.
+    source
+        Where it came from (starts every error message).
+
+    Returns
+    -------
+    TrainConfig
+    """
+    cfg = validate_model(TrainConfig, data, source, what="training config", hint=HINT)
     check_model_name(cfg.model.name, source)
     return cfg
 
@@ -214,7 +205,18 @@ def parse_set(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def dump_config(cfg: TrainConfig) -> str:
+def dump_config(cfg) -> str:
+    """A validated config (any of the training configs) as the YAML written to ``config.yaml``.
+
+    Parameters
+    ----------
+    cfg
+        A pydantic config.
+
+    Returns
+    -------
+    str
+    """
     import yaml
 
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

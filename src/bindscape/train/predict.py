@@ -27,22 +27,74 @@ def _prob_columns(n: int) -> list[str]:
     return ["prob"] if n == 1 else [f"prob_{j}" for j in range(n)]
 
 
-def _predict_batches(loaded, batches: Iterable, *, total: int | None, desc: str, progress_bar: bool,
-                     rc_average: bool | None = None) -> Iterator[np.ndarray]:
+def predict_batches(model, batches: Iterable, *, rc_average: bool = True, total: int | None = None,
+                    desc: str = "predicting", progress_bar: bool = False) -> Iterator[np.ndarray]:
+    """The one batch-prediction loop of per-sequence models: probabilities of each batch, RC-averaged.
+
+    Parameters
+    ----------
+    model
+        Input ``(N, 4, L)`` -> logits ``(N, K)`` (put in eval mode here).
+    batches
+        Arrays or tensors ``(n, 4, L)``.
+    rc_average
+        Average both strands (`bindscape.train.rc.predict_proba`).
+    total, desc, progress_bar
+        Progress bar (rows in all batches, its label, show it).
+
+    Yields
+    ------
+    numpy.ndarray
+        ``(n, K)`` probabilities per batch.
+    """
     import torch
 
-    from bindscape.train.module import predict_proba
+    from bindscape.train.rc import predict_proba
 
-    rc = loaded.rc_average if rc_average is None else rc_average
-    model = loaded.model.eval()
+    model = model.eval()
     dev = next(model.parameters()).device
     with progress(disable=not progress_bar or None, transient=True) as bar:
         task = bar.add_task(desc, total=total)
         for x in batches:
             x = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x))
-            p = predict_proba(model, x.to(dev), rc).cpu().numpy()
+            p = predict_proba(model, x.float().to(dev), rc_average).cpu().numpy()
             bar.advance(task, len(x))
             yield p
+
+
+def _predict_batches(loaded, batches: Iterable, *, total: int | None, desc: str, progress_bar: bool,
+                     rc_average: bool | None = None) -> Iterator[np.ndarray]:
+    rc = loaded.rc_average if rc_average is None else rc_average
+    yield from predict_batches(loaded.model, batches, rc_average=rc, total=total, desc=desc,
+                               progress_bar=progress_bar)
+
+
+def dataset_batches(tds, batch_size: int) -> Iterator:
+    """Input tensors of a torch dataset with ``__getitems__`` (`bindscape.train.data.torch_dataset`), in order."""
+    n = len(tds)
+    return (tds.__getitems__(list(range(i, min(i + batch_size, n))))[0] for i in range(0, n, batch_size))
+
+
+def predict_rows(model, tds, *, batch_size: int = 512, rc_average: bool = True) -> np.ndarray:
+    """Probabilities ``(N, K)`` of every row of a torch dataset, in order (no progress bar).
+
+    Parameters
+    ----------
+    model
+        A per-sequence model.
+    tds
+        A dataset with ``__getitems__`` returning ``(x, y)``.
+    batch_size
+        Rows per batch.
+    rc_average
+        Average both strands.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    out = list(predict_batches(model, dataset_batches(tds, batch_size), rc_average=rc_average))
+    return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
 
 
 def predict_arrays(ckpt, x: np.ndarray, *, batch_size: int = 512, rc_average: bool | None = None) -> np.ndarray:
@@ -82,7 +134,7 @@ def predict_dataset(ckpt, data, *, split: str | None = None, batch_size: int = 5
         tds, what = data, "the dataset"
     _check_dataset_length(loaded, tds.length, what)
     n = len(tds)
-    gen = (tds.__getitems__(list(range(i, min(i + batch_size, n))))[0] for i in range(0, n, batch_size))
+    gen = dataset_batches(tds, batch_size)
     p = np.concatenate(list(_predict_batches(loaded, gen, total=n, desc="predicting", progress_bar=progress)))
     keep = [c for c in ("chrom", "start", "end", "name", "label", "split", "tf", "cell", "species")
             if c in tds.regions]
@@ -99,7 +151,7 @@ def predict_bed(ckpt, bed: str | Path | pd.DataFrame, genome, *, batch_size: int
 
     loaded = _as_loaded(ckpt)
     g = genome if hasattr(genome, "fetch_onehot") else Genome(genome)
-    from bindscape.io.intervals import read_bed
+    from bindscape.io.bed import read_bed
 
     regions = bed if isinstance(bed, pd.DataFrame) else read_bed(bed)
     unknown = sorted(set(regions["chrom"]) - set(g.chroms))

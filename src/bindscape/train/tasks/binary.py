@@ -1,0 +1,277 @@
+"""Single-task binary classification (one or more outputs): `train(cfg) -> run folder`.
+
+`BinaryTask` is the LightningModule (BCE with optional positive weight and label smoothing; Adam/AdamW;
+one-cycle/cosine/plateau/constant LR; validation auROC/auPRC/loss/MCC with RC-averaged predictions;
+per-batch reseeding so resumed CPU runs equal uninterrupted ones). `BinaryPlugin` plugs it into the engine
+(`bindscape.train.engine.fit`) and, at the end, scores the best checkpoint on the val and test splits and
+writes ``predictions.parquet`` (test split).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+
+from bindscape.errors import ConfigError
+from bindscape.evaluate.metrics import binary_metrics
+from bindscape.train.config import RESUME_KEYS, TrainConfig
+from bindscape.train.engine import Finished, Prepared, fit
+from bindscape.train.rc import predict_proba
+
+
+def gather_uneven(module, t: torch.Tensor) -> torch.Tensor:
+    """Concatenate a tensor over DDP ranks whose first dimension differs between ranks.
+
+    Validation batches are dealt out round-robin, so ranks hold different counts: pad to the longest,
+    all-gather, trim.
+
+    Parameters
+    ----------
+    module
+        The LightningModule (its ``all_gather``).
+    t
+        This rank's rows.
+
+    Returns
+    -------
+    torch.Tensor
+        Every rank's rows, rank 0 first.
+    """
+    n = torch.tensor([t.shape[0]], device=t.device)
+    sizes = module.all_gather(n).view(-1).tolist()
+    pad = t.new_zeros((max(sizes) - t.shape[0], *t.shape[1:]))
+    g = module.all_gather(torch.cat([t, pad]))  # (world, max, ...)
+    return torch.cat([g[r, : int(k)] for r, k in enumerate(sizes)])
+
+
+def configure_adam(module, params, config: dict):
+    """Adam/AdamW plus the configured LR schedule (``config["optim"]``), in Lightning's return format.
+
+    Parameters
+    ----------
+    module
+        The LightningModule (for ``steps_per_epoch``).
+    params
+        Parameters to optimise.
+    config
+        The resolved config dict.
+
+    Returns
+    -------
+    torch.optim.Optimizer or dict
+    """
+    o = config["optim"]
+    cls = torch.optim.AdamW if o["optimizer"] == "adamw" else torch.optim.Adam
+    opt = cls(params, lr=o["lr"], weight_decay=o["weight_decay"])
+    total = module.steps_per_epoch * int(config["trainer"]["max_epochs"])
+    if o["schedule"] == "onecycle" and total >= 4:
+        # OneCycleLR divides by (pct_start * total - 1): keep the warm-up at least 2 steps, at most half
+        pct = min(max(o["warmup_frac"], 2.0 / total), 0.5)
+        sch = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=o["lr"], total_steps=total, pct_start=pct)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sch, "interval": "step"}}
+    if o["schedule"] == "cosine":
+        sch = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sch, "interval": "step"}}
+    if o["schedule"] == "plateau":
+        mon = config["trainer"]["monitor"]
+        sch = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min" if mon == "val_loss" else "max",
+                                                         factor=0.5, patience=1)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sch, "monitor": mon, "interval": "epoch"}}
+    return opt
+
+
+class BinaryTask(L.LightningModule):
+    """BCE (optional positive weight, label smoothing); Adam/AdamW; one-cycle/cosine/plateau/constant LR;
+    validation auROC/auPRC/loss with RC-averaged predictions; per-epoch reseeding so resumed CPU runs
+    equal uninterrupted ones."""
+
+    def __init__(self, model: nn.Module, config: dict, steps_per_epoch: int = 1):
+        super().__init__()
+        self.model = model
+        self.config = config
+        self.steps_per_epoch = max(int(steps_per_epoch), 1)
+        pw = config["loss"].get("pos_weight")
+        self.register_buffer("pos_weight", torch.tensor(float(pw)) if pw else None, persistent=False)
+        self.epoch_objects: list = []  # datasets/samplers with set_epoch (set by the plug-in)
+        self._val_p: list[torch.Tensor] = []
+        self._val_y: list[torch.Tensor] = []
+
+    def forward(self, x):
+        return self.model(x)
+
+    # -- training -------------------------------------------------------------------------------------
+    def on_train_epoch_start(self) -> None:
+        for obj in self.epoch_objects:
+            obj.set_epoch(self.current_epoch)
+
+    def on_train_batch_start(self, batch, batch_idx) -> None:
+        # dropout etc. draw from a stream fixed by (seed, epoch, batch): a resumed run repeats it exactly
+        seed = int(self.config["trainer"]["seed"])
+        torch.manual_seed((seed * 1_000_003 + self.current_epoch * 100_003 + batch_idx) % (2**63 - 1))
+
+    def bce(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """BCE with the configured positive weight and label smoothing."""
+        y = y.view_as(logits).to(logits.dtype)
+        ls = self.config["loss"].get("label_smoothing") or 0.0
+        if ls:
+            y = y * (1 - ls) + 0.5 * ls
+        return nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=self.pos_weight)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = self.bce(self.model(x), y)
+        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(x))
+        return loss
+
+    # -- validation -----------------------------------------------------------------------------------
+    def on_validation_epoch_start(self) -> None:
+        self._val_p, self._val_y = [], []
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        p = predict_proba(self.model, x, self.config["trainer"]["rc_average"])
+        self._val_p.append(p.detach())
+        self._val_y.append(y.view_as(p).detach())
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val_p:
+            return
+        p = torch.cat(self._val_p)
+        y = torch.cat(self._val_y)
+        if self.trainer.world_size > 1:
+            p, y = gather_uneven(self, p), gather_uneven(self, y)
+        m = binary_metrics(y.cpu().numpy(), p.cpu().numpy())
+        for k in ("auroc", "auprc", "loss", "mcc"):
+            v = m[k]
+            self.log(f"val_{k}", float(v) if np.isfinite(v) else 0.0, prog_bar=k in ("auroc", "auprc"),
+                     sync_dist=False)
+        self._val_p, self._val_y = [], []
+
+    # -- optimisation ---------------------------------------------------------------------------------
+    def configure_optimizers(self):
+        return configure_adam(self, [p for p in self.model.parameters() if p.requires_grad], self.config)
+
+    # -- checkpoints ----------------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        from bindscape.train.checkpoint import checkpoint_meta
+
+        checkpoint["bindscape"] = checkpoint_meta(self.config, self.model)
+
+
+def build_model(cfg, length: int, n_outputs: int):
+    """The registry model named in ``cfg.model`` for windows of `length` bp and `n_outputs` outputs.
+
+    Parameters
+    ----------
+    cfg
+        A config with a ``model`` section (name, params).
+    length
+        Window length.
+    n_outputs
+        Output columns.
+
+    Returns
+    -------
+    bindscape.models.base.BindscapeModel
+    """
+    from bindscape.models import get_model
+
+    kw = dict(cfg.model.params)
+    kw.update(length=length, n_outputs=n_outputs)
+    model = get_model(cfg.model.name, **kw)
+    model.check_length(length)
+    return model
+
+
+class BinaryPlugin:
+    """The engine plug-in of single-task training (see `bindscape.train.engine`)."""
+
+    resume_keys = RESUME_KEYS
+
+    def __init__(self):
+        self.ds = self.genome = None
+
+    def setup(self, cfg: TrainConfig, resume: bool) -> Prepared:
+        from bindscape.data.sequences import is_sequence_dataset
+        from bindscape.train.data import has_split, make_loader, open_dataset, torch_dataset
+        from bindscape.train.engine import limited_steps
+
+        self.ds = ds = open_dataset(cfg.dataset)
+        d = cfg.data
+        self.genome = genome = None if is_sequence_dataset(ds) else ds.open_genome()
+        if not has_split(ds, d.train_split):
+            raise ConfigError(f"{cfg.dataset}: no examples in split {d.train_split!r}",
+                              hint="build the dataset with a split (--split) or set data.train_split")
+        train_ds = torch_dataset(ds, d.train_split, rc_augment=d.rc_augment, max_shift=d.max_shift,
+                                 seed=cfg.trainer.seed, label_columns=d.label_columns, genome=genome)
+        val_ds = (torch_dataset(ds, d.val_split, label_columns=d.label_columns, genome=genome)
+                  if has_split(ds, d.val_split) else None)
+        n_outputs = len(d.label_columns)
+        finetune_state = None
+        if cfg.finetune is not None:
+            from bindscape.train.finetune import prepare_finetune
+
+            model, finetune_state = prepare_finetune(cfg, train_ds.length, n_outputs)
+        else:
+            model = build_model(cfg, train_ds.length, n_outputs)
+        train_loader = make_loader(train_ds, batch_size=d.batch_size, sampler=d.sampler, shuffle=True,
+                                   seed=cfg.trainer.seed, num_workers=d.num_workers)
+        val_loader = (make_loader(val_ds, batch_size=max(d.batch_size, 512), shuffle=False,
+                                  num_workers=d.num_workers) if val_ds is not None else None)
+        steps = limited_steps(len(train_loader), cfg.trainer.limit_train_batches)
+        task = BinaryTask(model, cfg.model_dump(mode="json"), steps_per_epoch=steps)
+        task.epoch_objects = [train_ds, train_loader.batch_sampler]
+        start = (f"model {cfg.model.name} ({model.n_parameters():,} parameters), {len(train_ds):,} train / "
+                 f"{len(val_ds) if val_ds is not None else 0:,} val examples of {train_ds.length} bp"
+                 + (f"; fine-tuning {finetune_state}" if finetune_state else ""))
+        return Prepared(task, train_loader, val_loader, steps, start)
+
+    def finish(self, cfg: TrainConfig, done: Finished) -> tuple[dict, str]:
+        from bindscape._util import atomic_path
+        from bindscape.train.data import has_split, torch_dataset
+        from bindscape.train.predict import predict_dataset
+
+        out: dict = {}
+        d = cfg.data
+        for key, split in (("val", d.val_split), ("test", d.test_split)):
+            if not has_split(self.ds, split):
+                continue
+            tds = torch_dataset(self.ds, split, label_columns=d.label_columns, genome=self.genome)
+            pred = predict_dataset(done.loaded, tds, batch_size=max(d.batch_size, 512), progress=False)
+            pcols = [c for c in pred.columns if c.startswith("prob")]
+            out[key] = binary_metrics(tds.labels, pred[pcols].to_numpy())
+            if key == "test":
+                with atomic_path(done.run_dir / "predictions.parquet") as tmp:
+                    pred.to_parquet(tmp, index=False)
+        summary = ", ".join(f"{k} auROC {out[k]['auroc']:.4f} auPRC {out[k]['auprc']:.4f}"
+                            for k in ("val", "test") if k in out)
+        return out, summary
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False) -> Path:
+    """Train a single-task model per `cfg` with the engine; returns the run folder.
+
+    Parameters
+    ----------
+    cfg
+        A validated `TrainConfig` (`bindscape.train.config.load_config`).
+    resume
+        Continue from ``checkpoints/last.ckpt``.
+    overwrite
+        Replace an existing run folder with checkpoints.
+
+    Returns
+    -------
+    Path
+        The run folder: ``config.yaml``, ``checkpoints/``, ``metrics.json`` (val/test metrics of the best
+        checkpoint, best epoch, CPU and wall seconds), ``predictions.parquet`` (test split), ``log.txt``,
+        ``logs/``.
+    """
+    return fit(BinaryPlugin(), cfg, cfg.run_dir, resume=resume, overwrite=overwrite)
+
+
+__all__ = ["BinaryTask", "BinaryPlugin", "build_model", "gather_uneven", "configure_adam", "train"]

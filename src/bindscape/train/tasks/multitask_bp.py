@@ -1,0 +1,412 @@
+"""Multitask per-base-pair training (NetTIME): one model for many TF x cell-type conditions.
+
+`train_multitask(config) -> run dir` trains `nettime` (or any registry model wrapped by `ConditionedModel`)
+with a class-weighted per-bp BCE on a multi-condition bp dataset, through the one training engine
+(`bindscape.train.engine.fit`: devices/strategy/precision, DDP, CSV logs, resume and time accounting as for
+every task). Run folder: ``config.yaml``, ``checkpoints/best.ckpt`` + ``last.ckpt``, ``metrics.json`` (best
+per-bp val auPRC, CPU s, ``finished``), ``log.txt`` (one line per epoch), ``logs/``.
+``train_multitask(cfg, resume=True)`` continues an interrupted run from ``checkpoints/last.ckpt``. The
+checkpoint's ``bindscape`` entry holds the resolved config, the model's constructor arguments AND the
+condition vocabulary (TF and cell names, trained pairs) and the track set, so `load_checkpoint(path)` (or
+its typed wrapper `load_multitask_checkpoint`) alone restores everything needed to predict.
+
+    loaded = load_multitask_checkpoint("runs/mt/nettime")
+    p = predict_bp(loaded, x, tf="HNF4A", cell="liver")     # (N, L) probabilities
+
+Config example (`bindscape train-multitask CONFIG.yaml`)::
+
+    dataset: runs/mt/data            # a multi-condition bp dataset (bindscape.data.multitask.build_multitask_bp)
+    name: nettime
+    out_dir: runs/mt
+    model: {name: nettime, params: {d_tf: 50, d_cell: 50, channels: 64, pool: 5}}
+    #  or  {name: conditioned, params: {inner: bindscape_cnn, mode: concat}}   (any registry model)
+    exclude: [GATA1/liver]           # held-out conditions (transfer)
+    tracks: auto                     # auto: the dataset's tracks; none: DNA only
+    data: {batch_size: 32, rc_augment: true, use_relaxed: true}
+    optim: {lr: 0.002, weight_decay: 0.0001}
+    loss: {pos_weight: auto, max_pos_weight: 20}
+    trainer: {max_epochs: 6, patience: 2, seed: 0, threads: 1}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning as L
+import numpy as np
+import torch
+from pydantic import Field
+from torch import nn
+
+from bindscape.data.multitask import ConditionVocab, MultitaskBPDataset, UnknownConditionError
+from bindscape.data.tracks import TrackSet
+from bindscape.errors import ConfigError
+from bindscape.schema import StrictModel, validate_model
+from bindscape.train.checkpoint import LoadedMultitask, load_multitask_checkpoint
+from bindscape.train.config import TrainerConfig
+from bindscape.train.engine import Finished, Prepared, fit
+from bindscape.train.rc import rc_averaged
+
+HINT = "see docs/multitask.md for the config fields"
+#: config fields that must not change when a run is resumed (they define the model and its data)
+RESUME_KEYS = ("dataset", "model", "conditions", "exclude", "tracks")
+
+
+# ---------------------------------------------------------------------------------------------- config
+class MTModelConfig(StrictModel):
+    name: Literal["nettime", "conditioned"] = "nettime"
+    """nettime, or conditioned (wraps `params.inner`, any registry model)."""
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class MTDataConfig(StrictModel):
+    batch_size: int = Field(32, ge=1)
+    rc_augment: bool = True
+    use_relaxed: bool = True
+    """Train on conserved + relaxed peaks where the dataset has relaxed ones (evaluation: conserved only)."""
+    train_split: str = "train"
+    val_split: str = "val"
+    test_split: str | None = "test"
+
+
+class MTOptimConfig(StrictModel):
+    lr: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+
+
+class MTLossConfig(StrictModel):
+    pos_weight: float | Literal["auto"] | None = "auto"
+    """Weight of bound base pairs in the per-bp BCE; auto = unbound/bound ratio of the training set."""
+    max_pos_weight: float = Field(20.0, gt=0)
+
+
+class MTTrainerConfig(TrainerConfig):
+    """The one `TrainerConfig` (devices, strategy, precision, ...) with multitask defaults."""
+
+    max_epochs: int = Field(6, ge=1)
+    patience: int | None = Field(2, ge=1)
+    monitor: Literal["val_auprc"] = "val_auprc"
+    threads: int | None = Field(1, ge=1)
+    progress: bool = False
+    log_every_n_steps: int = Field(10, ge=1)
+
+
+class MultitaskConfig(StrictModel):
+    dataset: str
+    name: str = "multitask"
+    out_dir: str = "runs"
+    model: MTModelConfig = Field(default_factory=MTModelConfig)
+    conditions: list[str] | None = None
+    """Train only on these TF/CELL conditions (default: all)."""
+    exclude: list[str] = Field(default_factory=list)
+    """Hold these TF/CELL conditions out of training (their TF and cell still get embeddings)."""
+    tracks: Literal["auto", "none"] | dict = "auto"
+    data: MTDataConfig = Field(default_factory=MTDataConfig)
+    optim: MTOptimConfig = Field(default_factory=MTOptimConfig)
+    loss: MTLossConfig = Field(default_factory=MTLossConfig)
+    trainer: MTTrainerConfig = Field(default_factory=MTTrainerConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_dir) / self.name
+
+
+def validate_multitask_config(data: dict, source: str = "config") -> MultitaskConfig:
+    """Validate a multitask training config (a mapping) before any work.
+
+    Parameters
+    ----------
+    data
+        A multitask config: ``dataset``, ``model``, ``conditions``/``exclude``, ``tracks``, ``data``, ``optim``,
+        ``loss`` and ``trainer`` sections.
+    source
+        File name or label that starts each error line.
+
+    Returns
+    -------
+    MultitaskConfig
+    """
+    return validate_model(MultitaskConfig, data, source, what="multitask config", hint=HINT)
+
+
+def load_multitask_config(path: str | Path, overrides: dict[str, Any] | None = None) -> MultitaskConfig:
+    """Read a multitask YAML config (`bindscape train-multitask CONFIG.yaml`) and validate it.
+
+    Parameters
+    ----------
+    path
+        The YAML file; errors name it.
+    overrides
+        Dotted keys set before validation, e.g. ``{"trainer.max_epochs": 2}`` (the CLI's ``--set``).
+
+    Returns
+    -------
+    MultitaskConfig
+    """
+    from bindscape.train.config import read_yaml_config
+
+    return validate_multitask_config(read_yaml_config(path, overrides), str(path))
+
+
+# ---------------------------------------------------------------------------------------------- module
+def build_multitask_model(cfg: MultitaskConfig, length: int, vocab: ConditionVocab, n_track_channels: int):
+    """`NetTIME` or `ConditionedModel` per ``cfg.model``, sized for the vocabulary and tracks.
+
+    Parameters
+    ----------
+    cfg
+        The config.
+    length
+        Window length.
+    vocab
+        TF and cell names (one embedding row each).
+    n_track_channels
+        Extra input channels.
+
+    Returns
+    -------
+    torch.nn.Module
+    """
+    from bindscape.models.conditioned import ConditionedModel
+    from bindscape.models.nettime import NetTIME
+
+    kw = dict(cfg.model.params)
+    kw.update(length=length, n_tfs=len(vocab.tfs), n_cells=len(vocab.cells), n_tracks=n_track_channels)
+    cls = NetTIME if cfg.model.name == "nettime" else ConditionedModel
+    try:
+        return cls(**kw)
+    except TypeError as exc:
+        raise ConfigError(f"model {cfg.model.name!r}: {exc}") from None
+
+
+def _auprc(y: np.ndarray, p: np.ndarray) -> float:
+    from sklearn.metrics import average_precision_score
+
+    return float(average_precision_score(y, p)) if 0 < y.sum() < y.size else float("nan")
+
+
+class MultitaskTask(L.LightningModule):
+    """Per-bp BCE (positive weight); AdamW; validation per-bp auPRC (every 5th bp) with RC averaging.
+
+    Parameters
+    ----------
+    model
+        A conditioned model ``(x, tf, cell) -> (N, L)`` logits.
+    config
+        The resolved config dict.
+    meta
+        Condition vocabulary, tracks, pos_weight and length, stored in every checkpoint.
+    pos_weight
+        BCE weight of bound base pairs (None: 1).
+    """
+
+    def __init__(self, model, config: dict, meta: dict, pos_weight: float | None):
+        super().__init__()
+        self.model = model
+        self.config = config
+        self.meta = meta
+        self.register_buffer("pos_weight", torch.tensor(float(pos_weight)) if pos_weight else None,
+                             persistent=False)
+        self.epoch_objects: list = []
+        self._vp: list = []
+        self._vy: list = []
+
+    def on_train_epoch_start(self):
+        for o in self.epoch_objects:
+            o.set_epoch(self.current_epoch)
+
+    def training_step(self, batch, batch_idx):
+        x, y, tf, cell = batch
+        logits = self.model(x, tf, cell)
+        loss = nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=self.pos_weight)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(x))
+        return loss
+
+    def on_validation_epoch_start(self):
+        self._vp, self._vy = [], []
+
+    def validation_step(self, batch, batch_idx):
+        x, y, tf, cell = batch
+        p = rc_averaged(lambda z: self.model(z, tf, cell), x, rc_average=self.config["trainer"]["rc_average"],
+                        per_position=True)
+        self._vp.append(p[:, ::5].detach().cpu())  # every 5th bp: enough for auPRC
+        self._vy.append(y[:, ::5].detach().cpu())
+
+    def on_validation_epoch_end(self):
+        if not self._vp:
+            return
+        p, y = torch.cat(self._vp).numpy().ravel(), torch.cat(self._vy).numpy().ravel()
+        v = _auprc(y, p)
+        self.log("val_auprc", v if np.isfinite(v) else 0.0, prog_bar=True)
+
+    def configure_optimizers(self):
+        o = self.config["optim"]
+        return torch.optim.AdamW(self.model.parameters(), lr=o["lr"], weight_decay=o["weight_decay"])
+
+    def on_save_checkpoint(self, checkpoint):
+        from bindscape.train.checkpoint import checkpoint_meta
+
+        checkpoint["bindscape"] = checkpoint_meta(self.config, self.model, multitask=self.meta)
+
+
+# -------------------------------------------------------------------------------------------- training
+def _pos_weight(cfg: MultitaskConfig, y: np.ndarray) -> float | None:
+    pw = cfg.loss.pos_weight
+    if pw is None:
+        return None
+    if pw == "auto":
+        pos = float(y.mean())
+        pw = (1 - pos) / pos if pos > 0 else 1.0
+    return float(min(pw, cfg.loss.max_pos_weight))
+
+
+def _resolve_tracks(cfg: MultitaskConfig, ds) -> TrackSet | None:
+    if cfg.tracks == "none":
+        return None
+    if cfg.tracks == "auto":
+        return TrackSet.from_dict(ds.meta.get("params", {}).get("tracks"))
+    return TrackSet.from_dict(cfg.tracks)
+
+
+class MultitaskPlugin:
+    """The engine plug-in of multitask base-pair training."""
+
+    resume_keys = RESUME_KEYS
+
+    def __init__(self):
+        self.vocab = self.pw = None
+
+    def setup(self, cfg: MultitaskConfig, resume: bool) -> Prepared:
+        from bindscape.data.dataset import load_dataset
+        from bindscape.train.samplers import multitask_loader
+
+        ds = load_dataset(cfg.dataset)
+        genome = ds.open_genome()
+        tracks = _resolve_tracks(cfg, ds)
+        vocab = ConditionVocab.from_regions(ds.regions)  # every TF and cell gets an embedding row
+        d = cfg.data
+        kw = dict(vocab=vocab, tracks=tracks, genome=genome, conditions=cfg.conditions, exclude=cfg.exclude)
+        train_ds = MultitaskBPDataset(ds, d.train_split, rc_augment=d.rc_augment, use_relaxed=d.use_relaxed,
+                                      seed=cfg.trainer.seed, **kw)
+        val_ds = MultitaskBPDataset(ds, d.val_split, **kw) if (ds.regions["split"] == d.val_split).any() else None
+        trained_pairs = sorted({tuple(k.split("/", 1)) for k in train_ds.keys})
+        self.vocab = vocab = ConditionVocab(vocab.tfs, vocab.cells, trained_pairs)
+        model = build_multitask_model(cfg, train_ds.length, vocab, tracks.n_channels if tracks else 0)
+        self.pw = pw = _pos_weight(cfg, train_ds.y)
+        meta = {"conditions": vocab.to_dict(), "tracks": tracks.to_dict() if tracks else None, "pos_weight": pw,
+                "length": train_ds.length}
+        task = MultitaskTask(model, cfg.model_dump(mode="json"), meta, pw)
+        train_loader = multitask_loader(train_ds, d.batch_size, shuffle=True, seed=cfg.trainer.seed)
+        task.epoch_objects = [train_ds]
+        val_loader = multitask_loader(val_ds, max(d.batch_size, 64)) if val_ds is not None else None
+        from bindscape.train.engine import limited_steps
+
+        steps = limited_steps(len(train_loader), cfg.trainer.limit_train_batches)
+        start = (f"{model.name} ({model.n_parameters():,} parameters), {len(train_ds):,} train windows, "
+                 f"{len(vocab.pairs)} conditions, pos_weight={pw}")
+        return Prepared(task, train_loader, val_loader, steps, start, log_prefixes=("val_", "train_"))
+
+    def finish(self, cfg: MultitaskConfig, done: Finished) -> tuple[dict, str]:
+        fields = {"conditions": self.vocab.to_dict(), "pos_weight": self.pw}
+        score = done.trainer.checkpoint_callback.best_model_score
+        if score is not None:
+            fields["best_val_auprc"] = float(score)
+        return fields, f"best val per-bp auPRC {fields.get('best_val_auprc', float('nan')):.4f}"
+
+
+def train_multitask(cfg: MultitaskConfig, *, overwrite: bool = False, resume: bool = False) -> Path:
+    """Train a multitask model per `cfg` with the engine; returns the run folder.
+
+    Parameters
+    ----------
+    cfg
+        A validated `MultitaskConfig`.
+    overwrite
+        Replace an existing run folder with checkpoints (default False, as for every task).
+    resume
+        Continue from ``checkpoints/last.ckpt``.
+
+    Returns
+    -------
+    Path
+    """
+    return fit(MultitaskPlugin(), cfg, cfg.run_dir, resume=resume, overwrite=overwrite)
+
+
+# -------------------------------------------------------------------------------------------- prediction
+@torch.no_grad()
+def predict_bp(loaded: LoadedMultitask, x, tf: str | None = None, cell: str | None = None, *, tf_vec=None,
+               cell_vec=None, rc_average: bool = True, batch_size: int = 128, logits: bool = False) -> np.ndarray:
+    """Per-bp probabilities (or logits) ``(N, L)`` under one condition.
+
+    Parameters
+    ----------
+    loaded
+        From `load_multitask_checkpoint`.
+    x
+        Input ``(N, C, L)`` (DNA plus track channels).
+    tf, cell
+        Condition names (looked up in the vocabulary).
+    tf_vec, cell_vec
+        Embeddings that replace the looked-up ones (transfer, averages, ablation).
+    rc_average
+        Average logits over both strands.
+    batch_size
+        Rows per forward pass.
+    logits
+        Return logits instead of probabilities.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    m = loaded.model
+    ti = ci = None
+    if tf_vec is None:
+        ti = loaded.vocab.tf_index(tf)
+    if cell_vec is None:
+        ci = loaded.vocab.cell_index(cell)
+    x = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    out = []
+    for i in range(0, len(x), batch_size):
+        xb = x[i : i + batch_size]
+        n = len(xb)
+        t = None if ti is None else torch.full((n,), ti, dtype=torch.long)
+        c = None if ci is None else torch.full((n,), ci, dtype=torch.long)
+        z = rc_averaged(lambda v, t=t, c=c: m(v, t, c, tf_vec=tf_vec, cell_vec=cell_vec), xb,
+                        rc_average=rc_average, per_position=True, space="logit")
+        out.append(z if logits else torch.sigmoid(z))
+    return torch.cat(out).numpy() if out else np.zeros((0, loaded.length), np.float32)
+
+
+def predict_dataset_bp(loaded: LoadedMultitask, tds: MultitaskBPDataset, *, logits: bool = True, **kw) -> np.ndarray:
+    """Per-bp outputs for every row of a `MultitaskBPDataset` (each row under its own condition).
+
+    Parameters
+    ----------
+    loaded
+        From `load_multitask_checkpoint`.
+    tds
+        The dataset.
+    logits
+        Logits (default) or probabilities.
+    **kw
+        Passed to `predict_bp`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, L)``.
+    """
+    out = np.zeros((len(tds), tds.length), np.float32)
+    for key in np.unique(tds.keys):
+        rows = np.flatnonzero(tds.keys == key)
+        tf, cell = key.split("/", 1)
+        out[rows] = predict_bp(loaded, tds.inputs(rows), tf, cell, logits=logits, **kw)
+    return out
+
+
+__all__ = ["train_multitask", "load_multitask_checkpoint", "LoadedMultitask", "predict_bp",
+           "predict_dataset_bp", "build_multitask_model", "UnknownConditionError", "MultitaskConfig",
+           "MultitaskTask", "MultitaskPlugin", "validate_multitask_config", "load_multitask_config"]
