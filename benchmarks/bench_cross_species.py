@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
 import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("BINDSCAPE_SHARED_DATA", REPO.parent / "shared" / "data"))  # as tests/conftest.py
 
 
 def main(argv=None) -> int:
@@ -29,14 +33,14 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     import pandas as pd
 
-    from bindscape.recipes.cross_species import load_cross_species_recipe, run_cross_species_recipe
+    from bindscape.recipes import load_recipe, run_recipe
 
-    rec = load_cross_species_recipe(a.recipe)
+    rec = load_recipe(a.recipe, {"shared_data": str(SHARED_DATA)})
     if a.seeds:
         rec.seeds = list(range(a.seeds))
     a.out = a.out or f"runs/bench-{rec.name}"
     t0, c0 = time.perf_counter(), time.process_time()
-    run_cross_species_recipe(rec, out=a.out, force=a.force)
+    run_recipe(rec, out=a.out, force=a.force)
     out = Path(a.out) / "analysis"
     info = json.loads((out / "summary.json").read_text())
     s = pd.read_csv(out / "summary.tsv", sep="\t")

@@ -75,7 +75,7 @@ def tiny_fasta(tmp_path) -> Path:
 @pytest.fixture(scope="module")
 def tiny_species(tmp_path_factory):
     """Two simulated species (primate, rodent) with FOXA1/liver tiles datasets of 100 bp: species -> folder."""
-    from bindscape.recipes.cross_species import build_species_datasets
+    from bindscape.recipes.kinds.cross_species import build_species_datasets
     from bindscape.simulate import simulate
     from bindscape.simulate.config import load_preset_dict
 

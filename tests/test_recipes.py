@@ -60,6 +60,24 @@ def test_recipe_errors_name_the_field(tmp_path, patch, needle):
     assert needle in str(exc.value)
 
 
+def test_data_paths_come_from_vars_only():
+    # no default points into a development checkout: a missing data variable names itself and the flag
+    for name, var in (("yeast-reb1", "data"), ("cross-species-yeast-worm", "shared_data")):
+        with pytest.raises(ConfigError) as exc:
+            load_recipe(name)
+        assert f"unknown variable ${{{var}}}" in str(exc.value) and f"--var {var}=" in exc.value.hint
+
+
+def test_every_shipped_recipe_loads_with_its_kind():
+    from bindscape.recipes import available_recipes
+
+    kinds = {name: load_recipe(name, {"data": "/x", "shared_data": "/x"}).kind for name in available_recipes()}
+    assert kinds["demo"] == "tfbs" and kinds["cross-species"] == "cross-species"
+    assert kinds["multitask-bp"] == "multitask"
+    with pytest.raises(ConfigError, match="unknown kind 'nope'"):
+        load_recipe({"name": "x", "kind": "nope"})
+
+
 def test_unknown_recipe_lists_shipped(capsys):
     assert main(["run", "no-such-recipe"]) == 2
     err = capsys.readouterr().err
@@ -70,21 +88,21 @@ def test_tiny_run_then_resume_skips_done_stages(tmp_path, monkeypatch):
     path = _write(tmp_path, TINY)
     out = tmp_path / "run"
     # 1) interrupt during training: earlier stages are finished and marked, nothing half-written
-    import bindscape.train.fit as fit
+    import bindscape.train
 
-    real_train = fit.train
+    real_train = bindscape.train.train
 
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fit, "train", boom)
+    monkeypatch.setattr(bindscape.train, "train", boom)
     with pytest.raises(KeyboardInterrupt):
         run_recipe(path, out=out, progress=False, log=lambda m: None)
     assert (out / "stages" / "simulate.json").exists() and (out / "stages" / "datasets.json").exists()
     assert not (out / "stages" / "train-m.json").exists()
     assert not list(out.rglob("*.tmp"))
     # 2) run again: simulate and datasets are skipped, the rest runs
-    monkeypatch.setattr(fit, "train", real_train)
+    monkeypatch.setattr(bindscape.train, "train", real_train)
     state = run_recipe(path, out=out, progress=False, log=lambda m: None)
     assert state.skipped == ["simulate", "datasets"]
     assert state.ran == ["train:m", "evaluate", "report"]

@@ -1,9 +1,23 @@
 """bindscape.recipes: YAML recipes that run whole experiments (`bindscape run`).
 
-Shipped recipes live beside this file: ``demo`` (the simulated default data) and ``yeast-reb1`` (real data).
+`engine` loads any recipe (one loader), sets up the run folder, runs stages with markers and applies one
+resume rule; `kinds/` holds one module per recipe ``kind:`` (``tfbs``, ``cross-species``, ``multitask-bp``).
+Shipped recipes live beside this file: ``demo`` (the simulated default data), ``yeast-reb1`` (real data,
+``--var data=DIR``), ``cross-species``, ``cross-species-yeast-worm`` (``--var shared_data=DIR``),
+``multitask-bp`` and ``multitask-bp-lineage``.
 """
 
-from bindscape.recipes.config import Recipe, available_recipes, load_recipe
-from bindscape.recipes.runner import RunState, run_recipe
+from bindscape.recipes.engine import (
+    KINDS,
+    RecipeBase,
+    RunState,
+    available_recipes,
+    find_recipe,
+    load_recipe,
+    resume_training,
+    run_recipe,
+    stage,
+)
 
-__all__ = ["Recipe", "RunState", "available_recipes", "load_recipe", "run_recipe"]
+__all__ = ["KINDS", "RecipeBase", "RunState", "available_recipes", "find_recipe", "load_recipe", "resume_training",
+           "run_recipe", "stage"]

@@ -48,8 +48,14 @@ _STYLE = {
 }
 
 
-def _plt():
-    """pyplot on the Agg backend (set lazily; never switches an interactive backend someone chose)."""
+def pyplot():
+    """matplotlib's pyplot on the Agg backend, for figures outside this module.
+
+    Returns
+    -------
+    The ``matplotlib.pyplot`` module; the backend is set lazily (to Agg only when pyplot was not imported
+    yet, so an interactive backend someone chose is never switched).
+    """
     import matplotlib
 
     if "matplotlib.pyplot" not in sys.modules:
@@ -67,7 +73,7 @@ def _styled(func):
     def wrapper(*args, **kwargs):
         import matplotlib
 
-        _plt()
+        pyplot()
         with matplotlib.rc_context(_STYLE):
             fig = func(*args, **kwargs)
             fig.tight_layout()
@@ -94,7 +100,7 @@ def roc_curves(
     title: str = "ROC",
 ):
     """ROC curves: ``{name: (fpr, tpr, auc)}``; one line per model plus the chance diagonal when `baseline`."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=FIGSIZE)
     for i, (name, (fpr, tpr, auc)) in enumerate(curves.items()):
         ax.plot(np.asarray(fpr), np.asarray(tpr), color=color(i), label=_label(name, auc, "auROC"))
@@ -113,7 +119,7 @@ def pr_curves(
     title: str = "Precision-recall",
 ):
     """Precision-recall curves: ``{name: (recall, precision, ap)}``; `prevalence` draws the no-skill line."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=FIGSIZE)
     for i, (name, (rec, prec, ap)) in enumerate(curves.items()):
         ax.plot(np.asarray(rec), np.asarray(prec), color=color(i), label=_label(name, ap, "AP"),
@@ -133,7 +139,7 @@ def training_curves(history, metrics: Sequence[str] | None = None, title: str = 
 
     Metrics on very different scales (e.g. loss vs auROC) go to two panels: losses left, the rest right.
     """
-    plt = _plt()
+    plt = pyplot()
     import pandas as pd
 
     history = pd.DataFrame(history)
@@ -175,7 +181,7 @@ def heatmap(matrix, title: str = "", fmt: str = "{:.2f}", cmap: str = "viridis",
     Cell text switches between black and white with the cell's brightness so it stays readable. NaN cells are
     left blank (grey).
     """
-    plt = _plt()
+    plt = pyplot()
     import pandas as pd
 
     df = pd.DataFrame(matrix)
@@ -219,7 +225,7 @@ def heatmap(matrix, title: str = "", fmt: str = "{:.2f}", cmap: str = "viridis",
 @_styled
 def calibration_curve(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], title: str = "Calibration"):
     """Reliability diagram: ``{name: (mean_predicted, fraction_positive)}`` per bin, plus the diagonal."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=FIGSIZE)
     ax.plot([0, 1], [0, 1], ls="--", lw=1, color=BASELINE_COLOR, label="perfectly calibrated")
     for i, (name, (mp, fp)) in enumerate(curves.items()):
@@ -235,7 +241,7 @@ def calibration_curve(curves: Mapping[str, tuple[Sequence[float], Sequence[float
 def bar_with_intervals(df, title: str = "", ylabel: str = "", name: str = "name", value: str = "value",
                        lo: str = "lo", hi: str = "hi", horizontal: bool | None = None, sort: bool = False):
     """Bars with error bars from a DataFrame with `name`, `value`, `lo`, `hi` (e.g. bootstrap 95% intervals)."""
-    plt = _plt()
+    plt = pyplot()
     import pandas as pd
 
     d = pd.DataFrame(df).reset_index(drop=True)
@@ -277,7 +283,7 @@ def learning_curve(df, x: str = "n_positives", metric: str = "metric", model: st
 
     When several rows share (model, x) — e.g. several seeds — the mean is drawn with a min-max band.
     """
-    plt = _plt()
+    plt = pyplot()
     import pandas as pd
 
     d = pd.DataFrame(df)
@@ -311,7 +317,7 @@ def learning_curve(df, x: str = "n_positives", metric: str = "metric", model: st
 def histograms(values: Mapping[str, Sequence[float]], bins: int | Sequence[float] = 30, title: str = "",
                xlabel: str = "", density: bool = True):
     """Overlaid step histograms on shared bins, e.g. GC content of positives vs negatives."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(FIGSIZE[0], FIGSIZE[1] * 0.8))
     arrays = {k: np.asarray(v, dtype=float) for k, v in values.items()}
     allv = np.concatenate([a[np.isfinite(a)] for a in arrays.values()]) if arrays else np.array([0.0])
@@ -351,7 +357,7 @@ def logo(matrix, title: str = "", ylabel: str = "bits", start: int = 1):
     `matrix`: (L, 4) array or DataFrame with columns A, C, G, T ((4, L) is transposed). Negative values are
     drawn below the axis, so a CWM from attribution scores works as is.
     """
-    plt = _plt()
+    plt = pyplot()
     import logomaker
     import pandas as pd
 
@@ -385,7 +391,7 @@ def attribution_track(values, sequence: str | None = None, title: str = "", ylab
     drawn with height = score (a logo of the sequence), which is how attribution tracks are usually read.
     Without a sequence, a filled line is drawn.
     """
-    plt = _plt()
+    plt = pyplot()
     import logomaker
     import pandas as pd
 
@@ -448,4 +454,5 @@ __all__: list[Any] = [
     "histograms",
     "logo",
     "attribution_track",
+    "pyplot",
 ]

@@ -1,24 +1,71 @@
-"""The report stage of a recipe: one self-contained HTML file from what the earlier stages wrote."""
+"""The report of a ``tfbs`` recipe run: one self-contained HTML file from what the earlier stages wrote.
+
+Sections: Overview (HQ auPRC cards, the PWM verdict), Data (training sets per negative strategy, splits, HQ
+counts, GC histograms), Training (curves and a table of trained models), Evaluation (ROC and PR curves per
+test set, metrics with bootstrap intervals, a models x test sets heatmap) and Interpretation (attributions,
+TF-MoDISco patterns, k-mer enrichment) of one model.
+
+`recipe` is the ``tfbs`` recipe model (duck-typed: name, description, source, data, train, evaluate, explain).
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from bindscape.recipes.evaluation import PWM, dataset_onehot_batches
+from bindscape.report.sections import read_json, stage_records, training_history
 
+PWM = "PWM baseline"
+"""The PWM baseline's model name in metrics tables and reports."""
 MAX_GC_ROWS = 4000
 
 
-def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.exists() else {}
+def dataset_onehot_batches(path: str | Path, split: str | None, batch_size: int = 1024):
+    """The regions of a dataset split and an iterator over their one-hot batches.
+
+    Parameters
+    ----------
+    path
+        The dataset folder.
+    split
+        ``train``/``val``/``test``, or None for every row (rows with their own sequence included).
+    batch_size
+        Rows per batch.
+
+    Returns
+    -------
+    ``(regions, batches)``: the split's region table and a generator of ``(n, 4, L)`` float arrays.
+    """
+    from bindscape.data.dataset import load_dataset
+    from bindscape.data.torchdata import RegionDataset
+
+    ds = load_dataset(path)
+    tds = RegionDataset(ds, split=split)
+    n = len(tds)
+
+    def gen():
+        for i in range(0, n, batch_size):
+            yield tds.__getitems__(list(range(i, min(i + batch_size, n))))[0].numpy()
+
+    return tds.regions, gen()
 
 
-def _gc_values(dataset: str, split: str = "train") -> dict[str, np.ndarray]:
-    """GC fraction of positives and negatives (at most MAX_GC_ROWS each) of a dataset split."""
+def gc_values(dataset: str | Path, split: str = "train") -> dict[str, np.ndarray]:
+    """GC fraction of positives and negatives (at most MAX_GC_ROWS each) of a dataset split.
+
+    Parameters
+    ----------
+    dataset
+        The dataset folder.
+    split
+        The split to read.
+
+    Returns
+    -------
+    ``{"positives": array, "negatives": array}``.
+    """
     regions, batches = dataset_onehot_batches(dataset, split)
     gc, n = [], 0
     for x in batches:
@@ -47,35 +94,55 @@ def _curves(preds: pd.DataFrame, test_set: str):
     return roc, pr, prevalence
 
 
-def write_run_report(rec, run_dir: Path) -> Path:
-    from bindscape.report import Report, figures
+def write_report(recipe, run_dir: str | Path) -> Path:
+    """Write ``report.html`` of a finished ``tfbs`` run.
+
+    Parameters
+    ----------
+    recipe
+        The ``tfbs`` recipe.
+    run_dir
+        The run folder (``stages/``, ``evaluation/``, ``models/``).
+
+    Returns
+    -------
+    The report's path.
+    """
+    from bindscape.report import Report
 
     run_dir = Path(run_dir)
-    stages = {p.stem: _read_json(p) for p in sorted((run_dir / "stages").glob("*.json"))}
-    data = stages.get("datasets", {})
-    summary = data.get("summary", {})
+    stages = stage_records(run_dir)
     metrics = pd.read_csv(run_dir / "evaluation" / "metrics.csv")
-    preds = pd.read_parquet(run_dir / "evaluation" / "predictions.parquet")
-    ev = _read_json(run_dir / "evaluation" / "summary.json")
+    r = Report(f"bindscape run: {recipe.name}", subtitle=recipe.description or None,
+               command=f"bindscape run {recipe.source}")
+    _overview(r, recipe, metrics, read_json(run_dir / "evaluation" / "summary.json"))
+    _data(r, stages.get("datasets", {}))
+    _training(r, recipe, run_dir, stages)
+    _evaluation(r, recipe, metrics, pd.read_parquet(run_dir / "evaluation" / "predictions.parquet"))
+    if recipe.explain.enabled and recipe.train:
+        _explain(r, recipe, run_dir, stages)
+    return r.write(run_dir / "report.html")
 
-    r = Report(f"bindscape run: {rec.name}", subtitle=rec.description or None,
-               command=f"bindscape run {rec.source}")
-    # ---------------------------------------------------------------------------------------- overview
-    ov = r.section("Overview", intro=f"TF **{rec.data.tf}**; training sets built with negative strategies "
-                                     f"{', '.join(rec.data.strategies)}; tested on each strategy's held-out "
+
+def _overview(r, recipe, metrics: pd.DataFrame, ev: dict) -> None:
+    ov = r.section("Overview", intro=f"TF **{recipe.data.tf}**; training sets built with negative strategies "
+                                     f"{', '.join(recipe.data.strategies)}; tested on each strategy's held-out "
                                      "chromosomes and on the shared high-quality (HQ) test set of "
                                      "accessible-but-unbound regions.")
     hq = metrics[metrics["test_set"] == "HQ test"].set_index("model")
-    cards = {}
-    for model in hq.index:
-        cards[f"{model}: HQ auPRC"] = hq.loc[model, "auPRC"]
+    cards = {f"{model}: HQ auPRC": hq.loc[model, "auPRC"] for model in hq.index}
     if cards:
         ov.metrics(cards, caption="auPRC on the HQ test set")
     if "beats_pwm_on_hq" in ev:
         verdict = "beats" if ev["beats_pwm_on_hq"] else "does NOT beat"
         ov.note(f"The best trained model ({ev.get('best_model_hq')}) {verdict} the PWM baseline on the HQ test set "
                 "(auPRC).", kind="info" if ev["beats_pwm_on_hq"] else "warning")
-    # -------------------------------------------------------------------------------------------- data
+
+
+def _data(r, data: dict) -> None:
+    from bindscape.report import figures
+
+    summary = data.get("summary", {})
     ds = r.section("Data", intro="Positives are windows at peak summits; each strategy adds its own negatives. "
                                  "Chromosome groups hold out validation and test data (no chromosome is in two "
                                  "splits).")
@@ -94,28 +161,36 @@ def write_run_report(rec, run_dir: Path) -> Path:
                     "HQ negatives": summary["hq_test"].get("negatives")}, fmt="{:,.0f}",
                    caption="HQ test set: test-chromosome positives vs accessible regions without a peak")
     for s, path in (data.get("datasets") or {}).items():
-        gc = _gc_values(path)
+        gc = gc_values(path)
         if len(gc["positives"]) and len(gc["negatives"]):
             ds.figure(figures.histograms(gc, bins=30, title=f"GC content: {s}", xlabel="GC fraction"),
                       caption=f"GC content of training positives vs {s} negatives.")
-    # ---------------------------------------------------------------------------------------- training
+
+
+def _training(r, recipe, run_dir: Path, stages: dict) -> None:
+    from bindscape.report import figures
+
     tr = r.section("Training")
     trows = []
-    for m in rec.train:
+    for m in recipe.train:
         info = stages.get(f"train-{m.name}", {})
         run = Path(info.get("run", run_dir / "models" / m.name))
-        mj = _read_json(run / "metrics.json")
+        mj = read_json(run / "metrics.json")
         trows.append({"model": m.name, "architecture": mj.get("model"), "trained on": m.strategy,
                       "parameters": mj.get("n_parameters"), "epochs": mj.get("epochs_run"),
                       "best epoch": mj.get("best_epoch"), "CPU s": mj.get("cpu_seconds"),
                       "val auPRC": (mj.get("val") or {}).get("auprc"), "resumed": info.get("resumed")})
-        hist = _history(run)
+        hist = training_history(run)
         if hist is not None and len(hist):
             tr.figure(figures.training_curves(hist, title=f"Training: {m.name}"),
                       caption=f"{m.name}: loss and validation metrics per epoch.")
     if trows:
         tr.table(pd.DataFrame(trows), caption="Trained models.")
-    # -------------------------------------------------------------------------------------- evaluation
+
+
+def _evaluation(r, recipe, metrics: pd.DataFrame, preds: pd.DataFrame) -> None:
+    from bindscape.report import figures
+
     ev_sec = r.section("Evaluation", intro="Thresholds (for F1, MCC, precision, recall) are chosen on each "
                                             "model's validation split and applied unchanged to every test set. "
                                             "Intervals are 95% bootstrap intervals.")
@@ -141,29 +216,25 @@ def write_run_report(rec, run_dir: Path) -> Path:
                               "flatter models whose negatives are easy to tell apart.")
     if PWM in set(metrics["model"]):
         ev_sec.text(f"The **{PWM}** scores each window by its best match to the motif "
-                    f"`{rec.evaluate.motif}` (max log-odds over both strands).")
-    if rec.explain.enabled and rec.train:
-        _explain_section(r, rec, run_dir, stages)
-    path = r.write(run_dir / "report.html")
-    return path
+                    f"`{recipe.evaluate.motif}` (max log-odds over both strands).")
 
 
-def _explain_section(r, rec, run_dir: Path, stages: dict) -> None:
+def _explain(r, recipe, run_dir: Path, stages: dict) -> None:
     """Attributions of the strongest test true positives, MoDISco patterns with Tomtom, k-mer enrichment."""
+    from bindscape.errors import NotEnoughDataError
     from bindscape.explain.pipeline import explain_run
     from bindscape.report.explain_section import add_explain_section
 
-    name = rec.explain.model or rec.train[0].name
+    name = recipe.explain.model or recipe.train[0].name
     info = stages.get(f"train-{name}", {})
     run = Path(info.get("run", run_dir / "models" / name))
-    from bindscape.errors import NotEnoughDataError
-
-    kw = dict(method=rec.explain.method, split="test", n=rec.explain.n, kmers=rec.explain.kmers,
-              core_motif=rec.evaluate.motif if rec.explain.kmers else None, random_state=int(rec.vars.get("seed", 0)))
+    ex = recipe.explain
+    kw = dict(method=ex.method, split="test", n=ex.n, kmers=ex.kmers,
+              core_motif=recipe.evaluate.motif if ex.kmers else None, random_state=int(recipe.vars.get("seed", 0)))
     ckpt = run / "checkpoints" / "best.ckpt"
     note = None
     try:
-        res = explain_run(ckpt, modisco=rec.explain.modisco, annotate=rec.explain.tomtom, **kw)
+        res = explain_run(ckpt, modisco=ex.modisco, annotate=ex.tomtom, **kw)
     except NotEnoughDataError as exc:  # e.g. MoDISco finds no pattern in a small run
         res = explain_run(ckpt, modisco=False, **kw)
         note = f"Motif discovery skipped: {exc.message}."
@@ -172,13 +243,4 @@ def _explain_section(r, rec, run_dir: Path, stages: dict) -> None:
         sec.note(note, kind="warning")
 
 
-def _history(run: Path) -> pd.DataFrame | None:
-    logs = sorted((run / "logs").glob("csv*/metrics.csv"))
-    if not logs:
-        return None
-    df = pd.concat([pd.read_csv(p) for p in logs], ignore_index=True)
-    if "epoch" not in df:
-        return None
-    keep = [c for c in df.columns if c.startswith(("train_loss", "val_")) and "step" not in c]
-    hist = df.groupby("epoch")[keep].mean(numeric_only=True).reset_index()
-    return hist.dropna(axis=1, how="all")
+__all__ = ["MAX_GC_ROWS", "PWM", "dataset_onehot_batches", "gc_values", "write_report"]

@@ -1,0 +1,356 @@
+"""The recipe engine: one loader, one run-folder setup, one stage runner and one resume rule for every kind.
+
+A recipe is a YAML mapping whose ``kind:`` (``tfbs`` when absent) names a kind module in `KINDS`. A kind
+module (see ``bindscape.recipes.kinds``) defines
+
+- ``SCHEMA``: its pydantic model, built on `RecipeBase` (name, kind, description, vars, source);
+- ``LATE_VARS``: placeholders filled only while running (e.g. ``sim``, the simulation folder), kept as written
+  by the loader;
+- ``check(recipe)``: cross-field checks the schema cannot express (raise `ConfigError`);
+- ``run(state, progress=...)``: its stages, each through `stage`.
+
+``${name}`` placeholders are filled from the recipe's ``vars:`` and ``--var name=value`` (which wins), plus
+``recipe_dir`` (the folder holding the recipe file). Data paths come from variables only: a missing one is
+one `ConfigError` naming it and the ``--var`` flag to pass.
+
+Each stage ends by writing ``stages/<stage>.json`` (atomically) with what it produced. Running the recipe
+again skips stages whose marker exists, unless ``force``; once a stage runs, every later stage runs again so
+nothing downstream is stale. A training stage that was interrupted has no marker but has an unfinished
+``checkpoints/last.ckpt``: `resume_training` says to resume it from there instead of starting over.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError
+
+from bindscape._util import atomic_write_text
+from bindscape.errors import ConfigError
+from bindscape.schema import StrictModel, format_validation_error
+
+PACKAGE_RECIPES = Path(__file__).resolve().parent
+STAGES_DIR = "stages"
+DEFAULT_KIND = "tfbs"
+
+KINDS: dict[str, str] = {"tfbs": "bindscape.recipes.kinds.tfbs",
+                         "cross-species": "bindscape.recipes.kinds.cross_species",
+                         "multitask-bp": "bindscape.recipes.kinds.multitask_bp",
+                         "multitask": "bindscape.recipes.kinds.multitask_bp"}
+"""Recipe kind (the ``kind:`` of a recipe) -> the module that runs it."""
+
+
+class RecipeBase(StrictModel):
+    """Fields every recipe kind has; a kind's schema adds its own (and narrows ``kind``)."""
+
+    name: str
+    kind: str = DEFAULT_KIND
+    description: str = ""
+    vars: dict[str, Any] = Field(default_factory=dict)
+    source: str = ""
+
+
+# ------------------------------------------------------------------------------------------------ loading
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def substitute(obj: Any, values: dict[str, Any], *, where: str = "recipe") -> Any:
+    """Fill ``${name}`` placeholders recursively.
+
+    Parameters
+    ----------
+    obj
+        A parsed YAML value (mapping, list, string or scalar).
+    values
+        Variable name -> value. A string that is exactly one placeholder takes the value's type (an int seed).
+    where
+        The dotted place of `obj` in the recipe, for error messages.
+
+    Returns
+    -------
+    `obj` with every placeholder filled; an unknown name is a `ConfigError` naming it and ``--var``.
+    """
+    if isinstance(obj, dict):
+        return {k: substitute(v, values, where=f"{where}.{k}") for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [substitute(v, values, where=f"{where}[{i}]") for i, v in enumerate(obj)]
+    if isinstance(obj, str):
+        full = _PLACEHOLDER.fullmatch(obj)
+        if full and full.group(1) in values:
+            return values[full.group(1)]  # keep the value's type (e.g. an int seed)
+
+        def repl(m):
+            if m.group(1) not in values:
+                raise ConfigError(
+                    f"{where}: unknown variable ${{{m.group(1)}}}",
+                    hint=f"pass --var {m.group(1)}=VALUE or define it under vars:; known: {', '.join(sorted(values))}",
+                )
+            return str(values[m.group(1)])
+
+        return _PLACEHOLDER.sub(repl, obj)
+    return obj
+
+
+def fill_late_vars(recipe: RecipeBase, values: dict[str, str]) -> RecipeBase:
+    """The recipe with the late placeholders in `values` (e.g. ``{"sim": "/runs/x/sim"}``) filled.
+
+    Parameters
+    ----------
+    recipe
+        A loaded recipe whose fields may still hold ``${name}`` for names in `values`.
+    values
+        Name -> text, known only while running.
+
+    Returns
+    -------
+    A new recipe of the same schema.
+    """
+
+    def fill(obj):
+        if isinstance(obj, dict):
+            return {k: fill(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [fill(v) for v in obj]
+        if isinstance(obj, str):
+            for k, v in values.items():
+                obj = obj.replace(f"${{{k}}}", str(v))
+        return obj
+
+    body = recipe.model_dump()
+    body = {k: (v if k in ("vars", "source", "name", "kind") else fill(v)) for k, v in body.items()}
+    return type(recipe).model_validate(body)
+
+
+def available_recipes() -> list[str]:
+    """Names of the recipes shipped with bindscape.
+
+    Returns
+    -------
+    Sorted names (``demo``, ``yeast-reb1``, ...), each usable in place of a recipe path.
+    """
+    return sorted(p.stem for p in PACKAGE_RECIPES.glob("*.yaml"))
+
+
+def find_recipe(name_or_path: str | Path) -> Path:
+    """The recipe file for a path, or for the name of one shipped with bindscape.
+
+    Parameters
+    ----------
+    name_or_path
+        A YAML path, or a shipped name (``demo``, ``yeast-reb1``, ``cross-species``, ``multitask-bp``, ...).
+
+    Returns
+    -------
+    The file's path; a name that is neither is a `ConfigError` listing the shipped recipes.
+    """
+    p = Path(name_or_path)
+    if p.exists():
+        return p
+    shipped = PACKAGE_RECIPES / f"{p.name.removesuffix('.yaml')}.yaml"
+    if shipped.exists():
+        return shipped
+    raise ConfigError(f"recipe {str(name_or_path)!r} not found", hint=f"shipped recipes: {', '.join(available_recipes())}")
+
+
+def kind_module(kind: str, source: str = "recipe") -> ModuleType:
+    """The module that runs recipes of `kind` (see `KINDS`).
+
+    Parameters
+    ----------
+    kind
+        The recipe's ``kind:``.
+    source
+        Where the recipe came from, for the error message.
+
+    Returns
+    -------
+    The imported kind module; an unknown kind is a `ConfigError` listing the known ones.
+    """
+    if kind not in KINDS:
+        raise ConfigError(f"{source}: unknown kind {kind!r}", hint="use tfbs, cross-species or multitask-bp")
+    return importlib.import_module(KINDS[kind])
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise ConfigError(f"{path}{f':{line + 1}' if line is not None else ''}: not valid YAML") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a recipe is a YAML mapping with name, kind and the kind's stages")
+    return raw
+
+
+def load_recipe(source: str | Path | dict, variables: dict[str, Any] | None = None, *,
+                kind: str | None = None) -> RecipeBase:
+    """Load and validate a recipe of any kind before any work starts.
+
+    Parameters
+    ----------
+    source
+        A YAML path, a shipped recipe name, or an already parsed mapping.
+    variables
+        ``--var`` settings; they win over the recipe's ``vars:``.
+    kind
+        The kind to assume when the recipe has no ``kind:`` (default ``tfbs``).
+
+    Returns
+    -------
+    The kind's validated schema instance, with ``source`` set. Placeholders are filled except the kind's
+    ``LATE_VARS`` (known only while running).
+    """
+    if isinstance(source, dict):
+        raw, where, rdir = dict(source), "recipe", Path.cwd()
+    else:
+        path = find_recipe(source)
+        raw, where, rdir = _read_yaml(path), str(path), path.resolve().parent
+    kind = str(raw.get("kind", kind or DEFAULT_KIND))
+    mod = kind_module(kind, where)
+    values = {**(raw.get("vars") or {}), **(variables or {})}
+    for late in getattr(mod, "LATE_VARS", ()):
+        values.setdefault(late, f"${{{late}}}")
+    values["recipe_dir"] = str(rdir)
+    body = {k: substitute(v, values, where=f"{where}: {k}") for k, v in raw.items() if k != "vars"}
+    try:
+        recipe = mod.SCHEMA.model_validate({**body, "vars": values})
+    except ValidationError as exc:
+        raise format_validation_error(exc, where) from None
+    recipe.source = where
+    mod.check(recipe)
+    return recipe
+
+
+# ------------------------------------------------------------------------------------------------ running
+@dataclass
+class RunState:
+    """What a recipe run did: the (possibly updated) recipe, its folder and the stages run or skipped."""
+
+    recipe: Any
+    run_dir: Path
+    force: bool = False
+    log: Callable[[str], None] = print
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    invalidated: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def marker(self, stage: str) -> Path:
+        """The marker file of `stage` (``stages/<stage>.json``, ``:`` written as ``-``)."""
+        return self.run_dir / STAGES_DIR / f"{stage.replace(':', '-')}.json"
+
+    def done(self, stage: str) -> dict | None:
+        """What `stage` recorded when it finished, or None when it must run (no marker, force, or stale)."""
+        m = self.marker(stage)
+        if self.force or self.invalidated or not m.exists():
+            return None
+        return json.loads(m.read_text())
+
+    def finish(self, stage: str, info: dict[str, Any], seconds: float) -> dict:
+        """Record `stage` as finished with `info`; every later stage then runs again."""
+        info = {**info, "stage": stage, "seconds": round(seconds, 2)}
+        atomic_write_text(self.marker(stage), json.dumps(info, indent=2, default=str) + "\n")
+        self.ran.append(stage)
+        self.timings[stage] = seconds
+        self.invalidated = True  # later stages must run again
+        return info
+
+
+def stage(state: RunState, name: str, fn: Callable[[], dict]) -> dict:
+    """Run one stage unless it finished earlier.
+
+    Parameters
+    ----------
+    state
+        The run's state.
+    name
+        The stage name (``datasets``, ``train:m``, ...).
+    fn
+        Does the work and returns a JSON-able dict of what it produced.
+
+    Returns
+    -------
+    The stage's record: what `fn` returned (or returned earlier) plus ``stage`` and ``seconds``.
+    """
+    prev = state.done(name)
+    if prev is not None:
+        state.skipped.append(name)
+        state.log(f"[skip] {name}: done earlier ({prev.get('seconds', '?')} s); --force to redo")
+        return prev
+    state.log(f"[run ] {name}")
+    t0 = time.perf_counter()
+    info = fn()
+    return state.finish(name, info, time.perf_counter() - t0)
+
+
+def resume_training(run_dir: str | Path) -> bool:
+    """The one resume rule for a training stage of any kind.
+
+    Parameters
+    ----------
+    run_dir
+        The training run's folder.
+
+    Returns
+    -------
+    True when it holds an interrupted run (``checkpoints/last.ckpt`` and no metrics.json marked finished):
+    continue it with ``resume=True``. Otherwise start over with ``overwrite=True``.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "checkpoints" / "last.ckpt").exists():
+        return False
+    m = run_dir / "metrics.json"
+    return not m.exists() or json.loads(m.read_text()).get("finished") is False
+
+
+def run_recipe(
+    recipe: str | Path | dict | RecipeBase,
+    *,
+    out: str | Path | None = None,
+    variables: dict[str, Any] | None = None,
+    force: bool = False,
+    log: Callable[[str], None] = print,
+    progress: bool = True,
+) -> RunState:
+    """Run (or resume) every stage of a recipe of any kind.
+
+    Parameters
+    ----------
+    recipe
+        A recipe path, shipped name, parsed mapping or loaded recipe.
+    out
+        The run folder (default ``runs/<recipe name>``).
+    variables
+        ``--var`` settings (ignored when `recipe` is already loaded).
+    force
+        Redo every stage, even those finished earlier.
+    log
+        Receives one line per stage run or skipped.
+    progress
+        Progress bars (the kinds that show them).
+
+    Returns
+    -------
+    The `RunState`: which stages ran and which were skipped.
+    """
+    rec = recipe if isinstance(recipe, RecipeBase) else load_recipe(recipe, variables)
+    mod = kind_module(rec.kind, rec.source or "recipe")
+    run_dir = Path(out or Path("runs") / rec.name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = RunState(rec, run_dir, force=force, log=log)
+    atomic_write_text(run_dir / "recipe.json", rec.model_dump_json(indent=2) + "\n")
+    mod.run(state, progress=progress)
+    return state
+
+
+__all__ = ["KINDS", "RecipeBase", "RunState", "available_recipes", "fill_late_vars", "find_recipe", "kind_module",
+           "load_recipe", "resume_training", "run_recipe", "stage", "substitute"]
