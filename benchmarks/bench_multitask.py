@@ -79,7 +79,7 @@ def yeast(out, data, epochs: int = 4) -> None:
     from bindscape.data.multitask import MultitaskBPDataset, build_multitask_bp
     from bindscape.evaluate.bp import calling_summary, multires_metrics, sweep_threshold
     from bindscape.evaluate.crf import fit_crf
-    from bindscape.io import intervals as iv
+    from bindscape.io import bed as iv
     from bindscape.io.genome import Genome
     from bindscape.train import (
         load_multitask_checkpoint,
@@ -165,7 +165,8 @@ def lineage_seeds(out, seeds, force: bool = False, single_task: bool = True) -> 
 
     import pandas as pd
 
-    from bindscape.recipes.multitask import load_multitask_recipe, run_multitask_recipe
+    from bindscape.recipes import load_recipe as load_multitask_recipe
+    from bindscape.recipes import run_recipe as run_multitask_recipe
 
     rows = []
     for seed in seeds:
@@ -211,7 +212,7 @@ def main(argv=None) -> int:
         return 0
     import pandas as pd
 
-    from bindscape.recipes.multitask import run_multitask_recipe
+    from bindscape.recipes import run_recipe as run_multitask_recipe
 
     t0 = time.process_time()
     run_multitask_recipe("multitask-bp", out=a.out, force=a.force)

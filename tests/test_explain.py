@@ -1,5 +1,5 @@
 """bindscape.explain: attributions (exact checks on toy models), k-mer Fisher tests, score agreement, the
-tiny interpretation benchmark and the `bindscape explain` CLI."""
+tiny interpretation benchmark and the `bindscape explain` and `bindscape evaluate` CLI."""
 
 from __future__ import annotations
 
@@ -253,11 +253,8 @@ def tiny_run(tmp_path_factory):
 
 
 def _cli():
-    from bindscape.cli import app, main
-    from bindscape.cli.explain import register
+    from bindscape.cli import main
 
-    if not any(c.name == "explain" for c in app.registered_commands):
-        register(app)  # until the coordinator adds "explain" to _COMMAND_MODULES
     return main
 
 
@@ -275,6 +272,19 @@ def test_cli_explain_writes_outputs(tiny_run, tmp_path):
     assert (reg["label"] == 1).all() and reg["prob"].is_monotonic_decreasing
     km = pd.read_csv(out / "kmers.tsv", sep="\t")
     assert {"kmer", "p", "p_bonferroni", "significant"} <= set(km.columns)
+
+
+def test_cli_evaluate_prints_and_writes_metrics_csv(tiny_run, tmp_path, capsys):
+    """`bindscape evaluate --out` writes metrics.csv (what its help says) and no report."""
+    main = _cli()
+    out = tmp_path / "ev"
+    rc = main(["evaluate", "--checkpoint", str(tiny_run), "--dataset", str(tiny_run.parent.parent / "ds"),
+               "--bootstrap", "0", "--out", str(out)])
+    assert rc == 0
+    assert "auROC" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.csv"]
+    m = pd.read_csv(out / "metrics.csv")
+    assert list(m["model"]) == ["tiny"] and m["n"].iloc[0] == 100 and 0 <= m["auROC"].iloc[0] <= 1
 
 
 def test_cli_explain_bad_method_exits_2(tiny_run, capsys):

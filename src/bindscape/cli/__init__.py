@@ -1,8 +1,9 @@
 """The `bindscape` command line (typer).
 
-Each sub-module holds one area's commands and a ``register(app)`` function; this module wires them together
-and turns `BindscapeError` into one clear line plus a hint and exit status 2 (tracebacks only with
-``--debug``). Heavy imports happen inside the commands so `bindscape --help` stays fast.
+Each sub-module holds one area's commands and a ``register(app)`` function (every `build` subcommand is in
+`cli/build.py`, options shared by several verbs in `cli/options.py`, the closing summary tables in
+`cli/summary.py`); this module wires them together and turns `BindscapeError` into one clear line plus a
+hint and exit status 2 (tracebacks only with ``--debug``). Heavy imports happen inside the commands so `bindscape --help` stays fast.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ app = typer.Typer(
 )
 
 # sub-modules that define register(app); imported in order so `--help` lists commands sensibly
-_COMMAND_MODULES = ["build", "simulate", "motifs", "negatives", "train", "cross_species", "multitask", "explain", "run", "download"]
+_COMMAND_MODULES = ["build", "simulate", "motifs", "negatives", "train", "cross_species", "multitask", "explain", "run",
+                    "evaluate", "download"]
 
 
 @app.callback()

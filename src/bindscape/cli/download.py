@@ -6,20 +6,28 @@ from pathlib import Path
 
 import typer
 
+from bindscape.cli.options import OptionGroup, option_groups
+
 download_app = typer.Typer(
     help="Download public data: UCSC genomes, ENCODE files by accession, ENCODE blacklists, any URL. "
     "Resumes interrupted transfers and verifies checksums; files go to the download cache unless --out is given.",
     no_args_is_help=True,
 )
 
-OUT = typer.Option(None, "--out", "-o",
-                   help="Where to write: a file name, or a folder (existing, or ending in /). Default: the cache.")
 CACHE = typer.Option(None, "--cache-dir",
                      help="Download cache (default $BINDSCAPE_DOWNLOADS or ~/.cache/bindscape/downloads).")
-NO_RESUME = typer.Option(False, "--no-resume", help="Start over instead of resuming a partial .part file.")
-FORCE = typer.Option(False, "--force", help="Download again even when the file is already there.")
-QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar.")
-TIMEOUT = typer.Option(60.0, "--timeout", help="Seconds to wait for the server before giving up.")
+# where a download goes (`genome` has its own --out); then the options every download takes after its own
+WHERE: OptionGroup = {
+    "out": (str, typer.Option(None, "--out", "-o", help="Where to write: a file name, or a folder (existing, or "
+                              "ending in /). Default: the cache.")),
+    "cache_dir": (str, CACHE),
+}
+TRANSFER: OptionGroup = {
+    "no_resume": (bool, typer.Option(False, "--no-resume", help="Start over instead of resuming a partial .part file.")),
+    "force": (bool, typer.Option(False, "--force", help="Download again even when the file is already there.")),
+    "quiet": (bool, typer.Option(False, "--quiet", "-q", help="No progress bar.")),
+    "timeout": (float, typer.Option(60.0, "--timeout", help="Seconds to wait for the server before giving up.")),
+}
 
 
 def _console():
@@ -40,6 +48,14 @@ def _done(*paths: Path, note: str | None = None) -> None:
         typer.echo(str(p))
 
 
+def _fetch(kind: str, *args, out, cache_dir, no_resume: bool, force: bool, quiet: bool, timeout: float, **kw):
+    """Call `bindscape.io.download.fetch_<kind>` with the command's arguments and the shared options."""
+    from bindscape.io import download
+
+    return getattr(download, f"fetch_{kind}")(*args, out=out, cache=cache_dir, resume=not no_resume,
+                                              progress=not quiet, timeout=timeout, force=force, **kw)
+
+
 def _human(n: int) -> str:
     x = float(n)
     for unit in ("B", "KB", "MB", "GB", "TB"):
@@ -50,32 +66,26 @@ def _human(n: int) -> str:
 
 
 @download_app.command("genome")
+@option_groups
 def genome(
     name: str = typer.Argument(..., help="UCSC assembly: hg38, hg19, mm10, mm39, sacCer3, ce11, dm6, danRer11."),
     out: Path = typer.Option(None, "--out", "-o", help="Folder for NAME.fa.gz and NAME.chrom.sizes (default: the cache)."),
-    cache_dir: str = CACHE, no_resume: bool = NO_RESUME, force: bool = FORCE, quiet: bool = QUIET,
-    timeout: float = TIMEOUT,
+    cache_dir: str = CACHE, transfer=TRANSFER, **kw,
 ):
     """A UCSC genome: NAME.fa.gz + NAME.chrom.sizes, md5-verified against UCSC's md5sum.txt."""
-    from bindscape.io.download import fetch_genome
-
-    res = fetch_genome(name, out=out, cache=cache_dir, resume=not no_resume, progress=not quiet, timeout=timeout,
-                       force=force)
+    res = _fetch("genome", name, out=out, cache_dir=cache_dir, **kw)
     note = "md5 verified against UCSC md5sum.txt" if res.verified else "UCSC publishes no md5 for this file: not verified"
     _done(res.fasta, res.chrom_sizes, note=note)
 
 
 @download_app.command("encode")
+@option_groups
 def encode(
     accession: str = typer.Argument(..., help="ENCODE file accession, e.g. ENCFF123ABC."),
-    out: str = OUT, cache_dir: str = CACHE, no_resume: bool = NO_RESUME, force: bool = FORCE, quiet: bool = QUIET,
-    timeout: float = TIMEOUT,
+    where=WHERE, transfer=TRANSFER, **kw,
 ):
     """An ENCODE file by accession (peaks, signal, ...), md5- and size-verified; metadata saved as ACC.json."""
-    from bindscape.io.download import fetch_encode
-
-    res = fetch_encode(accession, out=out, cache=cache_dir, resume=not no_resume, progress=not quiet,
-                       timeout=timeout, force=force)
+    res = _fetch("encode", accession, **kw)
     m = res.metadata
     bits = [m.get("file_format"), m.get("output_type"), m.get("assembly")]
     target = (m.get("target") or {}).get("label") if isinstance(m.get("target"), dict) else None
@@ -89,32 +99,26 @@ def encode(
 
 
 @download_app.command("blacklist")
+@option_groups
 def blacklist(
     assembly: str = typer.Argument(..., help="hg38, hg19, mm10, ce11, dm6 (also ce10, dm3)."),
-    out: str = OUT, cache_dir: str = CACHE, no_resume: bool = NO_RESUME, force: bool = FORCE, quiet: bool = QUIET,
-    timeout: float = TIMEOUT,
+    where=WHERE, transfer=TRANSFER, **kw,
 ):
     """The ENCODE blacklist v2 (Amemiya et al. 2019, Boyle-Lab/Blacklist) for an assembly, as .bed.gz."""
-    from bindscape.io.download import fetch_blacklist
-
-    path = fetch_blacklist(assembly, out=out, cache=cache_dir, resume=not no_resume, progress=not quiet,
-                           timeout=timeout, force=force)
-    _done(path, note="use it with `bindscape build ... --blacklist PATH`")
+    _done(_fetch("blacklist", assembly, **kw), note="use it with `bindscape build ... --blacklist PATH`")
 
 
 @download_app.command("url")
+@option_groups
 def url_cmd(
     url: str = typer.Argument(..., help="http(s):// or ftp:// URL."),
-    out: str = OUT, cache_dir: str = CACHE,
+    where=WHERE,
     sha256: str = typer.Option(None, "--sha256", help="Expected sha256 (hex); the file is checked and kept only if it matches."),
     md5: str = typer.Option(None, "--md5", help="Expected md5 (hex)."),
-    no_resume: bool = NO_RESUME, force: bool = FORCE, quiet: bool = QUIET, timeout: float = TIMEOUT,
+    transfer=TRANSFER, **kw,
 ):
     """Any URL, with optional checksum verification."""
-    from bindscape.io.download import fetch_url
-
-    path = fetch_url(url, out=out, cache=cache_dir, sha256=sha256, md5=md5, resume=not no_resume,
-                     progress=not quiet, timeout=timeout, force=force)
+    path = _fetch("url", url, sha256=sha256, md5=md5, **kw)
     _done(path, note="checksum verified" if (sha256 or md5) else None)
 
 

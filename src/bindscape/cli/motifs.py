@@ -1,4 +1,4 @@
-"""`bindscape motifs search|show|scan` and the `bindscape build motif-instances` command."""
+"""`bindscape motifs search|show|scan` (`bindscape build motif-instances` is in `bindscape.cli.build`)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,11 @@ from pathlib import Path
 
 import typer
 
+from bindscape.cli.options import COLLECTION, GENOME_CACHE, PSEUDO, RELEASE, TAXON
+from bindscape.cli.options import MOTIF_SPECIES as SPECIES
+
 motifs_app = typer.Typer(help="Motifs: search JASPAR, show a motif (matrix, logo), scan a genome or sequences.",
                          no_args_is_help=True)
-
-SPECIES = typer.Option(None, "--species", "-s", help="Species for TF names: human, mouse, yeast, fly, worm, "
-                       "a scientific name or a taxonomy id.")
-TAXON = typer.Option(None, "--taxon", help="JASPAR taxon group (vertebrates, fungi, insects, plants, nematodes, ...).")
-RELEASE = typer.Option(2024, "--release", help="JASPAR release (2014-2026; offline).")
-COLLECTION = typer.Option("CORE", "--collection", help="JASPAR collection (CORE or UNVALIDATED).")
-PSEUDO = typer.Option(0.1, "--pseudocount", help="Pseudocount added to the counts, spread by the background.")
 
 
 def _load(keys: list[str], species, taxon, release, collection):
@@ -40,9 +36,9 @@ def search_cmd(
     if df.empty:
         import difflib
 
-        from bindscape.motifs.load import _catalogue
+        from bindscape.motifs.load import catalogue
 
-        names = sorted(set(_catalogue(release, collection)["name"]))
+        names = sorted(set(catalogue(release, collection)["name"]))
         close = difflib.get_close_matches(query or "", names, n=5, cutoff=0.6)
         raise InputError(f"no JASPAR {release} matrix matches {query!r}"
                          + (f" for {species}" if species else "") + (f" in {taxon}" if taxon else ""),
@@ -117,14 +113,12 @@ def scan_cmd(
     chrom: list[str] = typer.Option(None, "--chrom", help="Scan only these chromosomes. Repeatable."),
     species: str = SPECIES, taxon: str = TAXON, release: int = RELEASE, collection: str = COLLECTION,
     pseudocount: float = PSEUDO,
-    cache_dir: str = typer.Option(None, "--cache-dir", help="Genome cache folder."),
+    cache_dir: str = GENOME_CACHE,
 ):
     """Find motif hits (both strands, FIMO p-values) in a genome or in sequences."""
     import time
 
-    from rich.console import Console
-    from rich.table import Table
-
+    from bindscape.cli.summary import scan_summary
     from bindscape.errors import ConfigError
     from bindscape.motifs.scan import scan_genome, scan_sequences, write_hits
 
@@ -135,127 +129,23 @@ def scan_cmd(
     if genome is not None:
         reg = None
         if regions is not None:
-            from bindscape.io.intervals import read_bed
+            from bindscape.io.bed import read_bed
 
             reg = read_bed(regions)
         hits = scan_genome(ms, genome, pvalue=pvalue, pseudocount=pseudocount, regions=reg,
                            chroms=list(chrom) if chrom else None, progress=True, cache_dir=cache_dir)
     else:
-        seqs = _read_fasta(fasta)
+        from bindscape.data.sequences import read_fasta_records
+
+        recs = read_fasta_records(fasta)
+        seqs = dict(zip(recs["name"], recs["sequence"]))
         hits = scan_sequences(ms, seqs, pvalue=pvalue, pseudocount=pseudocount)
     dt = time.perf_counter() - t0
-    con = Console(stderr=True)
     if out:
         write_hits(hits, out)
-    t = Table(title=f"{len(hits):,} hits with p < {pvalue:g} ({dt:.1f} s)" + (f" -> {out}" if out else ""))
-    for c in ("motif", "hits", "+", "-", "best p"):
-        t.add_column(c, justify="right" if c != "motif" else "left")
-    for m in ms:
-        sub = hits[hits["motif_id"].astype(str) == (m.id or m.name)]
-        t.add_row(m.label, f"{len(sub):,}", f"{int((sub['strand'] == '+').sum()):,}",
-                  f"{int((sub['strand'] == '-').sum()):,}", f"{sub['p'].min():.2g}" if len(sub) else "-")
-    con.print(t)
+    scan_summary(hits, ms, title=f"{len(hits):,} hits with p < {pvalue:g} ({dt:.1f} s)" + (f" -> {out}" if out else ""))
     if not out:
         typer.echo(hits.to_csv(sep="\t", index=False, float_format="%.6g"), nl=False)
-
-
-def _read_fasta(path: Path) -> dict[str, str]:
-    import gzip
-
-    from bindscape.errors import InputError
-
-    if not Path(path).exists():
-        raise InputError(f"{path}: FASTA file does not exist")
-    opener = gzip.open if str(path).endswith(".gz") else open
-    seqs: dict[str, list[str]] = {}
-    name = None
-    with opener(path, "rt") as fh:
-        for i, line in enumerate(fh, 1):
-            line = line.strip()
-            if not line:
-                continue
-            if line.startswith(">"):
-                name = line[1:].split()[0] if line[1:].split() else f"seq{len(seqs)}"
-                seqs[name] = []
-            elif name is None:
-                raise InputError(f"{path}:{i}: sequence before the first '>' header (not FASTA?)")
-            else:
-                seqs[name].append(line)
-    if not seqs:
-        raise InputError(f"{path}: no sequences")
-    return {k: "".join(v) for k, v in seqs.items()}
-
-
-# ---------------------------------------------------------------------------------------------
-# bindscape build motif-instances (added to the coordinator's build_app by add_build_command)
-# ---------------------------------------------------------------------------------------------
-
-def motif_instances_cmd(
-    genome: Path = typer.Option(..., "--genome", "-g", help="Genome FASTA (.fa, .fa.gz or bgzip)."),
-    motif: str = typer.Option(..., "--motif", "-m", help="JASPAR ID, TF name (with --species) or motif file."),
-    peaks: Path = typer.Option(..., "--peaks", "-p", help="ChIP peaks of the TF (BED, narrowPeak)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output dataset folder."),
-    length: int = typer.Option(1000, "--length", "-l", help="Window length (bp), centred on the motif match."),
-    pvalue: float = typer.Option(1e-4, "--pvalue", help="Motif matches with p below this are instances."),
-    bin_width: float = typer.Option(0.1, "--bin-width", help="-log10 p bin width for matching bound/unbound."),
-    gc_control: bool = typer.Option(False, "--gc-control", help="Also match GC content within each p bin."),
-    gc_tolerance: float = typer.Option(0.02, "--gc-tolerance", help="Largest GC difference of a matched pair."),
-    accessible: Path = typer.Option(None, "--accessible", help="Use only matches inside these regions (BED)."),
-    regions: Path = typer.Option(None, "--regions", help="Scan only these regions (BED) instead of the genome."),
-    mask_core: bool = typer.Option(False, "--mask-core", help="Record that the motif match is read as N."),
-    peak_flank: int = typer.Option(0, "--peak-flank", help="Widen peaks by this many bp each side "
-                                   "(for 1-bp ChIP-exo / summit peaks)."),
-    species: str = SPECIES, release: int = RELEASE,
-    split: str = typer.Option("auto", "--split", help="auto | chroms (with --val/--test) | kgroup[:FOLD] | none."),
-    val: list[str] = typer.Option(None, "--val", help="Validation chromosome(s) for --split chroms."),
-    test: list[str] = typer.Option(None, "--test", help="Test chromosome(s) for --split chroms."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
-    cache_dir: str = typer.Option(None, "--cache-dir", help="Genome cache folder."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing dataset in --out."),
-):
-    """Bound vs unbound motif instances (AgentBind): p-value-matched, optionally GC/accessibility-controlled."""
-    import time
-
-    from rich.console import Console
-
-    from bindscape.data.motif_instances import build_motif_instances, write_motif_instances
-    from bindscape.io.genome import Genome
-
-    t0 = time.perf_counter()
-    try:
-        from bindscape.data.build import check_output
-
-        check_output(out, force)
-    except ImportError:
-        pass
-    g = Genome(genome, cache_dir=cache_dir)
-    con = Console(stderr=True)
-    with con.status("building motif-instance dataset"):
-        df = build_motif_instances(
-            g, motif, peaks, length=length, pvalue=pvalue, bin_width=bin_width, gc_control=gc_control,
-            accessible=accessible, mask_core=mask_core, seed=seed, regions=regions, peak_flank=peak_flank,
-            gc_tolerance=gc_tolerance, species=species, release=release)
-    from bindscape.data.splits import assign_split
-
-    attrs = dict(df.attrs)
-    df, _mapping = assign_split(df, split, val=val or (), test=test or (), sizes=g.sizes)
-    df.attrs.update(attrs)
-    df.attrs["params"] = {**attrs["params"], "split": split, "val": list(val or []), "test": list(test or [])}
-    write_motif_instances(out, df, g, seed=seed)
-    st = df.attrs["stats"]
-    con.print(f"{st['hits']:,} matches -> {st['bound_candidates']:,} bound / {st['unbound_candidates']:,} unbound "
-              f"candidates ({st['ambiguous']} straddling a peak edge dropped)")
-    try:
-        from bindscape.cli.build import print_summary
-
-        print_summary(df, title=f"motif-instances dataset -> {out}  ({time.perf_counter() - t0:.1f} s)")
-    except ImportError:
-        con.print(f"{len(df):,} instances ({int(df['label'].sum()):,} bound) -> {out}")
-
-
-def add_build_command(build_app: typer.Typer) -> None:
-    """Add `motif-instances` to the `bindscape build` sub-app."""
-    build_app.command("motif-instances")(motif_instances_cmd)
 
 
 def register(app: typer.Typer) -> None:

@@ -62,8 +62,8 @@ def predict_bp_cmd(
     import numpy as np
     import pandas as pd
 
+    from bindscape.io.bed import read_bed
     from bindscape.io.genome import Genome
-    from bindscape.io.intervals import read_bed
     from bindscape.train import load_multitask_checkpoint, predict_bp
 
     loaded = load_multitask_checkpoint(checkpoint)

@@ -37,28 +37,11 @@ def register(app: typer.Typer) -> None:
         ),
     ):
         """Simulate genomes with planted TF binding and known truth (the embedded default data)."""
-        from rich.console import Console
-        from rich.table import Table
-
+        from bindscape.cli.summary import simulate_summary
         from bindscape.simulate import simulate
 
         res = simulate(preset, seed=seed, out=out, overrides=_parse_sets(sets))
-        con = Console()
-        table = Table(title=f"bindscape simulate: preset {res.config.name}, seed {seed} -> {out}")
-        for col in ("species", "size (bp)", "GC", "repeats", "instances", "bound (all cells)", "peaks"):
-            table.add_column(col)
-        for sp, st in res.manifest["stats"].items():
-            table.add_row(
-                sp,
-                f"{st['genome_size']:,}",
-                f"{st['gc']:.3f}",
-                f"{st['repeat_fraction']:.3f}",
-                str(sum(st["instances"].values())),
-                str(sum(st["bound"].values())),
-                str(sum(st["peaks"].values())),
-            )
-        con.print(table)
-        con.print(f"done in {res.timings['total']:.1f} s; manifest: {out / 'manifest.json'}")
+        simulate_summary(res, seed=seed, out=out)
         if realism:
             from bindscape.simulate.realism import format_table, realism_table
 
@@ -72,7 +55,7 @@ def register(app: typer.Typer) -> None:
     ):
         """Compare genome composition: GC in 1-kb windows, CpG/TpA o/e, dinucleotide distance (Karlin delta*)."""
         from bindscape.errors import ConfigError, InputError
-        from bindscape.simulate.genome import read_fasta_codes
+        from bindscape.io.genome import read_fasta as read_fasta_codes
         from bindscape.simulate.realism import format_table, realism_table
 
         if names and len(names) != len(fasta):

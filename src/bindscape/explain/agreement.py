@@ -23,9 +23,19 @@ def _corr(a: np.ndarray, b: np.ndarray, method: str) -> float:
 def score_agreement(scores_a, scores_b, *, method: str = "pearson") -> dict:
     """Correlation of two attribution maps of the same sequences.
 
-    `scores_a`/`scores_b`: per-position scores ``(N, L)`` or attributions ``(N, 4, L)`` (flattened per
-    sequence). Returns ``{"per_sequence": (N,) correlations, "mean", "median", "pooled", "method", "n"}``
-    (``pooled``: one correlation over all values)."""
+    Parameters
+    ----------
+    scores_a, scores_b : array-like
+        Per-position scores ``(N, L)`` or attributions ``(N, 4, L)`` (flattened per sequence).
+    method : str
+        ``pearson`` or ``spearman``.
+
+    Returns
+    -------
+    dict
+        ``{"per_sequence": (N,) correlations, "mean", "median", "pooled", "method", "n"}`` (``pooled``: one
+        correlation over all values).
+    """
     if method not in ("pearson", "spearman"):
         raise ConfigError(f"method must be pearson or spearman, got {method!r}")
     a = np.asarray(scores_a, dtype=np.float64)
@@ -40,7 +50,20 @@ def score_agreement(scores_a, scores_b, *, method: str = "pearson") -> dict:
 
 
 def agreement_table(scores: dict, *, method: str = "pearson") -> pd.DataFrame:
-    """Pairwise agreement of several models' scores (``{"source": S1, "target": S2, "adapted": S3}``)."""
+    """Pairwise agreement of several models' scores.
+
+    Parameters
+    ----------
+    scores : dict
+        Model name -> scores of the same sequences (``{"source": S1, "target": S2, "adapted": S3}``).
+    method : str
+        ``pearson`` or ``spearman``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pair: model_a, model_b, mean_r, median_r, pooled_r, n.
+    """
     names = list(scores)
     rows = []
     for i, x in enumerate(names):

@@ -25,9 +25,7 @@ attributions of x and of its reverse complement (mapped back), which makes them 
 
 from __future__ import annotations
 
-import time
 import warnings
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -52,6 +50,18 @@ class AttributionWarning(UserWarning):
 
 
 def check_method(method: str) -> str:
+    """The canonical name of an attribution method (aliases such as ``ig`` or ``deeplift`` accepted).
+
+    Parameters
+    ----------
+    method : str
+        A name from `METHODS` or an alias; case and ``-``/``_`` do not matter.
+
+    Returns
+    -------
+    str
+        The name in `METHODS`; a `ConfigError` listing the valid names otherwise.
+    """
     m = str(method).lower().replace("-", "_")
     aliases = {"gradient": "saliency", "grad": "saliency", "gxi": "grad_x_input", "ig": "integrated_gradients",
                "eig": "expected_integrated_gradients", "deepliftshap": "deeplift_shap", "deeplift": "deeplift_shap",
@@ -78,7 +88,18 @@ class _Target(nn.Module):
 
 
 def reverse_complement(x):
-    """One-hot (N, 4, L), A,C,G,T order -> reverse complement (works on attributions too)."""
+    """The reverse complement of one-hot sequences (or of attributions: both axes flip).
+
+    Parameters
+    ----------
+    x : numpy.ndarray or torch.Tensor
+        ``(N, 4, L)`` in A, C, G, T order.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        ``(N, 4, L)``, the same type as `x`.
+    """
     if isinstance(x, np.ndarray):
         return np.ascontiguousarray(x[:, ::-1, ::-1])
     return x.flip(1, 2)
@@ -280,7 +301,20 @@ class _CNNDeepLiftView(nn.Module):
 
 
 def deeplift_view(model: nn.Module, length: int) -> nn.Module:
-    """A DeepLIFT-friendly equivalent of `model` where one is known (the default CNN); else the model."""
+    """A DeepLIFT-friendly equivalent of `model` where one is known (the default CNN); else the model.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A bindscape model.
+    length : int
+        Input length (bp) the view is built for.
+
+    Returns
+    -------
+    nn.Module
+        The view (in eval mode) or `model` itself.
+    """
     from bindscape.models.fast import BindscapeCNN
 
     if isinstance(model, BindscapeCNN):
@@ -365,16 +399,46 @@ def _attribute_once(model, f, x, method, *, layer, baselines, n_steps, n_baselin
 def attribute(model: nn.Module, x, method: str = "saliency", *, target: int = 0, layer=None, baselines=None,
               n_steps: int = 50, n_baselines: int = 10, batch_size: int = 64, device=None, rc_average: bool = False,
               random_state: int | None = 0, additivity_tol: float = 1e-3, hypothetical: bool = False) -> np.ndarray:
-    """Attributions of the logit of output `target` w.r.t. one-hot `x` ``(N, 4, L)`` -> ``(N, 4, L)`` float32.
+    """Attributions of the logit of output `target` with respect to one-hot `x`.
 
-    `layer`: Grad-CAM layer (module name like ``"stem"`` or ``"blocks.1"``, or the module; default: the
-    model's ``blocks`` stage or its last Conv1d). `baselines`: for IG ``"zeros"`` (default), ``"uniform"``,
-    ``"shuffle"``, ``"dinuc_shuffle"`` or an array ``(N|1, 4, L)``; for EIG / DeepLIFT-SHAP the default is
-    `n_baselines` dinucleotide shuffles per sequence. `n_steps`: IG integration points / EIG samples.
-    Work runs in batches of `batch_size` on `device` (default: the model's). `rc_average`: average with the
-    attributions of the reverse complement mapped back to the forward strand. `hypothetical` (DeepLIFT-SHAP
-    only): return hypothetical contributions (every base at every position), TF-MoDISco's input; for the
-    other methods use `hypothetical(attr, x, method)`.
+    Parameters
+    ----------
+    model : nn.Module
+        The model; its mode and device are restored afterwards.
+    x : array-like
+        One-hot sequences ``(N, 4, L)``.
+    method : str
+        One of `METHODS` (or an alias, see `check_method`).
+    target : int
+        Output (logit) index to explain.
+    layer : str or nn.Module, optional
+        Grad-CAM layer (module name like ``"stem"`` or ``"blocks.1"``, or the module; default: the model's
+        ``blocks`` stage or its last Conv1d).
+    baselines : str or array-like, optional
+        For IG ``"zeros"`` (default), ``"uniform"``, ``"shuffle"``, ``"dinuc_shuffle"`` or an array
+        ``(N|1, 4, L)``; for EIG / DeepLIFT-SHAP the default is `n_baselines` dinucleotide shuffles per sequence.
+    n_steps : int
+        IG integration points / EIG samples.
+    n_baselines : int
+        Shuffled references per sequence (DeepLIFT-SHAP, EIG).
+    batch_size : int
+        Sequences per batch.
+    device : str or torch.device, optional
+        Where to compute (default: the model's device).
+    rc_average : bool
+        Average with the attributions of the reverse complement mapped back to the forward strand.
+    random_state : int, optional
+        Seed of the shuffled references.
+    additivity_tol : float
+        Warn (`AttributionWarning`) when DeepLIFT-SHAP's additivity check is off by more than this.
+    hypothetical : bool
+        DeepLIFT-SHAP only: return hypothetical contributions (every base at every position), TF-MoDISco's
+        input; for the other methods use `hypothetical(attr, x, method)`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, 4, L)`` float32.
     """
     method = check_method(method)
     dev = _device_of(model, device)
@@ -403,8 +467,23 @@ def attribute(model: nn.Module, x, method: str = "saliency", *, target: int = 0,
 
 
 def position_scores(attr: np.ndarray, x: np.ndarray, method: str | None = None) -> np.ndarray:
-    """One score per position ``(N, L)``: the observed base's attribution, or for ISM the mean drop of the
-    logit over the three substitutions (positive = the observed base supports binding)."""
+    """One score per position: the observed base's attribution, or for ISM the mean drop of the logit over
+    the three substitutions (positive = the observed base supports binding).
+
+    Parameters
+    ----------
+    attr : numpy.ndarray
+        Attributions ``(N, 4, L)`` from `attribute`.
+    x : numpy.ndarray
+        The one-hot sequences ``(N, 4, L)``.
+    method : str, optional
+        The method that made `attr` (only ISM is scored differently).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, L)`` float32.
+    """
     attr = np.asarray(attr, dtype=np.float32)
     x = np.asarray(x, dtype=np.float32)
     if method is not None and check_method(method) == "ism":
@@ -413,23 +492,26 @@ def position_scores(attr: np.ndarray, x: np.ndarray, method: str | None = None) 
 
 
 def hypothetical(attr: np.ndarray, x: np.ndarray, method: str) -> np.ndarray:
-    """Hypothetical contributions for TF-MoDISco ``(N, 4, L)``.
+    """Hypothetical contributions for TF-MoDISco.
 
     Gradients are mean-centred over the four bases (so they sum to 0 per position); ISM deltas are centred the
     same way; methods that score only the observed base (Grad-CAM, gradient x input) spread that score to
-    the observed base only."""
+    the observed base only.
+
+    Parameters
+    ----------
+    attr, x : numpy.ndarray
+        Attributions ``(N, 4, L)`` from `attribute`, and the one-hot sequences they explain.
+    method : str
+        The method that made `attr`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, 4, L)`` float32.
+    """
     method = check_method(method)
     a = np.asarray(attr, dtype=np.float32)
     if method in ("saliency", "ism", "deeplift_shap_hypothetical"):
         return a - a.mean(axis=1, keepdims=True)
     return a * np.asarray(x, dtype=np.float32)
-
-
-def timed_attribute(model, x, method, **kw) -> tuple[np.ndarray, float]:
-    """`attribute` plus its wall time in seconds."""
-    t0 = time.perf_counter()
-    a = attribute(model, x, method, **kw)
-    return a, time.perf_counter() - t0
-
-
-AttributionFunc = Callable[..., np.ndarray]

@@ -65,7 +65,8 @@ def simulate_sequences(n: int, *, length: int = 200, lam: float = 1.5, max_conte
                        seed: int = 0) -> dict:
     """Half positives, half negatives. Returns ``x`` (n, 4, L) one-hot float32, ``y`` (n,), ``core`` and
     ``context`` bool masks (n, L), and ``sites``: a table of planted motifs (seq, kind, start, end, strand)."""
-    from bindscape.simulate.binding import load_motif, plant_motif
+    from bindscape.simulate.binding import load_site_motif as load_motif
+    from bindscape.simulate.binding import plant_motif
 
     rng = np.random.default_rng(seed)
     core = load_motif(*CORE)
@@ -106,10 +107,37 @@ def simulate_sequences(n: int, *, length: int = 200, lam: float = 1.5, max_conte
 
 def train_model(x: np.ndarray, y: np.ndarray, *, x_val=None, y_val=None, model_params=None, epochs: int = 6,
                 batch_size: int = 128, lr: float = 3e-3, seed: int = 0, rc_augment: bool = True):
-    """A quick plain-torch fit of the default model (BCE, AdamW, RC augmentation). Returns (model, val auROC)."""
+    """A quick plain-torch fit of the default model (BCE, AdamW, one-cycle LR, RC augmentation).
+
+    Why not the training engine (`bindscape.train.engine.fit`): the benchmark measures attribution methods
+    on in-memory simulated arrays, and its published figures come from this exact loop (one torch generator
+    drawing the batch order and the strand flips). The engine needs a dataset folder, reseeds per batch,
+    validates, checkpoints and writes a run folder: different random draws, hence a different model and
+    different benchmark numbers, plus disk work that is not what is being timed. The loop shares the
+    engine's pieces where they exist: the reverse complement is `bindscape.train.rc_input`.
+
+    Parameters
+    ----------
+    x, y
+        Training inputs ``(N, 4, L)`` float32 and labels ``(N,)``.
+    x_val, y_val
+        Optional validation set for the returned auROC.
+    model_params
+        Extra arguments of the default model.
+    epochs, batch_size, lr, seed
+        Training settings.
+    rc_augment
+        Flip each example to the other strand with probability 0.5.
+
+    Returns
+    -------
+    tuple
+        ``(model in eval mode, validation auROC or NaN)``.
+    """
     import torch
 
     from bindscape.models import get_model
+    from bindscape.train import rc_input
 
     torch.manual_seed(seed)
     model = get_model(None, length=x.shape[-1], n_outputs=1, **(model_params or {}))
@@ -127,7 +155,7 @@ def train_model(x: np.ndarray, y: np.ndarray, *, x_val=None, y_val=None, model_p
             xb = xt[idx]
             if rc_augment:
                 flip = torch.rand(len(idx), generator=g) < 0.5
-                xb = torch.where(flip[:, None, None], xb.flip(1, 2), xb)
+                xb = torch.where(flip[:, None, None], rc_input(xb), xb)
             loss = loss_fn(model(xb)[:, 0], yt[idx])
             opt.zero_grad()
             loss.backward()

@@ -32,7 +32,20 @@ def _codes(x) -> np.ndarray:
 
 
 def kmer_names(k: int, strand_aware: bool = True) -> tuple[list[str], np.ndarray]:
-    """All 4^k k-mers and, per k-mer index, the index of its canonical name (lexicographic min with RC)."""
+    """All 4^k k-mers and, per k-mer index, the index of its canonical name (lexicographic min with RC).
+
+    Parameters
+    ----------
+    k : int
+        k-mer length.
+    strand_aware : bool
+        Map each k-mer to its canonical form; False maps each to itself.
+
+    Returns
+    -------
+    tuple of (list of str, numpy.ndarray)
+        The k-mers in A, C, G, T order and the canonical index of each.
+    """
     kmers = ["".join(p) for p in itertools.product("ACGT", repeat=k)]
     if not strand_aware:
         return kmers, np.arange(len(kmers))
@@ -43,7 +56,18 @@ def kmer_names(k: int, strand_aware: bool = True) -> tuple[list[str], np.ndarray
 
 def fisher_greater(a, b, c, d) -> np.ndarray:
     """One-sided (greater) Fisher exact p-values of 2x2 tables [[a, b], [c, d]], vectorised
-    (hypergeometric upper tail, equal to scipy.stats.fisher_exact(..., alternative='greater'))."""
+    (hypergeometric upper tail, equal to scipy.stats.fisher_exact(..., alternative='greater')).
+
+    Parameters
+    ----------
+    a, b, c, d : array-like of int
+        The four cells of each table.
+
+    Returns
+    -------
+    numpy.ndarray
+        One p-value per table.
+    """
     from scipy.stats import hypergeom
 
     a, b, c, d = (np.asarray(v, dtype=np.int64) for v in (a, b, c, d))
@@ -52,12 +76,32 @@ def fisher_greater(a, b, c, d) -> np.ndarray:
 
 def kmer_enrichment(scores, x, *, k: int = 5, top_frac: float = 0.01, core_mask=None, strand_aware: bool = True,
                     alpha: float = 0.05, min_count: int = 1) -> pd.DataFrame:
-    """Enrichment of k-mers in the top-scoring windows.
+    """Enrichment of k-mers in the top-scoring windows (one-sided Fisher test, Bonferroni-corrected).
 
-    `scores`: per-position attribution scores ``(N, L)`` (`position_scores`); `x`: one-hot ``(N, 4, L)`` or
-    codes ``(N, L)``; `core_mask`: bool ``(N, L)``, True on core-motif bases (windows touching them are
-    excluded). Returns one row per k-mer seen (canonical names when strand-aware): kmer, n_top, n_rest,
-    frac_top, frac_rest, odds_ratio, p, p_bonferroni, significant; sorted by p.
+    Parameters
+    ----------
+    scores : array-like
+        Per-position attribution scores ``(N, L)`` (`position_scores`).
+    x : array-like
+        One-hot ``(N, 4, L)`` or codes ``(N, L)``.
+    k : int
+        k-mer length.
+    top_frac : float
+        Share of windows (by summed score) in the top set.
+    core_mask : array-like of bool, optional
+        ``(N, L)``, True on core-motif bases; windows touching them are excluded.
+    strand_aware : bool
+        Count a k-mer and its reverse complement together.
+    alpha : float
+        Significance level of the corrected p-values.
+    min_count : int
+        Test only k-mers seen at least this often.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per k-mer seen (canonical names when strand-aware): kmer, n_top, n_rest, frac_top,
+        frac_rest, odds_ratio, p, p_bonferroni, significant; sorted by p.
     """
     s = np.asarray(scores, dtype=np.float64)
     codes = _codes(x)
@@ -114,8 +158,21 @@ def kmer_enrichment(scores, x, *, k: int = 5, top_frac: float = 0.01, core_mask=
 def tss_groups(regions: pd.DataFrame, tss: pd.DataFrame, *, distance: int = 1000) -> np.ndarray:
     """'proximal' where a region's centre lies within `distance` bp of a TSS (same chromosome), else 'distal'.
 
-    `regions` and `tss` are interval tables (chrom, start, end[, strand]); a TSS is the start of + strand
-    records and the end - 1 of - strand ones."""
+    Parameters
+    ----------
+    regions : pandas.DataFrame
+        Intervals (chrom, start, end).
+    tss : pandas.DataFrame
+        Intervals (chrom, start, end[, strand]); a TSS is the start of + strand records and the end - 1 of
+        - strand ones.
+    distance : int
+        Largest distance (bp) of a proximal region's centre from a TSS.
+
+    Returns
+    -------
+    numpy.ndarray
+        One label per region.
+    """
     mid = ((regions["start"].to_numpy() + regions["end"].to_numpy()) // 2).astype(np.int64)
     pos = tss["start"].to_numpy().astype(np.int64)
     if "strand" in tss:
@@ -138,7 +195,22 @@ def tss_groups(regions: pd.DataFrame, tss: pd.DataFrame, *, distance: int = 1000
 
 
 def kmer_enrichment_by_group(scores, x, groups, **kw) -> pd.DataFrame:
-    """`kmer_enrichment` per group label (e.g. from `tss_groups`), with a ``group`` column; plus ``all``."""
+    """`kmer_enrichment` per group label (e.g. from `tss_groups`), with a ``group`` column; plus ``all``.
+
+    Parameters
+    ----------
+    scores, x : array-like
+        As for `kmer_enrichment`.
+    groups : array-like
+        One label per sequence.
+    **kw
+        Further arguments of `kmer_enrichment` (``core_mask`` is split by group).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The tables of all sequences and of each group, stacked.
+    """
     groups = np.asarray(groups)
     core = kw.pop("core_mask", None)
     frames = [kmer_enrichment(scores, x, core_mask=core, **kw).assign(group="all")]

@@ -22,9 +22,7 @@ def select_true_positives(model, dataset, *, split: str | None = "test", n: int 
                           batch_size: int = 256, rc_average: bool = True):
     """One-hot windows of the `n` label-1 regions with the highest predicted probability, plus their rows
     (with a ``prob`` column). `split` None or ``"all"`` uses every split."""
-    import torch
-
-    from bindscape.train import torch_dataset
+    from bindscape.train import predict_proba, torch_dataset
 
     split = None if split in (None, "all") else split
     rd = torch_dataset(dataset, split, label_columns=[label_column])
@@ -34,14 +32,10 @@ def select_true_positives(model, dataset, *, split: str | None = "test", n: int 
     probs = np.empty(len(pos), dtype=np.float32)
     xs = []
     model.eval()
-    with torch.no_grad():
-        for s in range(0, len(pos), batch_size):
-            x, _ = rd.__getitems__(pos[s:s + batch_size].tolist())
-            p = torch.sigmoid(model(x)[:, 0])
-            if rc_average:
-                p = 0.5 * (p + torch.sigmoid(model(x.flip(1, 2))[:, 0]))
-            probs[s:s + len(x)] = p.numpy()
-            xs.append(x.numpy())
+    for s in range(0, len(pos), batch_size):
+        x, _ = rd.__getitems__(pos[s:s + batch_size].tolist())
+        probs[s:s + len(x)] = predict_proba(model, x, rc_average)[:, 0].numpy()  # the one RC helper
+        xs.append(x.numpy())
     x = np.concatenate(xs)
     order = np.argsort(-probs, kind="stable")[:n]
     regions = getattr(rd, "regions", None)
@@ -136,7 +130,7 @@ def explain_run(checkpoint, *, method: str = "deeplift_shap", dataset=None, spli
 
             core = core_mask_from_motif(x, load_motif(core_motif))
         if tss is not None:
-            from bindscape.io.intervals import read_bed
+            from bindscape.io.bed import read_bed
 
             tss_df = tss if isinstance(tss, pd.DataFrame) else read_bed(tss)
             groups = tss_groups(rows, tss_df, distance=tss_distance)

@@ -26,11 +26,31 @@ DEFAULT_MODEL = "bindscape_cnn"
 
 
 def list_models() -> list[str]:
+    """The registered model names, sorted.
+
+    Returns
+    -------
+    list of str
+        Names `get_model` accepts.
+    """
     return sorted(MODELS)
 
 
 def get_model(name: str | None = None, **kw) -> BindscapeModel:
-    """Build a registered model; unknown names and bad arguments are `ConfigError`s."""
+    """Build a registered model; unknown names and bad arguments are `ConfigError`s.
+
+    Parameters
+    ----------
+    name : str, optional
+        A name from `list_models` (default: `DEFAULT_MODEL`).
+    **kw
+        The model's constructor arguments (``length``, ``n_outputs``, layer sizes).
+
+    Returns
+    -------
+    BindscapeModel
+        The model, freshly initialised.
+    """
     name = name or DEFAULT_MODEL
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(list_models())}")

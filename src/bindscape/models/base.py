@@ -92,10 +92,42 @@ class BindscapeModel(nn.Module):
 
 
 def conv_out(length: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+    """Output length of a Conv1d.
+
+    Parameters
+    ----------
+    length : int
+        Input length.
+    kernel, stride, padding, dilation : int
+        The convolution's settings.
+
+    Returns
+    -------
+    int
+        Output length (as torch computes it).
+    """
     return (length + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
 def pool_out(length: int, kernel: int, stride: int | None = None, ceil: bool = False) -> int:
+    """Output length of a MaxPool1d.
+
+    Parameters
+    ----------
+    length : int
+        Input length.
+    kernel : int
+        Pool size.
+    stride : int, optional
+        Step (default: `kernel`).
+    ceil : bool
+        torch's ``ceil_mode``.
+
+    Returns
+    -------
+    int
+        Output length.
+    """
     stride = stride or kernel
     n = length - kernel
     return (-(-n // stride) if ceil else n // stride) + 1

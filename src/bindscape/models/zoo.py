@@ -10,13 +10,41 @@ from torch import nn
 from bindscape.models.base import BindscapeModel, conv_out, pool_out
 
 
-def _mlp_head(d_in: int, sizes: list[int], n_outputs: int, dropout: float) -> nn.Sequential:
+def dense_stack(d_in: int, sizes, dropout: float) -> tuple[nn.Sequential, int]:
+    """Fully connected layers ``Linear -> ReLU -> Dropout`` of the given widths.
+
+    Parameters
+    ----------
+    d_in : int
+        Width of the input vector (or of the last axis, for position-wise use).
+    sizes : sequence of int
+        Width of each layer, in order.
+    dropout : float
+        Dropout after each layer.
+
+    Returns
+    -------
+    tuple of (nn.Sequential, int)
+        The layers and the width of their output.
+    """
     layers: list[nn.Module] = []
     for s in sizes:
         layers += [nn.Linear(d_in, s), nn.ReLU(), nn.Dropout(dropout)]
         d_in = s
-    layers.append(nn.Linear(d_in, n_outputs))
-    return nn.Sequential(*layers)
+    return nn.Sequential(*layers), d_in
+
+
+class _ConvRecurrent(BindscapeModel):
+    """A valid convolution (``kernel``) and max-pool (``pool``) feeding a recurrent layer: any length that
+    leaves the recurrent layer one pooled position works."""
+
+    def __init__(self, *, length: int, n_outputs: int, kernel: int, pool: int):
+        self._k, self._p = kernel, pool
+        super().__init__(length=length, n_outputs=n_outputs)
+
+    @property
+    def min_length(self) -> int:
+        return self._k + self._p - 1
 
 
 class DeepSEA(BindscapeModel):
@@ -56,7 +84,7 @@ class DeepSEA(BindscapeModel):
         return self.fc(self.trunk(x))
 
 
-class DanQ(BindscapeModel):
+class DanQ(_ConvRecurrent):
     """DanQ (Quang & Xie 2016): conv 320 x 26, max-pool 13, biLSTM 320, flatten, FC 925, output.
     Fixed length."""
 
@@ -67,17 +95,12 @@ class DanQ(BindscapeModel):
                  pool: int = 13, lstm: int = 320, hidden: int = 925, dropout: float = 0.2):
         self._hparams = dict(length=length, n_outputs=n_outputs, filters=filters, kernel=kernel, pool=pool,
                              lstm=lstm, hidden=hidden, dropout=dropout)
-        self._k, self._p = kernel, pool
-        super().__init__(length=length, n_outputs=n_outputs)
+        super().__init__(length=length, n_outputs=n_outputs, kernel=kernel, pool=pool)
         self.conv = nn.Sequential(nn.Conv1d(4, filters, kernel), nn.ReLU(), nn.MaxPool1d(pool), nn.Dropout(dropout))
         self.rnn = nn.LSTM(filters, lstm, batch_first=True, bidirectional=True)
         n = pool_out(conv_out(length, kernel), pool)
         self.fc = nn.Sequential(nn.Flatten(), nn.Dropout(2.5 * dropout), nn.Linear(2 * lstm * n, hidden), nn.ReLU())
         self.head = nn.Linear(hidden, n_outputs)
-
-    @property
-    def min_length(self) -> int:
-        return self._k + self._p - 1
 
     def embed(self, x):
         h = self.conv(x).transpose(1, 2)
@@ -85,7 +108,7 @@ class DanQ(BindscapeModel):
         return self.fc(h)
 
 
-class CNNLSTM(BindscapeModel):
+class CNNLSTM(_ConvRecurrent):
     """Cochran et al. 2022 / MORALE two-species model: conv 240 x 20 (valid), max-pool 15, LSTM 32 (last
     state), dense 1024 -> 512 (both in the trunk; `embed` is the 512-d vector), sigmoid output.
 
@@ -101,21 +124,11 @@ class CNNLSTM(BindscapeModel):
                  pool: int = 15, lstm: int = 32, dense=(1024, 512), dropout: float = 0.5):
         self._hparams = dict(length=length, n_outputs=n_outputs, filters=filters, kernel=kernel, pool=pool,
                              lstm=lstm, dense=list(dense), dropout=dropout)
-        self._k, self._p = kernel, pool
-        super().__init__(length=length, n_outputs=n_outputs)
+        super().__init__(length=length, n_outputs=n_outputs, kernel=kernel, pool=pool)
         self.conv = nn.Sequential(nn.Conv1d(4, filters, kernel), nn.ReLU(), nn.MaxPool1d(pool))
         self.rnn = nn.LSTM(filters, lstm, batch_first=True)
-        layers: list[nn.Module] = []
-        d = lstm
-        for s in dense:
-            layers += [nn.Linear(d, s), nn.ReLU(), nn.Dropout(dropout)]
-            d = s
-        self.dense = nn.Sequential(*layers)
+        self.dense, d = dense_stack(lstm, dense, dropout)
         self.head = nn.Linear(d, n_outputs)
-
-    @property
-    def min_length(self) -> int:
-        return self._k + self._p - 1
 
     def embed(self, x):
         h = self.conv(x).transpose(1, 2)
@@ -126,7 +139,7 @@ class CNNLSTM(BindscapeModel):
         return self.n_parameters() - 4 * self.rnn.hidden_size
 
 
-class CNNBiGRU(BindscapeModel):
+class CNNBiGRU(_ConvRecurrent):
     """MORALE multi-species model: conv 240 x 20 (valid) + ReLU, max-pool 16, biGRU 240 per direction, two
     position-wise FC layers, a 1x1 conv with 63 channels, global average pool (`embed`, 63-d), linear output.
 
@@ -143,22 +156,12 @@ class CNNBiGRU(BindscapeModel):
                  pool: int = 16, gru: int = 240, fc=(480, 29), channels: int = 63, dropout: float = 0.3):
         self._hparams = dict(length=length, n_outputs=n_outputs, filters=filters, kernel=kernel, pool=pool,
                              gru=gru, fc=list(fc), channels=channels, dropout=dropout)
-        self._k, self._p = kernel, pool
-        super().__init__(length=length, n_outputs=n_outputs)
+        super().__init__(length=length, n_outputs=n_outputs, kernel=kernel, pool=pool)
         self.conv = nn.Sequential(nn.Conv1d(4, filters, kernel), nn.ReLU(), nn.MaxPool1d(pool))
         self.rnn = nn.GRU(filters, gru, batch_first=True, bidirectional=True)
-        layers: list[nn.Module] = []
-        d = 2 * gru
-        for s in fc:
-            layers += [nn.Linear(d, s), nn.ReLU(), nn.Dropout(dropout)]
-            d = s
-        self.fc = nn.Sequential(*layers)
+        self.fc, d = dense_stack(2 * gru, fc, dropout)
         self.pointwise = nn.Sequential(nn.Conv1d(d, channels, 1), nn.ReLU())
         self.head = nn.Linear(channels, n_outputs)
-
-    @property
-    def min_length(self) -> int:
-        return self._k + self._p - 1
 
     def embed(self, x):
         h = self.conv(x).transpose(1, 2)
