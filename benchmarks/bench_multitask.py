@@ -116,7 +116,7 @@ def yeast(out, data, epochs: int = 4) -> None:
                                                      "d_tf": 16, "d_cell": 16, "decoder_condition": dc}},
             "trainer": {"max_epochs": epochs, "patience": 2, "threads": 1}})
         if not (out / "yeast-models" / name / "metrics.json").exists():
-            train_multitask(cfg)
+            train_multitask(cfg, overwrite=True)
         runs[name] = load_multitask_checkpoint(out / "yeast-models" / name)
     ds = load_dataset(ds_dir)
     test = MultitaskBPDataset(ds, "test", vocab=runs["multitask"].vocab)
@@ -171,8 +171,8 @@ def lineage_seeds(out, seeds, force: bool = False, single_task: bool = True) -> 
     rows = []
     for seed in seeds:
         rec = load_multitask_recipe("multitask-bp-lineage")
-        rec["seed"] = int(seed)
-        rec["single_task"] = single_task
+        rec.seed = int(seed)
+        rec.single_task = single_task
         run_dir = Path(out) / f"lineage-seed{seed}"
         t0 = time.process_time()
         run_multitask_recipe(rec, out=run_dir, force=force)

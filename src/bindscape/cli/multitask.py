@@ -15,18 +15,19 @@ def train_multitask_cmd(
     epochs: int = typer.Option(None, "--epochs", help="Override `trainer.max_epochs`."),
     set_: list[str] = typer.Option(None, "--set", help="Override any field: KEY=VALUE (dotted keys). Repeatable."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from checkpoints/last.ckpt."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run folder with checkpoints."),
 ):
     """Train one model for many TF x cell-type conditions (NetTIME) on a multi-condition bp dataset."""
-    import json
-
-    from bindscape.train import load_multitask_config, parse_set, train_multitask
+    from bindscape.train import load_multitask_config, parse_set, run_metrics, train_multitask
 
     ov = {k: v for k, v in (("dataset", dataset), ("name", name), ("out_dir", out_dir),
                             ("trainer.max_epochs", epochs)) if v is not None}
     ov.update(parse_set(set_))
     cfg = load_multitask_config(config, ov)
-    run = train_multitask(cfg, resume=resume)
-    m = json.loads((run / "metrics.json").read_text())
+    run = train_multitask(cfg, resume=resume, overwrite=overwrite)
+    m = run_metrics(run)
+    if m is None:  # the extra processes of a DDP run write no summary
+        return 0
     typer.echo(f"{run}: best val per-bp auPRC {m.get('best_val_auprc', float('nan')):.4f}, "
                f"{len(m['conditions']['pairs'])} conditions, {m['cpu_seconds']:.0f} CPU s")
     return 0

@@ -113,8 +113,14 @@ def predict_cmd(
     _check_predict_inputs(dataset, bed, fasta, genome)
     from rich.console import Console
 
-    from bindscape.train import load_checkpoint, predict_bed, predict_dataset, predict_fasta, predict_genome
-    from bindscape.train import predict as predict_module  # write_table is not among the package's names
+    from bindscape.train import (
+        load_checkpoint,
+        predict_bed,
+        predict_dataset,
+        predict_fasta,
+        predict_genome,
+        write_table,
+    )
 
     loaded = load_checkpoint(checkpoint)
     if dataset is not None:
@@ -125,7 +131,7 @@ def predict_cmd(
         df = predict_fasta(loaded, fasta, batch_size=batch_size)
     else:
         df = predict_genome(loaded, genome, chroms=chrom or None, stride=stride, batch_size=batch_size)
-    predict_module.write_table(df, out)
+    write_table(df, out)
     msg = f"{len(df):,} predictions -> {out}"
     col = "prob" if "prob" in df else [c for c in df.columns if c.startswith("prob")][0]
     msg += _write_tracks(df, col, bedgraph=bedgraph, bigwig=bigwig, genome=genome, fasta=fasta)

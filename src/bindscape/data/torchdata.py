@@ -12,6 +12,7 @@ The samplers that deal rows out to batches (balanced, epoch-seeded, DDP-aware) l
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -168,3 +169,29 @@ def collate_batch(batch):
     """DataLoader collate for `__getitems__`: the dataset already returns stacked tensors."""
     return batch
 
+
+def dataset_onehot_batches(path: str | Path, split: str | None, batch_size: int = 1024):
+    """The regions of a dataset split and an iterator over their one-hot batches.
+
+    Parameters
+    ----------
+    path
+        The dataset folder.
+    split
+        ``train``/``val``/``test``, or None for every row (rows with their own sequence included).
+    batch_size
+        Rows per batch.
+
+    Returns
+    -------
+    ``(regions, batches)``: the split's region table and a generator of ``(n, 4, L)`` float arrays.
+    """
+    ds = load_dataset(path)
+    tds = RegionDataset(ds, split=split)
+    n = len(tds)
+
+    def gen():
+        for i in range(0, n, batch_size):
+            yield tds.__getitems__(list(range(i, min(i + batch_size, n))))[0].numpy()
+
+    return tds.regions, gen()

@@ -15,41 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bindscape.data.torchdata import dataset_onehot_batches
 from bindscape.report.sections import read_json, stage_records, training_history
 
 PWM = "PWM baseline"
 """The PWM baseline's model name in metrics tables and reports."""
 MAX_GC_ROWS = 4000
-
-
-def dataset_onehot_batches(path: str | Path, split: str | None, batch_size: int = 1024):
-    """The regions of a dataset split and an iterator over their one-hot batches.
-
-    Parameters
-    ----------
-    path
-        The dataset folder.
-    split
-        ``train``/``val``/``test``, or None for every row (rows with their own sequence included).
-    batch_size
-        Rows per batch.
-
-    Returns
-    -------
-    ``(regions, batches)``: the split's region table and a generator of ``(n, 4, L)`` float arrays.
-    """
-    from bindscape.data.dataset import load_dataset
-    from bindscape.data.torchdata import RegionDataset
-
-    ds = load_dataset(path)
-    tds = RegionDataset(ds, split=split)
-    n = len(tds)
-
-    def gen():
-        for i in range(0, n, batch_size):
-            yield tds.__getitems__(list(range(i, min(i + batch_size, n))))[0].numpy()
-
-    return tds.regions, gen()
 
 
 def gc_values(dataset: str | Path, split: str = "train") -> dict[str, np.ndarray]:
@@ -243,4 +214,4 @@ def _explain(r, recipe, run_dir: Path, stages: dict) -> None:
         sec.note(note, kind="warning")
 
 
-__all__ = ["MAX_GC_ROWS", "PWM", "dataset_onehot_batches", "gc_values", "write_report"]
+__all__ = ["MAX_GC_ROWS", "PWM", "gc_values", "write_report"]

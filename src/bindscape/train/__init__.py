@@ -37,6 +37,7 @@ _LAZY = {
     "predict_genome": "bindscape.train.predict",
     "predict_arrays": "bindscape.train.predict",
     "write_bedgraph": "bindscape.train.predict",
+    "write_table": "bindscape.train.predict",
     "write_bigwig": "bindscape.train.predict",
     "apply_finetune": "bindscape.train.finetune",
     "rc_input": "bindscape.train.rc",

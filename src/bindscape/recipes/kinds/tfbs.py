@@ -23,9 +23,10 @@ import pandas as pd
 from pydantic import Field
 
 from bindscape._util import atomic_path, atomic_write_text
+from bindscape.data.torchdata import dataset_onehot_batches
 from bindscape.errors import ConfigError
 from bindscape.recipes.engine import RecipeBase, RunState, fill_late_vars, resume_training, stage
-from bindscape.report.tfbs import PWM, dataset_onehot_batches
+from bindscape.report.tfbs import PWM
 from bindscape.schema import StrictModel
 
 LATE_VARS = ("sim",)
