@@ -18,6 +18,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to `path`; rename it onto `path` only if the block succeeds.
 
     An interrupted write never leaves a half file under the final name.
+
+    Parameters
+    ----------
+    path
+        The final file; its folder is created if missing.
+
+    Yields
+    ------
+    Path
+        The temporary file to write (permissions as set by the umask).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,12 +50,36 @@ def _umask() -> int:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to `path` atomically (see `atomic_path`).
+
+    Parameters
+    ----------
+    path
+        The file.
+    text
+        Its new contents (default text encoding).
+    """
     with atomic_path(path) as tmp:
         tmp.write_text(text)
 
 
 def file_checksum(path: str | os.PathLike, algo: str = "sha256", chunk: int = 1 << 22) -> str:
-    """Checksum of a file's bytes (hex)."""
+    """Checksum of a file's bytes (hex).
+
+    Parameters
+    ----------
+    path
+        The file.
+    algo
+        A `hashlib` algorithm name.
+    chunk
+        Bytes read at a time.
+
+    Returns
+    -------
+    str
+        The hex digest.
+    """
     h = hashlib.new(algo)
     with open(path, "rb") as fh:
         while True:

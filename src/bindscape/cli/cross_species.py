@@ -48,6 +48,12 @@ def train_cross_species_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `bindscape train-cross-species` to `app`, the root `bindscape` typer app."""
+    """Add `bindscape train-cross-species` to `app`, the root `bindscape` typer app.
+
+    Parameters
+    ----------
+    app
+        The root typer app, changed in place.
+    """
     app.command("train-cross-species", help="Train across species: source | target | joint | morale | grl.")(
         train_cross_species_cmd)

@@ -149,4 +149,11 @@ def scan_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the `bindscape motifs` command group to `app`, the root `bindscape` typer app.
+
+    Parameters
+    ----------
+    app
+        The root typer app, changed in place.
+    """
     app.add_typer(motifs_app, name="motifs")

@@ -22,5 +22,11 @@ def qc(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `bindscape qc` to `app`, the root `bindscape` typer app."""
+    """Add `bindscape qc` to `app`, the root `bindscape` typer app.
+
+    Parameters
+    ----------
+    app
+        The root typer app, changed in place.
+    """
     app.command("qc")(qc)

@@ -51,6 +51,12 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `bindscape run` and `bindscape demo` to `app`, the root `bindscape` typer app."""
+    """Add `bindscape run` and `bindscape demo` to `app`, the root `bindscape` typer app.
+
+    Parameters
+    ----------
+    app
+        The root typer app, changed in place.
+    """
     app.command("run")(run)
     app.command("demo")(demo)

@@ -26,6 +26,18 @@ def _below(z, n):  # an integer in [0, n) from 64 random bits (multiply-shift; n
 
 @numba.njit(cache=True, nogil=True)
 def mono_shuffle(codes, seeds, out):  # pragma: no cover - compiled
+    """Fisher-Yates shuffle of each row of `codes` into `out` (keeps base counts), row `r` seeded by
+    ``seeds[r]``.
+
+    Parameters
+    ----------
+    codes
+        uint8 (N, L) base codes (0-3 = A, C, G, T; 4 = N).
+    seeds
+        uint64 (N,) per-row seeds.
+    out
+        uint8 (N, L) output, filled in place.
+    """
     n, L = codes.shape
     for r in range(n):
         st = seeds[r]
@@ -146,6 +158,25 @@ def dinuc_shuffle(codes, seeds, out):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def composition(seq, mask, has_mask, rows, starts, L, out):  # pragma: no cover - compiled
+    """G+C, N and soft-masked (repeat) base counts of windows of one chromosome.
+
+    Parameters
+    ----------
+    seq
+        uint8 base codes of the chromosome (1, 2 = C, G; 4 = N).
+    mask
+        uint8 bit-packed repeat mask (most significant bit first).
+    has_mask
+        Count repeats from `mask` (False: repeat counts stay 0).
+    rows
+        Which rows of `starts`/`out` to fill.
+    starts
+        0-based window starts.
+    L
+        Window length.
+    out
+        int (N, 3) output; ``out[r] = (G+C, N, repeat)`` for each ``r`` in `rows`, filled in place.
+    """
     # out[r] = (G+C, N, repeat) counts of seq[starts[r] : starts[r] + L]
     for k in range(rows.shape[0]):
         r = rows[k]

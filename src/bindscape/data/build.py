@@ -27,6 +27,20 @@ KINDS = ("peaks", "tiles", "bp")
 
 
 def check_output(out: str | Path, force: bool) -> Path:
+    """Check that a dataset may be written to `out` (missing, empty, or an existing dataset with `force`).
+
+    Parameters
+    ----------
+    out
+        The output folder.
+    force
+        Allow overwriting an existing dataset folder.
+
+    Returns
+    -------
+    Path
+        `out` as a Path.
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder", hint="choose another --out")
@@ -171,7 +185,38 @@ def strategy_negatives(
     on_short: str = "error",
     include_excluded: bool = False,
 ) -> pd.DataFrame:
-    """Negatives for every condition by each named strategy, with the condition columns set."""
+    """Negatives for every condition by each named strategy, with the condition columns set.
+
+    Parameters
+    ----------
+    strategies
+        Strategy names (`bindscape.data.negatives.STRATEGIES`).
+    genome
+        The genome.
+    peaks
+        Peaks per condition; positives are `length`-bp windows at their anchors.
+    length
+        Window length in bp.
+    anchor
+        Where positive windows are centred: ``summit`` or the peak centre.
+    blacklist
+        Regions negatives must avoid (genomic and neighbor strategies).
+    accessible
+        Open-chromatin peaks (needed by the ``accessible`` strategy).
+    ratio
+        Negatives per positive, per strategy.
+    seed
+        Base seed; each condition and strategy gets its own.
+    on_short
+        ``error``, ``warn`` or ``ignore`` when a strategy finds too few negatives (not for shuffles).
+    include_excluded
+        Also use chromosomes excluded by default (sex, mitochondrial, unplaced).
+
+    Returns
+    -------
+    pandas.DataFrame
+        All negatives of all conditions and strategies.
+    """
     from bindscape.data.builders import condition_columns, usable_chroms
     from bindscape.data.negatives import sample_negatives
     from bindscape.data.tfbs_benchmark import positive_windows

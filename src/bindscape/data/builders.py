@@ -35,6 +35,7 @@ class Condition:
 
     @property
     def key(self) -> str:
+        """``species/tf/cell`` with the missing parts left out (e.g. ``CTCF/GM12878``)."""
         return "/".join(x for x in (self.species, self.tf, self.cell) if x)
 
 
@@ -46,7 +47,19 @@ class BuildResult:
 
 
 def parse_condition(arg: str, species: str | None = None) -> Condition:
-    """Parse ``TF=PATH`` or ``TF:CELL=PATH`` (the CLI's ``--peaks`` values)."""
+    """Parse ``TF=PATH`` or ``TF:CELL=PATH`` (the CLI's ``--peaks`` values).
+
+    Parameters
+    ----------
+    arg
+        The ``--peaks`` value.
+    species
+        Species recorded in the condition (None: none).
+
+    Returns
+    -------
+    Condition
+    """
     name, sep, path = arg.partition("=")
     if not sep or not name or not path:
         raise ConfigError(
@@ -61,7 +74,22 @@ def parse_condition(arg: str, species: str | None = None) -> Condition:
 def read_conditions(
     conditions: list[Condition], genome, *, aliases=None
 ) -> dict[Condition, pd.DataFrame]:
-    """Read each condition's peak file, validated against the genome (names, bounds)."""
+    """Read each condition's peak file, validated against the genome (names, bounds).
+
+    Parameters
+    ----------
+    conditions
+        Conditions with peak files; each key only once.
+    genome
+        The genome the peaks must fit (``sizes``).
+    aliases
+        Chromosome renaming, as in `bindscape.io.bed.read_peaks`.
+
+    Returns
+    -------
+    dict[Condition, pandas.DataFrame]
+        The peaks of each condition, in the given order.
+    """
     from bindscape.io.bed import read_peaks
 
     keys = [c.key for c in conditions]
@@ -147,7 +175,30 @@ def build_peaks(
     blacklist: pd.DataFrame | None = None,
     include_excluded: bool = False,
 ) -> BuildResult:
-    """Positive windows of `length` centred on summits (or centres), plus an optional negatives table."""
+    """Positive windows of `length` centred on summits (or centres), plus an optional negatives table.
+
+    Parameters
+    ----------
+    genome
+        The genome (chromosomes and sizes).
+    peaks
+        Peaks per condition; each gives label-1 windows.
+    length
+        Window length in bp.
+    anchor
+        ``summit`` (peaks without one use the centre) or ``center``.
+    negatives
+        Negative intervals, re-centred to `length`-bp label-0 windows (None: positives only).
+    blacklist
+        Regions whose overlapping windows are dropped.
+    include_excluded
+        Also keep windows on chromosomes excluded by default (sex, mitochondrial, unplaced).
+
+    Returns
+    -------
+    BuildResult
+        The windows, the build parameters and notes on dropped windows.
+    """
     if anchor not in ("summit", "center"):
         raise ConfigError(f"anchor must be 'summit' or 'center', got {anchor!r}")
     _check_length(length)
@@ -189,7 +240,24 @@ def build_peaks(
 def tile_genome(
     genome, *, length: int, stride: int, chroms: list[str] | None = None
 ) -> pd.DataFrame:
-    """All windows [k*stride, k*stride + length) that fit inside each chromosome."""
+    """All windows [k*stride, k*stride + length) that fit inside each chromosome.
+
+    Parameters
+    ----------
+    genome
+        The genome (``chroms``, ``sizes``).
+    length
+        Window length in bp.
+    stride
+        Distance between window starts (> 0).
+    chroms
+        Chromosomes to tile (None: all); those shorter than `length` give none.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``chrom, start, end``.
+    """
     _check_length(length)
     if stride <= 0:
         raise ConfigError(f"--stride must be positive, got {stride}")
@@ -215,7 +283,30 @@ def build_tiles(
     max_n_frac: float = 0.1,
     include_excluded: bool = False,
 ) -> BuildResult:
-    """Tile the genome; label each window 1 for a condition when it covers one of its peak summits."""
+    """Tile the genome; label each window 1 for a condition when it covers one of its peak summits.
+
+    Parameters
+    ----------
+    genome
+        The genome.
+    peaks
+        Peaks per condition (every condition labels every tile).
+    length
+        Tile length in bp.
+    stride
+        Distance between tile starts.
+    blacklist
+        Regions whose overlapping tiles are dropped.
+    max_n_frac
+        Tiles with a larger fraction of N are dropped (1: keep all).
+    include_excluded
+        Also tile chromosomes excluded by default (sex, mitochondrial, unplaced).
+
+    Returns
+    -------
+    BuildResult
+        One row per tile and condition, the build parameters and notes.
+    """
     from bindscape.io.ranges import contains_points
 
     notes: list[str] = []
@@ -256,6 +347,30 @@ def build_bp(
     """Windows around peaks (shifted at random by up to `max_shift`) with per-base-pair bound stretches.
 
     `background` adds that many peak-free random windows per peak-centred window (all-zero labels).
+
+    Parameters
+    ----------
+    genome
+        The genome.
+    peaks
+        Peaks per condition; their intervals are the bound stretches.
+    length
+        Window length in bp.
+    max_shift
+        Largest random shift of a window from its summit (None: ``length // 4``).
+    background
+        Peak-free random windows per peak window.
+    blacklist
+        Regions whose overlapping windows are dropped.
+    include_excluded
+        Also use chromosomes excluded by default (sex, mitochondrial, unplaced).
+    seed
+        Seed of the shifts and background windows.
+
+    Returns
+    -------
+    BuildResult
+        Windows with ``bound_starts``/``bound_ends`` (relative), ``label`` (any bound bp) and ``bound_bp``.
     """
     _check_length(length)
     if max_shift is None:
@@ -367,7 +482,22 @@ def _check_length(length: int) -> None:
 
 
 def read_negatives(path: str | Path, genome, *, aliases=None) -> pd.DataFrame:
-    """A user-given negatives table (BED or parquet with chrom/start/end)."""
+    """A user-given negatives table (BED or parquet with chrom/start/end).
+
+    Parameters
+    ----------
+    path
+        ``.parquet`` table or BED-like file.
+    genome
+        The genome the intervals are checked against (``sizes``).
+    aliases
+        Chromosome renaming, as in `bindscape.io.bed.read_peaks`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The intervals with checked chromosome names.
+    """
     from bindscape.io.bed import read_peaks
     from bindscape.io.chroms import check_chroms
 

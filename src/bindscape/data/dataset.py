@@ -45,25 +45,51 @@ class Dataset:
 
     @property
     def genome_path(self) -> str | None:
+        """The genome path recorded in dataset.json (None for sequence-only datasets)."""
         return self.meta.get("genome", {}).get("path")
 
     @property
     def length(self) -> int | None:
+        """The window length when all rows have the same one, else None."""
         lengths = (self.regions["end"] - self.regions["start"]).unique()
         return int(lengths[0]) if len(lengths) == 1 else None
 
     def split(self, name: str) -> pd.DataFrame:
+        """The rows of one split.
+
+        Parameters
+        ----------
+        name
+            ``train``, ``val`` or ``test``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Those rows, re-indexed from 0.
+        """
         if "split" not in self.regions:
             raise InputError(f"{self.path}: dataset has no 'split' column", hint="rebuild it with --split")
         return self.regions[self.regions["split"] == name].reset_index(drop=True)
 
     def conditions(self) -> list[tuple[str, ...]]:
+        """The distinct (tf, cell, species) values present (only the columns the table has), sorted."""
         cols = [c for c in CONDITION_COLUMNS if c in self.regions]
         if not cols:
             return []
         return [tuple(r) for r in self.regions[cols].drop_duplicates().sort_values(cols).itertuples(index=False)]
 
     def open_genome(self, cache_dir: str | None = None):
+        """Open the genome recorded in dataset.json.
+
+        Parameters
+        ----------
+        cache_dir
+            Genome cache root (None: ``$BINDSCAPE_CACHE``, else ``~/.cache/bindscape/genomes``).
+
+        Returns
+        -------
+        bindscape.io.genome.Genome
+        """
         from bindscape.io.genome import Genome
 
         if not self.genome_path:
@@ -72,7 +98,19 @@ class Dataset:
 
 
 def canonical_order(regions: pd.DataFrame) -> pd.DataFrame:
-    """Sort rows and columns into the canonical order used on disk."""
+    """Sort rows and columns into the canonical order used on disk.
+
+    Parameters
+    ----------
+    regions
+        A regions table (not changed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A sorted copy with fixed integer dtypes and ``chrom, start, end, label, split, tf, cell, species``
+        (those present) first.
+    """
     df = regions.copy()
     for col, dtype in _INT_COLUMNS.items():
         if col in df:
@@ -85,7 +123,19 @@ def canonical_order(regions: pd.DataFrame) -> pd.DataFrame:
 
 
 def summarize(regions: pd.DataFrame) -> dict[str, Any]:
-    """Counts per split, label and condition (what `bindscape info` prints and dataset.json stores)."""
+    """Counts per split, label and condition (what `bindscape info` prints and dataset.json stores).
+
+    Parameters
+    ----------
+    regions
+        A regions table.
+
+    Returns
+    -------
+    dict
+        ``n``, and when the columns exist ``counts`` (``"split/label"`` -> rows), ``conditions`` (rows and
+        positives per condition) and ``chroms_per_split``.
+    """
     out: dict[str, Any] = {"n": int(len(regions))}
     by = [c for c in ("split", "label") if c in regions]
     if by:
@@ -123,6 +173,28 @@ def write_dataset(
 
     `genome` is a `bindscape.io.genome.Genome` (its path and checksum are recorded) or None for
     sequence-only datasets that carry a ``sequence`` column.
+
+    Parameters
+    ----------
+    out_dir
+        The dataset folder (created if missing).
+    regions
+        The rows; needs ``chrom, start, end``. Written in `canonical_order`.
+    builder
+        Name of the builder, recorded in dataset.json.
+    params
+        The builder's parameters, recorded in dataset.json.
+    seed
+        The build seed, recorded (None: none).
+    genome
+        The genome the windows refer to, or None.
+    extra
+        More top-level dataset.json fields.
+
+    Returns
+    -------
+    Path
+        `out_dir`.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -158,7 +230,17 @@ def write_dataset(
 
 
 def load_dataset(path: str | Path) -> Dataset:
-    """Load a dataset folder; clear errors when it is not one."""
+    """Load a dataset folder; clear errors when it is not one.
+
+    Parameters
+    ----------
+    path
+        Folder with ``regions.parquet`` and ``dataset.json``.
+
+    Returns
+    -------
+    Dataset
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: dataset folder does not exist", hint="build one with `bindscape build`")
@@ -179,7 +261,20 @@ def load_dataset(path: str | Path) -> Dataset:
 
 
 def bp_labels(regions: pd.DataFrame, length: int | None = None) -> np.ndarray:
-    """Per-base-pair 0/1 labels `(N, L)` uint8 from the ``bound_starts``/``bound_ends`` columns."""
+    """Per-base-pair 0/1 labels `(N, L)` uint8 from the ``bound_starts``/``bound_ends`` columns.
+
+    Parameters
+    ----------
+    regions
+        Base-pair dataset rows (stretches relative to ``start``).
+    length
+        L (None: the longest window); stretches are clipped to it.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, L)`` uint8.
+    """
     if "bound_starts" not in regions:
         raise InputError("dataset has no base-pair labels", hint="build it with `bindscape build bp`")
     if length is None:

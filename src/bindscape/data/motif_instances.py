@@ -283,7 +283,21 @@ def _instance_rows(out: pd.DataFrame, m: Motif, sizes: dict[str, int]) -> pd.Dat
 
 
 def motif_instance_params(*, motif: Motif, peaks=None, accessible=None, regions=None, **kw) -> dict:
-    """The parameters stored in dataset.json for a motif-instance dataset."""
+    """The parameters stored in dataset.json for a motif-instance dataset.
+
+    Parameters
+    ----------
+    motif
+        The scanned motif (label, id, source and width are stored).
+    peaks, accessible, regions
+        Paths (stored resolved) or tables (stored as a short description) of the inputs; None if unused.
+    **kw
+        Further build parameters, stored as given (floats as plain floats).
+
+    Returns
+    -------
+    dict
+    """
     def _src(x):
         if x is None:
             return None
@@ -303,6 +317,25 @@ def fetch_instances(genome, regions: pd.DataFrame, *, mask_core: bool | None = N
     `mask_core` writes N over the motif match (default: the dataset's ``mask_core`` parameter when the
     table carries it in ``attrs['params']``, else False). `orient` reverse-complements rows whose match is
     on the '-' strand, so every motif reads forward.
+
+    Parameters
+    ----------
+    genome
+        A FASTA path, a Genome, or a dict of in-memory sequences.
+    regions
+        Instance windows (all the same length) with ``chrom, start, end`` (+ ``strand``, ``core_start``,
+        ``core_end``).
+    mask_core
+        Write N over the match (None: from ``regions.attrs['params']``).
+    orient
+        Reverse-complement '-' strand rows.
+    onehot
+        Return one-hot instead of base codes.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, 4, L)`` float32 one-hot, or ``(N, L)`` uint8 codes.
     """
     g = open_genome(genome)
     if mask_core is None:
@@ -328,7 +361,24 @@ def fetch_instances(genome, regions: pd.DataFrame, *, mask_core: bool | None = N
 
 
 def write_motif_instances(out_dir, regions: pd.DataFrame, genome, *, seed: int = 0) -> Path:
-    """Write a motif-instance table (with or without splits) as a dataset folder."""
+    """Write a motif-instance table (with or without splits) as a dataset folder.
+
+    Parameters
+    ----------
+    out_dir
+        The dataset folder.
+    regions
+        The instance table; its ``attrs['params']`` and ``attrs['stats']`` go into dataset.json.
+    genome
+        A FASTA path, a Genome, or a dict of in-memory sequences (recorded in dataset.json).
+    seed
+        The build seed, recorded.
+
+    Returns
+    -------
+    Path
+        `out_dir`.
+    """
     from bindscape.data.dataset import write_dataset
 
     g = open_genome(genome)
@@ -337,6 +387,17 @@ def write_motif_instances(out_dir, regions: pd.DataFrame, genome, *, seed: int =
 
 
 def pbin_histograms(regions: pd.DataFrame) -> pd.DataFrame:
-    """Counts per -log10 p bin and label (a check that the classes are matched)."""
+    """Counts per -log10 p bin and label (a check that the classes are matched).
+
+    Parameters
+    ----------
+    regions
+        Instance table with ``p_bin`` and ``label`` columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows: p bins; columns: labels; values: counts.
+    """
     return regions.groupby(["p_bin", "label"]).size().unstack(fill_value=0)
 

@@ -45,18 +45,51 @@ class ConditionVocab:
 
     @classmethod
     def from_regions(cls, regions: pd.DataFrame) -> ConditionVocab:
+        """The vocabulary of a regions table: sorted TFs, sorted cells and every (tf, cell) pair present.
+
+        Parameters
+        ----------
+        regions
+            Rows with a ``tf`` column (and ``cell``; without it every row is cell ``"-"``).
+
+        Returns
+        -------
+        ConditionVocab
+        """
         tf = regions["tf"].astype(str)
         cell = regions["cell"].astype(str) if "cell" in regions else pd.Series(NO_CELL, index=regions.index)
         pairs = sorted(set(zip(tf, cell)))
         return cls(sorted(tf.unique().tolist()), sorted(cell.unique().tolist()), [tuple(p) for p in pairs])
 
     def tf_index(self, tf: str) -> int:
+        """The embedding index of a TF.
+
+        Parameters
+        ----------
+        tf
+            TF name; an unknown one raises `UnknownConditionError`.
+
+        Returns
+        -------
+        int
+        """
         if tf not in self.tfs:
             raise UnknownConditionError(f"unknown TF {tf!r}; this model knows: {', '.join(self.tfs)}",
                                         hint="pass one of the known TF names (--tf)")
         return self.tfs.index(tf)
 
     def cell_index(self, cell: str | None) -> int:
+        """The embedding index of a cell type.
+
+        Parameters
+        ----------
+        cell
+            Cell-type name (None: ``"-"``, no cell); an unknown one raises `UnknownConditionError`.
+
+        Returns
+        -------
+        int
+        """
         cell = NO_CELL if cell is None else cell
         if cell not in self.cells:
             raise UnknownConditionError(f"unknown cell type {cell!r}; this model knows: {', '.join(self.cells)}",
@@ -64,17 +97,55 @@ class ConditionVocab:
         return self.cells.index(cell)
 
     def index(self, tf: str, cell: str | None) -> tuple[int, int]:
+        """`tf_index` and `cell_index` together.
+
+        Parameters
+        ----------
+        tf
+            TF name.
+        cell
+            Cell-type name (None: no cell).
+
+        Returns
+        -------
+        tuple[int, int]
+            ``(tf index, cell index)``.
+        """
         return self.tf_index(tf), self.cell_index(cell)
 
     def to_dict(self) -> dict:
+        """JSON-ready form (``tfs``, ``cells``, ``pairs`` as lists), read back by `from_dict`."""
         return {"tfs": list(self.tfs), "cells": list(self.cells), "pairs": [list(p) for p in self.pairs]}
 
     @classmethod
     def from_dict(cls, d: dict) -> ConditionVocab:
+        """Rebuild a vocabulary from `to_dict` output (e.g. a checkpoint's metadata).
+
+        Parameters
+        ----------
+        d
+            ``{"tfs": [...], "cells": [...], "pairs": [[tf, cell], ...]}`` (``pairs`` optional).
+
+        Returns
+        -------
+        ConditionVocab
+        """
         return cls(list(d["tfs"]), list(d["cells"]), [tuple(p) for p in d.get("pairs", [])])
 
 
 def condition_keys(regions: pd.DataFrame) -> np.ndarray:
+    """``"tf/cell"`` key of each row (cell ``"-"`` when the table has no ``cell`` column).
+
+    Parameters
+    ----------
+    regions
+        Rows with a ``tf`` column.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N,)`` strings.
+    """
     cell = regions["cell"].astype(str) if "cell" in regions else NO_CELL
     return (regions["tf"].astype(str) + "/" + cell).to_numpy()
 
@@ -255,16 +326,35 @@ class MultitaskBPDataset(torch.utils.data.Dataset):
 
     @property
     def n_channels(self) -> int:
+        """Input channels: 4 DNA plus the track channels."""
         return 4 + (self.tracks.n_channels if self.tracks is not None else 0)
 
     def __len__(self) -> int:
         return len(self.regions)
 
     def set_epoch(self, epoch: int) -> None:
+        """Re-draw the reverse-complement augmentation (called by the training loop at each epoch).
+
+        Parameters
+        ----------
+        epoch
+            The epoch about to start.
+        """
         self.epoch = epoch
 
     def inputs(self, idx) -> np.ndarray:
-        """Model input (N, C, L) float32 for rows `idx` (no augmentation)."""
+        """Model input (N, C, L) float32 for rows `idx` (no augmentation).
+
+        Parameters
+        ----------
+        idx
+            Row numbers.
+
+        Returns
+        -------
+        numpy.ndarray
+            One-hot DNA followed by the rows' cell-type track channels (when the dataset has tracks).
+        """
         idx = np.asarray(idx, dtype=np.int64)
         x = self.genome.fetch_onehot(self._chroms[idx], self._starts[idx], length=self.length, pad=True)
         if self.tracks is not None:

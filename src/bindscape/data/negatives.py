@@ -57,7 +57,18 @@ class NegativesWarning(UserWarning):
 
 # ------------------------------------------------------------------------------------------- helpers
 def parse_strategies(spec: str | Sequence[str]) -> list[str]:
-    """'genomic,dinucleotide' (or a list) -> validated strategy names (aliases like 'neighbour' allowed)."""
+    """'genomic,dinucleotide' (or a list) -> validated strategy names (aliases like 'neighbour' allowed).
+
+    Parameters
+    ----------
+    spec
+        Comma-separated names or a list of names (case-insensitive).
+
+    Returns
+    -------
+    list[str]
+        Canonical names, duplicates dropped, in the given order; at least one.
+    """
     items = spec.split(",") if isinstance(spec, str) else list(spec)
     out = []
     for s in items:
@@ -182,7 +193,22 @@ def _kernels():
 
 # --------------------------------------------------------------------------------- sequence helpers
 def shuffle_codes(codes: np.ndarray, *, seed: int = 0, seeds: np.ndarray | None = None) -> np.ndarray:
-    """Mononucleotide shuffle of each row of uint8 codes (N, L): keeps each row's base counts exactly."""
+    """Mononucleotide shuffle of each row of uint8 codes (N, L): keeps each row's base counts exactly.
+
+    Parameters
+    ----------
+    codes
+        ``(N, L)`` base codes (A=0 C=1 G=2 T=3 N=4).
+    seed
+        Seed from which the per-row seeds are derived (when `seeds` is None).
+    seeds
+        ``(N,)`` explicit per-row seeds.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, L)`` uint8 shuffled codes.
+    """
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
     if codes.ndim != 2:
         raise ValueError(f"codes must be 2-D (N, L), got shape {codes.shape}")
@@ -198,6 +224,20 @@ def dinucleotide_shuffle_codes(codes: np.ndarray, *, seed: int = 0, seeds: np.nd
     Each row keeps its first and last base and the count of every dinucleotide (N counts as a fifth letter),
     and is drawn uniformly from all such sequences (Altschul-Erickson). Row r is shuffled with its own seed
     (``seeds[r]``, or one derived from `seed` and r), so a row's shuffle does not depend on the batch.
+
+    Parameters
+    ----------
+    codes
+        ``(N, L)`` base codes in 0..4.
+    seed
+        Seed from which the per-row seeds are derived (when `seeds` is None).
+    seeds
+        ``(N,)`` explicit per-row seeds.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, L)`` uint8 shuffled codes.
     """
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
     if codes.ndim != 2:
@@ -212,7 +252,23 @@ def dinucleotide_shuffle_codes(codes: np.ndarray, *, seed: int = 0, seeds: np.nd
 
 def region_codes(genome, regions: pd.DataFrame, *, length: int | None = None) -> np.ndarray:
     """uint8 codes (N, L) of equal-length regions, taking a row's ``sequence`` column (shuffled negatives)
-    instead of the genome where it is set. This is the loading contract for datasets with shuffled rows."""
+    instead of the genome where it is set. This is the loading contract for datasets with shuffled rows.
+
+    Parameters
+    ----------
+    genome
+        The genome genomic rows are read from (N past chromosome ends).
+    regions
+        ``chrom, start, end`` rows (+ optional ``sequence``).
+    length
+        L (None: the regions' common length); regions of another length are re-centred to it, stored
+        sequences are cut or N-padded to it.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, L)`` uint8 codes.
+    """
     from bindscape.io.genome import encode
 
     if length is None:
@@ -245,6 +301,22 @@ def window_composition(genome, chrom_idx: np.ndarray, starts: np.ndarray, length
 
     One pass over the window's bases (plus the 1-bit repeat mask), no whole-chromosome arrays: for short
     windows this is several times faster than three prefix-count queries.
+
+    Parameters
+    ----------
+    genome
+        The genome (repeat counts stay 0 when it has no repeat mask).
+    chrom_idx
+        ``(n,)`` chromosome index of each window.
+    starts
+        ``(n,)`` 0-based window starts.
+    length
+        Window length in bp.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, 3)`` int64 counts, in the input order.
     """
     chrom_idx = np.asarray(chrom_idx, dtype=np.int64)
     starts = np.ascontiguousarray(starts, dtype=np.int64)
@@ -589,12 +661,38 @@ def _sequence_strategy(name, positives, genome, *, ratio, seed, kernel_key):
 
 
 def shuffle(positives: pd.DataFrame, genome, *, ratio: float = 1.0, seed: int = 0) -> pd.DataFrame:
-    """Mononucleotide shuffles of the positives (``sequence`` column; keeps base counts exactly)."""
+    """Mononucleotide shuffles of the positives (``sequence`` column; keeps base counts exactly).
+
+    Parameters
+    ----------
+    positives, genome
+        The positive windows and the `Genome` their sequences are read from.
+    ratio, seed
+        As for every strategy (see the module doc).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The negatives at their positives' coordinates, with ``pos_index`` and ``sequence``.
+    """
     return _sequence_strategy("shuffle", positives, genome, ratio=ratio, seed=seed, kernel_key="mono")
 
 
 def dinucleotide(positives: pd.DataFrame, genome, *, ratio: float = 1.0, seed: int = 0) -> pd.DataFrame:
-    """Exact dinucleotide shuffles of the positives (``sequence`` column; Altschul-Erickson)."""
+    """Exact dinucleotide shuffles of the positives (``sequence`` column; Altschul-Erickson).
+
+    Parameters
+    ----------
+    positives, genome
+        The positive windows and the `Genome` their sequences are read from.
+    ratio, seed
+        As for every strategy (see the module doc).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The negatives at their positives' coordinates, with ``pos_index`` and ``sequence``.
+    """
     return _sequence_strategy("dinucleotide", positives, genome, ratio=ratio, seed=seed, kernel_key="dinuc")
 
 
@@ -853,6 +951,24 @@ def sample_negatives(strategy: str, positives: pd.DataFrame, genome, *, ratio: f
 
     `options` are passed to the strategy's function (e.g. ``gc_bin_width=``, ``others=``, ``accessible=``);
     an option the strategy does not take is an error naming the ones it does.
+
+    Parameters
+    ----------
+    strategy
+        Strategy name (aliases allowed, see `parse_strategies`).
+    positives, genome
+        The positive windows and the `Genome`.
+    ratio
+        Negatives per positive (None: every candidate; ``accessible`` only).
+    seed
+        Seed of the strategy's draws.
+    **options
+        The strategy's own keyword options.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The negatives, as the strategy returns them.
     """
     import inspect
 

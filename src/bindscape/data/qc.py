@@ -23,7 +23,20 @@ from bindscape.errors import InputError
 
 
 def composition(codes: np.ndarray, repeat: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """GC fraction (of non-N bases) and N fraction per row of codes (N, L)."""
+    """GC fraction (of non-N bases) and N fraction per row of codes (N, L).
+
+    Parameters
+    ----------
+    codes
+        ``(N, L)`` base codes (A=0 C=1 G=2 T=3 N=4).
+    repeat
+        ``(N,)`` repeat fractions to pass through (None: no ``repeat`` key).
+
+    Returns
+    -------
+    dict[str, numpy.ndarray]
+        ``gc`` (nan for all-N rows), ``n`` and optionally ``repeat``, each ``(N,)``.
+    """
     codes = np.asarray(codes)
     valid = (codes < 4).sum(axis=1)
     gc = ((codes == 1) | (codes == 2)).sum(axis=1)
@@ -36,14 +49,38 @@ def composition(codes: np.ndarray, repeat: np.ndarray | None = None) -> dict[str
 
 def repeat_fractions(genome, regions: pd.DataFrame) -> np.ndarray:
     """Soft-masked fraction per region, from its coordinates (a shuffled negative keeps its positive's
-    coordinates, so it reports the repeat fraction of the sequence it was shuffled from)."""
+    coordinates, so it reports the repeat fraction of the sequence it was shuffled from).
+
+    Parameters
+    ----------
+    genome
+        The genome (zeros when it has no repeat mask).
+    regions
+        ``chrom, start, end`` rows.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N,)`` fractions in [0, 1].
+    """
     if not getattr(genome, "has_repeats", True) or len(regions) == 0:
         return np.zeros(len(regions))
     return genome.repeat_fraction(regions["chrom"].to_numpy(), regions["start"].to_numpy(), regions["end"].to_numpy())
 
 
 def ks(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """Two-sample KS statistic and p-value (NaN-free inputs; (nan, nan) when a side is empty)."""
+    """Two-sample KS statistic and p-value (NaN-free inputs; (nan, nan) when a side is empty).
+
+    Parameters
+    ----------
+    a, b
+        The two samples; non-finite values are dropped first.
+
+    Returns
+    -------
+    tuple[float, float]
+        ``(statistic, p-value)``.
+    """
     from scipy.stats import ks_2samp
 
     a, b = np.asarray(a, float), np.asarray(b, float)
@@ -61,6 +98,20 @@ def match_report(
 
     Returns ``{"n_pos", "n_neg", "gc": {...}, "repeat": {...}}`` where each of gc/repeat holds the means,
     the KS statistic and p-value, and histograms (``edges``, ``pos``, ``neg`` as fractions per bin).
+
+    Parameters
+    ----------
+    positives, negatives
+        Equal-length region tables (a ``sequence`` column is used where set).
+    genome
+        The genome sequences and repeat fractions are read from.
+    bins
+        Histogram bins over [0, 1].
+
+    Returns
+    -------
+    dict[str, Any]
+        As described above.
     """
     lp = region_codes(genome, positives) if len(positives) else np.zeros((0, 1), np.uint8)
     ln = region_codes(genome, negatives) if len(negatives) else np.zeros((0, 1), np.uint8)
@@ -87,7 +138,20 @@ def match_report(
 
 def kmer_features(codes: np.ndarray, k_max: int = 3) -> np.ndarray:
     """Counts of every k-mer, k = 1..k_max, per row of codes (N, L), divided by the row's length:
-    (N, 4 + 16 + ... + 4**k_max) float32. k-mers containing N are skipped."""
+    (N, 4 + 16 + ... + 4**k_max) float32. k-mers containing N are skipped.
+
+    Parameters
+    ----------
+    codes
+        ``(N, L)`` base codes (A=0 C=1 G=2 T=3 N=4).
+    k_max
+        Longest k-mer.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, 4 + ... + 4**k_max)`` float32, k = 1 first, k-mers in lexicographic ACGT order.
+    """
     codes = np.asarray(codes, dtype=np.int64)
     n, L = codes.shape
     feats = []
@@ -121,6 +185,24 @@ def shortcut_auc(
 
     Each class is subsampled to at most `max_per_class` rows (seeded) to keep it fast. ~0.5: the negatives
     cannot be told apart by composition; ~1: a composition shortcut exists.
+
+    Parameters
+    ----------
+    pos_codes, neg_codes
+        ``(N, L)`` base codes of the positives and the negatives.
+    k_max
+        Longest k-mer in the features.
+    folds
+        Stratified cross-validation folds (each class needs at least this many rows).
+    max_per_class
+        Subsample size per class.
+    seed
+        Seed of the subsampling and the fold split.
+
+    Returns
+    -------
+    float
+        The auROC of the out-of-fold decision values.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
@@ -150,7 +232,25 @@ def shortcut_auc(
 def negatives_qc(
     positives: pd.DataFrame, negatives: pd.DataFrame, genome, *, shortcut: bool = True, seed: int = 0
 ) -> dict[str, Any]:
-    """Match report plus shortcut auROC for one positives/negatives pair (flat summary first)."""
+    """Match report plus shortcut auROC for one positives/negatives pair (flat summary first).
+
+    Parameters
+    ----------
+    positives, negatives
+        Equal-length region tables.
+    genome
+        The genome.
+    shortcut
+        Also run `shortcut_auc` (nan when a class is too small).
+    seed
+        Seed of the shortcut detector.
+
+    Returns
+    -------
+    dict[str, Any]
+        ``n_pos, n_neg, gc_ks, repeat_ks, gc_pos_mean, gc_neg_mean`` (+ ``shortcut_auc``) and the full
+        `match_report` under ``report``.
+    """
     rep = match_report(positives, negatives, genome)
     out = {
         "n_pos": rep["n_pos"],
@@ -175,6 +275,24 @@ def dataset_qc(dataset, *, genome=None, split: str | None = "train", shortcut: b
     """Per negative ``source`` of a dataset: counts, GC/repeat KS vs the positives, shortcut auROC.
 
     `split`: the split to check (default train, where the detector matters; None = all rows).
+
+    Parameters
+    ----------
+    dataset
+        A `Dataset` or a dataset folder (needs a ``label`` column).
+    genome
+        The genome (None: the dataset's own).
+    split
+        See above.
+    shortcut
+        Also run the shortcut detector.
+    seed
+        Seed of the shortcut detector.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per negative source: ``source`` and the flat fields of `negatives_qc`.
     """
     from bindscape.data.dataset import Dataset, load_dataset
 

@@ -36,6 +36,17 @@ def is_excluded(chrom: str, genome_chroms: Sequence[str] | None = None) -> bool:
     In genomes numbered with roman numerals past nine (yeast: chrI..chrXVI) ``chrX`` is chromosome ten, not a
     sex chromosome; pass all the genome's names as `genome_chroms` so that case is recognised (the worm's
     chrI..chrV + chrX keeps X as the sex chromosome).
+
+    Parameters
+    ----------
+    chrom
+        Chromosome name.
+    genome_chroms
+        All the genome's chromosome names (None: chrX is always excluded).
+
+    Returns
+    -------
+    bool
     """
     if not EXCLUDED_PATTERN.match(chrom):
         return False
@@ -46,7 +57,18 @@ def is_excluded(chrom: str, genome_chroms: Sequence[str] | None = None) -> bool:
 
 
 def parse_split_spec(spec: str) -> tuple[str, int | None]:
-    """'auto' | 'chroms' | 'kgroup' | 'kgroup:3' -> (scheme, fold)."""
+    """'auto' | 'chroms' | 'kgroup' | 'kgroup:3' -> (scheme, fold).
+
+    Parameters
+    ----------
+    spec
+        The ``--split`` value (``none`` is accepted too).
+
+    Returns
+    -------
+    tuple[str, int | None]
+        The scheme and the kgroup fold (0 when not given; None for other schemes).
+    """
     scheme, _, fold = spec.partition(":")
     if scheme not in ("auto", "chroms", "kgroup", "none"):
         raise ConfigError(
@@ -63,7 +85,20 @@ def parse_split_spec(spec: str) -> tuple[str, int | None]:
 
 
 def fixed_split(chroms: Sequence[str], val: Sequence[str], test: Sequence[str]) -> dict[str, str]:
-    """Chromosome -> split for fixed validation/test lists; the rest is training."""
+    """Chromosome -> split for fixed validation/test lists; the rest is training.
+
+    Parameters
+    ----------
+    chroms
+        Chromosomes in the data.
+    val, test
+        Validation and test chromosomes (each must be in `chroms`, none in both).
+
+    Returns
+    -------
+    dict[str, str]
+        Chromosome -> ``train``/``val``/``test``.
+    """
     known = set(chroms)
     for role, names in (("val", val), ("test", test)):
         unknown = [c for c in names if c not in known]
@@ -82,7 +117,20 @@ def fixed_split(chroms: Sequence[str], val: Sequence[str], test: Sequence[str]) 
 
 
 def chromosome_groups(sizes: dict[str, int], k: int = 3) -> list[list[str]]:
-    """Deal chromosomes into k groups of similar total size (largest first, greedy to the lightest group)."""
+    """Deal chromosomes into k groups of similar total size (largest first, greedy to the lightest group).
+
+    Parameters
+    ----------
+    sizes
+        Chromosome -> size (at least `k` chromosomes).
+    k
+        Number of groups (>= 2).
+
+    Returns
+    -------
+    list[list[str]]
+        `k` groups, each sorted by name.
+    """
     if k < 2:
         raise ConfigError("kgroup needs at least 2 groups")
     names = sorted(sizes, key=lambda c: (-sizes[c], c))
@@ -98,7 +146,20 @@ def chromosome_groups(sizes: dict[str, int], k: int = 3) -> list[list[str]]:
 
 
 def kgroup_folds(sizes: dict[str, int], k: int = 3) -> list[dict[str, list[str]]]:
-    """All ordered (test, val) group choices: k*(k-1) folds; for k=3 the six TFBS-negatives permutations."""
+    """All ordered (test, val) group choices: k*(k-1) folds; for k=3 the six TFBS-negatives permutations.
+
+    Parameters
+    ----------
+    sizes
+        Chromosome -> size.
+    k
+        Number of `chromosome_groups`.
+
+    Returns
+    -------
+    list[dict[str, list[str]]]
+        Per fold, the ``train``, ``val`` and ``test`` chromosomes.
+    """
     groups = chromosome_groups(sizes, k)
     folds = []
     for test_g, val_g in itertools.permutations(range(k), 2):
@@ -121,6 +182,20 @@ def auto_split(
     With P_s and N_s the shares of positives and negatives in split s, minimise
     ``sum_s |P_s - target_s| + balance_weight * |N_s - P_s|`` subject to each split holding at least one
     chromosome. Absolute values are linearised with two auxiliary variables per term.
+
+    Parameters
+    ----------
+    pos_counts, neg_counts
+        Chromosome -> number of positives / negatives (at least 3 chromosomes, some positives).
+    val_frac, test_frac
+        Target shares of the positives in validation and test.
+    balance_weight
+        Weight of the positive/negative share balance in the objective.
+
+    Returns
+    -------
+    dict[str, str]
+        Chromosome -> ``train``/``val``/``test`` (at least one chromosome stays in training).
     """
     from scipy.optimize import Bounds, LinearConstraint, milp
 
@@ -193,6 +268,26 @@ def assign_split(
     """Add a ``split`` column to `regions` by the named scheme; returns (regions, chromosome -> split).
 
     ``auto`` needs a ``label`` column; ``kgroup`` uses `sizes` (chromosome sizes) to balance groups.
+
+    Parameters
+    ----------
+    regions
+        Rows with a ``chrom`` column (not changed).
+    spec
+        ``auto``, ``chroms``, ``kgroup[:FOLD]`` or ``none`` (`parse_split_spec`).
+    val, test
+        Chromosome lists for ``chroms``.
+    sizes
+        Chromosome sizes for ``kgroup`` (missing ones: the largest region end on that chromosome).
+    val_frac, test_frac
+        Target shares of the positives for ``auto``.
+    k
+        Number of groups for ``kgroup``.
+
+    Returns
+    -------
+    tuple[pandas.DataFrame, dict[str, str]]
+        A copy of `regions` with ``split``, and the chromosome -> split mapping.
     """
     scheme, fold = parse_split_spec(spec)
     chroms = sorted(regions["chrom"].unique().tolist())

@@ -98,10 +98,17 @@ class RegionDataset(Dataset):
 
     @property
     def labels(self) -> np.ndarray:
+        """Window labels: the label column(s), or for base-pair datasets 1 where any base pair is bound."""
         return self._y if not self.bp else (self._y.max(axis=1))
 
     def set_epoch(self, epoch: int) -> None:
-        """Change the augmentation draw (called by the training loop at each epoch)."""
+        """Change the augmentation draw (called by the training loop at each epoch).
+
+        Parameters
+        ----------
+        epoch
+            The epoch about to start.
+        """
         self.epoch = epoch
 
     def _rng(self, idx: np.ndarray) -> np.random.Generator:
@@ -166,7 +173,18 @@ def _shift_rows(y: np.ndarray, shift: np.ndarray) -> np.ndarray:
 
 
 def collate_batch(batch):
-    """DataLoader collate for `__getitems__`: the dataset already returns stacked tensors."""
+    """DataLoader collate for `__getitems__`: the dataset already returns stacked tensors.
+
+    Parameters
+    ----------
+    batch
+        What the dataset's ``__getitems__`` returned for one batch.
+
+    Returns
+    -------
+    Any
+        `batch`, unchanged.
+    """
     return batch
 
 

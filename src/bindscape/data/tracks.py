@@ -35,10 +35,40 @@ class SignalTrack:
 
     @classmethod
     def from_file(cls, path: str | Path, name: str | None = None, transform: str = "log1p") -> SignalTrack:
+        """Read a track file (`read_signal`).
+
+        Parameters
+        ----------
+        path
+            bedGraph, BED/narrowPeak or bigWig file.
+        name
+            Track name (None: the file name without its last suffix).
+        transform
+            ``log1p`` (of values clipped at 0) or anything else for raw values.
+
+        Returns
+        -------
+        SignalTrack
+        """
         return cls(read_signal(path), name=name or Path(path).stem, transform=transform)
 
     def fetch(self, chroms: Sequence[str], starts, length: int) -> np.ndarray:
-        """Signal (N, L) float32 for windows [start, start + length); 0 outside intervals."""
+        """Signal (N, L) float32 for windows [start, start + length); 0 outside intervals.
+
+        Parameters
+        ----------
+        chroms
+            ``(N,)`` chromosome of each window.
+        starts
+            ``(N,)`` 0-based window starts.
+        length
+            Window length L.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N, L)`` float32, after the track's transform.
+        """
         starts = np.asarray(starts, dtype=np.int64)
         out = np.zeros((len(starts), length), dtype=np.float32)
         chroms = np.asarray(chroms)
@@ -61,7 +91,19 @@ class SignalTrack:
 
 
 def read_signal(path: str | Path) -> pd.DataFrame:
-    """Read a bedGraph / BED / narrowPeak / bigWig file into ``chrom, start, end, value``."""
+    """Read a bedGraph / BED / narrowPeak / bigWig file into ``chrom, start, end, value``.
+
+    Parameters
+    ----------
+    path
+        The track file; the format comes from the name (``.bw``/``.bigwig``, ``.bed``/``.narrowPeak``
+        (optionally ``.gz``), anything else is read as bedGraph).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``chrom, start, end, value``; BED values are the signal column, or 1 without one.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: track file does not exist")
@@ -107,7 +149,20 @@ def read_signal(path: str | Path) -> pd.DataFrame:
 
 
 def write_bedgraph(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``chrom, start, end, value`` as bedGraph."""
+    """Write ``chrom, start, end, value`` as bedGraph.
+
+    Parameters
+    ----------
+    df
+        Intervals with those columns (others are ignored).
+    path
+        Output file; parent folders are created.
+
+    Returns
+    -------
+    Path
+        `path`.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     df[["chrom", "start", "end", "value"]].to_csv(path, sep="\t", header=False, index=False)
@@ -129,9 +184,22 @@ class TrackSet:
 
     @property
     def n_channels(self) -> int:
+        """Input channels the tracks add: two (signal, presence) per track name."""
         return 2 * len(self.names)
 
     def present(self, cell: str) -> list[bool]:
+        """Which track names a cell type has a file for.
+
+        Parameters
+        ----------
+        cell
+            Cell-type name (unknown: none present).
+
+        Returns
+        -------
+        list[bool]
+            One flag per track name, in `names` order.
+        """
         return [name in self.files.get(cell, {}) for name in self.names]
 
     def _track(self, cell: str, name: str) -> SignalTrack:
@@ -141,7 +209,24 @@ class TrackSet:
         return self._cache[key]
 
     def fetch(self, cell: str, chroms, starts, length: int) -> np.ndarray:
-        """(N, 2 * n_tracks, L): for each track name, the signal (0 if missing) then the presence indicator."""
+        """(N, 2 * n_tracks, L): for each track name, the signal (0 if missing) then the presence indicator.
+
+        Parameters
+        ----------
+        cell
+            Cell type whose tracks are read (files are loaded once and cached).
+        chroms
+            ``(N,)`` chromosome of each window.
+        starts
+            ``(N,)`` 0-based window starts.
+        length
+            Window length L.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N, 2 * n_tracks, L)`` float32.
+        """
         n = len(starts)
         out = np.zeros((n, self.n_channels, length), dtype=np.float32)
         for k, name in enumerate(self.names):
@@ -151,10 +236,23 @@ class TrackSet:
         return out
 
     def to_dict(self) -> dict:
+        """JSON-ready form (``names``, ``files``, ``transform``), read back by `from_dict`."""
         return {"names": self.names, "files": self.files, "transform": self.transform}
 
     @classmethod
     def from_dict(cls, d: dict | None) -> TrackSet | None:
+        """Rebuild a track set from `to_dict` output (a config's ``tracks`` or a checkpoint's metadata).
+
+        Parameters
+        ----------
+        d
+            ``{"names", "files", "transform"}`` (``transform`` optional), or None.
+
+        Returns
+        -------
+        TrackSet or None
+            None when `d` is empty or has no track names.
+        """
         if not d or not d.get("names"):
             return None
         return cls(d["files"], d["names"], d.get("transform", "log1p"))

@@ -32,13 +32,37 @@ class LinearChainCRF(nn.Module):
 
     # -- emissions ------------------------------------------------------------------------------------
     def emissions(self, logits: torch.Tensor) -> torch.Tensor:
-        """Per-bp logits (N, L) -> emission scores (N, L, 2)."""
+        """Per-bp logits (N, L) -> emission scores (N, L, 2).
+
+        Parameters
+        ----------
+        logits
+            ``(N, L)`` per-bp network logits.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, L, 2)``: 0 for unbound, ``scale * logits + bias`` for bound.
+        """
         e1 = self.scale * logits + self.bias
         return torch.stack([torch.zeros_like(e1), e1], dim=-1)
 
     # -- core algorithms over emission scores (N, L, 2) ------------------------------------------------
     def path_score(self, em: torch.Tensor, tags: torch.Tensor) -> torch.Tensor:
-        """Unnormalised score of label paths `tags` (N, L) under emissions `em` (N, L, 2)."""
+        """Unnormalised score of label paths `tags` (N, L) under emissions `em` (N, L, 2).
+
+        Parameters
+        ----------
+        em
+            ``(N, L, 2)`` emission scores (`emissions`).
+        tags
+            ``(N, L)`` 0/1 label paths.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N,)`` start + emission + transition + end scores.
+        """
         tags = tags.long()
         s = self.start[tags[:, 0]] + self.end[tags[:, -1]]
         s = s + em.gather(-1, tags.unsqueeze(-1)).squeeze(-1).sum(1)
@@ -47,7 +71,18 @@ class LinearChainCRF(nn.Module):
         return s
 
     def log_partition(self, em: torch.Tensor) -> torch.Tensor:
-        """Forward algorithm: log of the sum over all 2^L paths of exp(score), shape (N,)."""
+        """Forward algorithm: log of the sum over all 2^L paths of exp(score), shape (N,).
+
+        Parameters
+        ----------
+        em
+            ``(N, L, 2)`` emission scores.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N,)`` log Z.
+        """
         alpha = self.start + em[:, 0]  # (N, 2)
         T = self.transitions
         for t in range(1, em.shape[1]):
@@ -55,13 +90,37 @@ class LinearChainCRF(nn.Module):
         return torch.logsumexp(alpha + self.end, dim=1)
 
     def nll(self, logits: torch.Tensor, tags: torch.Tensor) -> torch.Tensor:
-        """Mean negative log-likelihood per base pair."""
+        """Mean negative log-likelihood per base pair.
+
+        Parameters
+        ----------
+        logits
+            ``(N, L)`` per-bp network logits.
+        tags
+            ``(N, L)`` true 0/1 labels.
+
+        Returns
+        -------
+        torch.Tensor
+            Scalar: summed sequence NLL divided by ``N * L``.
+        """
         em = self.emissions(logits)
         return (self.log_partition(em) - self.path_score(em, tags)).sum() / tags.numel()
 
     @torch.no_grad()
     def viterbi(self, em: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Best path (N, L) and its score (N,) under emissions `em` (N, L, 2)."""
+        """Best path (N, L) and its score (N,) under emissions `em` (N, L, 2).
+
+        Parameters
+        ----------
+        em
+            ``(N, L, 2)`` emission scores.
+
+        Returns
+        -------
+        tuple[torch.Tensor, torch.Tensor]
+            ``(N, L)`` long 0/1 best paths and their ``(N,)`` scores.
+        """
         N, L, _ = em.shape
         T = self.transitions
         score = self.start + em[:, 0]
@@ -81,7 +140,20 @@ class LinearChainCRF(nn.Module):
 
     @torch.no_grad()
     def decode(self, logits, batch_size: int = 4096) -> np.ndarray:
-        """Viterbi labels (N, L) uint8 for per-bp logits (numpy or tensor)."""
+        """Viterbi labels (N, L) uint8 for per-bp logits (numpy or tensor).
+
+        Parameters
+        ----------
+        logits
+            ``(N, L)`` per-bp logits (a 1-D array is one sequence).
+        batch_size
+            Sequences decoded at a time.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N, L)`` uint8 0/1 calls.
+        """
         x = torch.as_tensor(np.asarray(logits, dtype=np.float32))
         if x.dim() == 1:
             x = x[None]
@@ -89,6 +161,7 @@ class LinearChainCRF(nn.Module):
         return torch.cat(out).numpy().astype(np.uint8)
 
     def describe(self) -> dict:
+        """The learned parameters as plain Python values (``transitions, start, end, scale, bias``)."""
         return {"transitions": self.transitions.detach().tolist(), "start": self.start.detach().tolist(),
                 "end": self.end.detach().tolist(), "scale": self.scale.item(), "bias": self.bias.item()}
 
@@ -108,7 +181,32 @@ def fit_crf(
 
     By default the emission scale stays 1 (only transitions, start/end and the bias are learned): neighbouring
     per-bp outputs of a network are strongly correlated, so maximum likelihood with a free scale shrinks it
-    towards 1 / (correlation length) and Viterbi then calls almost nothing. `learn_scale=True` frees it."""
+    towards 1 / (correlation length) and Viterbi then calls almost nothing. `learn_scale=True` frees it.
+
+    Parameters
+    ----------
+    logits
+        ``(N, L)`` per-bp network logits (e.g. on the validation split).
+    labels
+        ``(N, L)`` true 0/1 labels.
+    epochs
+        Passes over the (sub-sampled) sequences.
+    lr
+        Adam learning rate.
+    batch_size
+        Sequences per optimizer step.
+    max_sequences
+        At most this many sequences, drawn at random, are used.
+    seed
+        Seed of the sub-sample and the batch order.
+    learn_scale
+        Also learn the emission scale.
+
+    Returns
+    -------
+    LinearChainCRF
+        The fitted CRF, in eval mode.
+    """
     g = torch.Generator().manual_seed(seed)
     x = torch.as_tensor(np.asarray(logits, dtype=np.float32))
     y = torch.as_tensor(np.asarray(labels)).long()

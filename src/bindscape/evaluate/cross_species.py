@@ -26,6 +26,20 @@ KEY = ["species", "chrom", "start", "end"]
 
 
 def load_predictions(run: str | Path, split: str = "test") -> pd.DataFrame:
+    """A cross-species run's ``predictions.parquet``, restricted to one split.
+
+    Parameters
+    ----------
+    run
+        The run folder.
+    split
+        ``val`` or ``test``; empty or None: every row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``species, split, chrom, start, end, label, prob`` rows.
+    """
     df = pd.read_parquet(Path(run) / "predictions.parquet")
     return df[df["split"] == split].reset_index(drop=True) if split else df
 
@@ -40,7 +54,20 @@ def _auc(y, p) -> tuple[float, float]:
 
 
 def species_table(runs: list[dict], split: str = "test") -> pd.DataFrame:
-    """One row per run x species: mode, seed, species, auprc, auroc, n, positives (+ the run's extra keys)."""
+    """One row per run x species: mode, seed, species, auprc, auroc, n, positives (+ the run's extra keys).
+
+    Parameters
+    ----------
+    runs
+        Runs as ``{"mode", "seed", "run": run folder, ...}`` dicts.
+    split
+        Which predictions to score (``test`` or ``val``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Also ``lam`` from each run's metrics.json; auprc/auroc are nan for single-class species.
+    """
     rows = []
     for r in runs:
         pred = load_predictions(r["run"], split)
@@ -54,7 +81,22 @@ def species_table(runs: list[dict], split: str = "test") -> pd.DataFrame:
 
 
 def summarize(table: pd.DataFrame, by=("mode", "species"), metrics=("auprc", "auroc")) -> pd.DataFrame:
-    """Mean and sd (ddof=1) over seeds: columns ``<metric>_mean``, ``<metric>_sd``, ``n_runs``."""
+    """Mean and sd (ddof=1) over seeds: columns ``<metric>_mean``, ``<metric>_sd``, ``n_runs``.
+
+    Parameters
+    ----------
+    table
+        A `species_table`.
+    by
+        Grouping columns.
+    metrics
+        Columns to average.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group, the `by` columns first.
+    """
     g = table.groupby(list(by), sort=False)
     out = g[list(metrics)].agg(["mean", "std"])
     out.columns = [f"{m}_{'sd' if s == 'std' else s}" for m, s in out.columns]
@@ -71,7 +113,22 @@ def _by_mode(runs: list[dict], species: str, split: str = "test") -> dict[str, l
 
 
 def confusion_over_seeds(runs: list[dict], species: str, threshold: float = 0.5) -> pd.DataFrame:
-    """Per mode: TP, FP, TN, FN at `threshold` on `species`' test windows, mean (and sd) over runs."""
+    """Per mode: TP, FP, TN, FN at `threshold` on `species`' test windows, mean (and sd) over runs.
+
+    Parameters
+    ----------
+    runs
+        Runs as ``{"mode", "seed", "run", ...}`` dicts.
+    species
+        Species whose test windows are counted.
+    threshold
+        Probability at or above which a window is called bound.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``mode, runs, TP, TP_sd, FP, FP_sd, TN, TN_sd, FN, FN_sd`` (sd 0 with one run).
+    """
     rows = []
     for mode, preds in _by_mode(runs, species).items():
         c = []
@@ -88,7 +145,18 @@ def confusion_over_seeds(runs: list[dict], species: str, threshold: float = 0.5)
 
 
 def average_predictions(preds: list[pd.DataFrame]) -> pd.DataFrame:
-    """Mean output per window over runs (windows keyed by species, chrom, start, end)."""
+    """Mean output per window over runs (windows keyed by species, chrom, start, end).
+
+    Parameters
+    ----------
+    preds
+        Prediction tables of several runs (`load_predictions`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``species, chrom, start, end, label, prob`` with ``prob`` the mean over runs.
+    """
     cat = pd.concat(preds, ignore_index=True)
     return cat.groupby(KEY, sort=False).agg(label=("label", "first"), prob=("prob", "mean")).reset_index()
 
@@ -97,7 +165,27 @@ def differential_errors(runs: list[dict], species: str, reference: str = "target
                         genome=None) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """MORALE's differential false positives/negatives versus the `reference` mode (outputs averaged over
     runs first). Returns (counts per mode, the differential windows per mode). With a `genome`
-    (`bindscape.io.genome.Genome`) the share of those windows overlapping soft-masked repeats is added."""
+    (`bindscape.io.genome.Genome`) the share of those windows overlapping soft-masked repeats is added.
+
+    Parameters
+    ----------
+    runs
+        Runs as ``{"mode", "seed", "run", ...}`` dicts.
+    species
+        Species whose test windows are compared.
+    reference
+        The mode compared against (needs runs).
+    delta
+        How much higher (FP, unbound windows) or lower (FN, bound windows) a mode's averaged output must be.
+    genome
+        Genome with soft-masked repeats (None: no repeat shares).
+
+    Returns
+    -------
+    tuple[pandas.DataFrame, dict[str, pandas.DataFrame]]
+        Per mode ``diff_FP``, ``diff_FN``, ``windows`` (+ ``repeat_share_*``), and per mode the differential
+        windows with a ``kind`` column (``FP``/``FN``).
+    """
     by = _by_mode(runs, species)
     if reference not in by:
         raise ValueError(f"no {reference!r} runs to compare with (modes: {', '.join(by)})")
@@ -126,7 +214,20 @@ def differential_errors(runs: list[dict], species: str, reference: str = "target
 
 
 def repeat_overlap(windows: pd.DataFrame, genome) -> np.ndarray:
-    """Fraction of each window's bases that are soft-masked (lower case) in `genome` (a bindscape Genome)."""
+    """Fraction of each window's bases that are soft-masked (lower case) in `genome` (a bindscape Genome).
+
+    Parameters
+    ----------
+    windows
+        ``chrom, start, end`` rows (0-based, half-open; clipped to the chromosome).
+    genome
+        The species' genome.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(windows),)`` fractions in [0, 1].
+    """
     out = np.zeros(len(windows))
     for chrom, idx in windows.groupby("chrom", sort=False).indices.items():
         mask = genome.repeat_mask(chrom)
@@ -139,7 +240,20 @@ def repeat_overlap(windows: pd.DataFrame, genome) -> np.ndarray:
 
 def repeat_family_overlap(windows: pd.DataFrame, annotation: pd.DataFrame) -> pd.Series:
     """Name of the repeat family covering most of each window ('' for none); `annotation`: chrom, start,
-    end, name (e.g. RepeatMasker's table as BED)."""
+    end, name (e.g. RepeatMasker's table as BED).
+
+    Parameters
+    ----------
+    windows
+        ``chrom, start, end`` rows.
+    annotation
+        Repeat intervals with ``chrom, start, end, name``.
+
+    Returns
+    -------
+    pandas.Series
+        The name of the annotation with the largest overlap per window, on the index of `windows`.
+    """
     fam = np.array([""] * len(windows), dtype=object)
     best = np.zeros(len(windows))
     for chrom, idx in windows.groupby("chrom", sort=False).indices.items():
@@ -164,7 +278,27 @@ def repeat_family_overlap(windows: pd.DataFrame, annotation: pd.DataFrame) -> pd
 def repeat_stratified(runs: list[dict], species: str, genome, *, min_fraction: float = 1e-9,
                       annotation: pd.DataFrame | None = None) -> pd.DataFrame:
     """auPRC on the windows overlapping repeats (soft-masked fraction >= `min_fraction`), on those that do
-    not, and per family with an `annotation`; mean and sd over runs, per mode."""
+    not, and per family with an `annotation`; mean and sd over runs, per mode.
+
+    Parameters
+    ----------
+    runs
+        Runs as ``{"mode", "seed", "run", ...}`` dicts.
+    species
+        Species whose test windows are scored.
+    genome
+        That species' genome (soft-masked repeats).
+    min_fraction
+        Soft-masked fraction from which a window counts as a repeat window.
+    annotation
+        Repeat intervals ``chrom, start, end, name`` for per-family strata (None: none).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``mode, stratum, auprc_mean, auprc_sd, windows, positives`` (strata ``all``, ``repeat``,
+        ``non-repeat``, ``family:<name>``).
+    """
     rows = []
     for mode, preds in _by_mode(runs, species).items():
         res: dict[str, list[float]] = {}
@@ -192,6 +326,16 @@ def holdout_configs(cfg) -> list[tuple[str, list[str]]]:
 
     Leave-one-source-out (every source but one) and successive groups (the first k sources, k = 1..n-1,
     in the config's source order). Duplicates are dropped; needs two or more sources.
+
+    Parameters
+    ----------
+    cfg
+        A validated `CrossSpeciesConfig`.
+
+    Returns
+    -------
+    list[tuple[str, list[str]]]
+        ``(label, sources)`` pairs, e.g. ``("without rodent", ["fish"])``; empty with fewer than two sources.
     """
     src = cfg.source_species
     out: list[tuple[str, list[str]]] = []

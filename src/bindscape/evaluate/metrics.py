@@ -32,7 +32,20 @@ def _check(y, s) -> tuple[np.ndarray, np.ndarray]:
 
 
 def auroc(y, s) -> float:
-    """Area under the ROC curve via the Mann-Whitney rank sum (ties get average ranks; equals sklearn's)."""
+    """Area under the ROC curve via the Mann-Whitney rank sum (ties get average ranks; equals sklearn's).
+
+    Parameters
+    ----------
+    y
+        0/1 labels.
+    s
+        Scores (higher: more likely positive), finite, same length.
+
+    Returns
+    -------
+    float
+        nan when only one class is present.
+    """
     from scipy.stats import rankdata
 
     y, s = _check(y, s)
@@ -45,7 +58,20 @@ def auroc(y, s) -> float:
 
 
 def auprc(y, s) -> float:
-    """Average precision (the step-wise area under the precision-recall curve)."""
+    """Average precision (the step-wise area under the precision-recall curve).
+
+    Parameters
+    ----------
+    y
+        0/1 labels.
+    s
+        Scores, finite, same length.
+
+    Returns
+    -------
+    float
+        nan without positives.
+    """
     from sklearn.metrics import average_precision_score
 
     y, s = _check(y, s)
@@ -53,7 +79,24 @@ def auprc(y, s) -> float:
 
 
 def partial_auroc(y, s, max_fpr: float = 0.1, standardized: bool = False) -> float:
-    """Area under the ROC curve for FPR in [0, max_fpr]; McClish-standardised when `standardized`."""
+    """Area under the ROC curve for FPR in [0, max_fpr]; McClish-standardised when `standardized`.
+
+    Parameters
+    ----------
+    y
+        0/1 labels.
+    s
+        Scores, finite, same length.
+    max_fpr
+        Upper end of the false-positive-rate range, in (0, 1].
+    standardized
+        Rescale so a random ranking gives 0.5 and a perfect one 1.
+
+    Returns
+    -------
+    float
+        The raw area (at most `max_fpr`) or the standardised value; nan when only one class is present.
+    """
     from sklearn.metrics import roc_curve
 
     y, s = _check(y, s)
@@ -73,6 +116,22 @@ def partial_auroc(y, s, max_fpr: float = 0.1, standardized: bool = False) -> flo
 
 
 def confusion(y, s, threshold: float) -> dict[str, int]:
+    """Confusion counts of the calls ``s >= threshold``.
+
+    Parameters
+    ----------
+    y
+        0/1 labels.
+    s
+        Scores, finite, same length.
+    threshold
+        Scores at or above it are called positive.
+
+    Returns
+    -------
+    dict[str, int]
+        ``TP``, ``FP``, ``TN``, ``FN``.
+    """
     y, s = _check(y, s)
     pred = s >= threshold
     return {
@@ -97,14 +156,44 @@ def _from_counts(tp, fp, tn, fn) -> dict[str, np.ndarray]:
 
 
 def threshold_metrics(y, s, threshold: float) -> dict[str, float]:
-    """Accuracy, precision, recall, specificity, F1, MCC and confusion counts at `threshold` (score >= t)."""
+    """Accuracy, precision, recall, specificity, F1, MCC and confusion counts at `threshold` (score >= t).
+
+    Parameters
+    ----------
+    y
+        0/1 labels.
+    s
+        Scores, finite, same length.
+    threshold
+        Scores at or above it are called positive.
+
+    Returns
+    -------
+    dict[str, float]
+        The metrics (0 where undefined), ``TP/FP/TN/FN`` and ``threshold``.
+    """
     c = confusion(y, s, threshold)
     m = {k: float(v) for k, v in _from_counts(c["TP"], c["FP"], c["TN"], c["FN"]).items()}
     return {**m, **c, "threshold": float(threshold)}
 
 
 def choose_threshold(y, s, criterion: str = "F1") -> float:
-    """The score threshold that maximises F1 or MCC on these (validation) data; all cut points are tried."""
+    """The score threshold that maximises F1 or MCC on these (validation) data; all cut points are tried.
+
+    Parameters
+    ----------
+    y
+        0/1 labels.
+    s
+        Scores, finite, same length.
+    criterion
+        ``F1`` or ``MCC`` (case-insensitive).
+
+    Returns
+    -------
+    float
+        One of the scores in `s` (calls are ``score >= threshold``).
+    """
     crit = {"f1": "F1", "mcc": "MCC"}.get(criterion.lower())
     if crit is None:
         raise ConfigError(f"threshold criterion must be 'F1' or 'MCC', got {criterion!r}")
@@ -121,6 +210,22 @@ def choose_threshold(y, s, criterion: str = "F1") -> float:
 
 
 def ranking_metrics(y, s, max_fpr: float = 0.1) -> dict[str, float]:
+    """The threshold-free metrics of scores `s` against labels `y`.
+
+    Parameters
+    ----------
+    y
+        0/1 labels.
+    s
+        Scores, finite, same length.
+    max_fpr
+        FPR limit of the partial auROC.
+
+    Returns
+    -------
+    dict[str, float]
+        ``auROC``, ``auPRC``, ``pAUROC`` (raw) and ``pAUROC_std`` (McClish-standardised).
+    """
     return {
         "auROC": auroc(y, s),
         "auPRC": auprc(y, s),
@@ -132,7 +237,28 @@ def ranking_metrics(y, s, max_fpr: float = 0.1) -> dict[str, float]:
 def bootstrap_ci(
     y, s, metric: Callable[[np.ndarray, np.ndarray], float], *, n: int = 1000, alpha: float = 0.05, seed: int = 0
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval for `metric`, resampling positives and negatives separately."""
+    """Percentile bootstrap interval for `metric`, resampling positives and negatives separately.
+
+    Parameters
+    ----------
+    y
+        0/1 labels.
+    s
+        Scores, finite, same length.
+    metric
+        ``metric(y, s) -> float``, e.g. `auprc`.
+    n
+        Bootstrap resamples.
+    alpha
+        1 - coverage (0.05: a 95% interval).
+    seed
+        Seed of the resampling.
+
+    Returns
+    -------
+    tuple[float, float]
+        ``(low, high)``; nan, nan when only one class is present.
+    """
     y, s = _check(y, s)
     rng = np.random.default_rng(seed)
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
@@ -153,6 +279,17 @@ class Evaluation:
     intervals: dict[str, tuple[float, float]]
 
     def row(self, name: str | None = None) -> dict:
+        """One flat table row: the metrics, each interval as ``<metric>_lo``/``<metric>_hi`` after it.
+
+        Parameters
+        ----------
+        name
+            Model name put first in a ``model`` column (None or empty: no such column).
+
+        Returns
+        -------
+        dict
+        """
         out = {"model": name} if name else {}
         for k, v in self.metrics.items():
             out[k] = v
@@ -176,6 +313,30 @@ def evaluate_scores(
 
     The threshold is `threshold` when given, else chosen on `val = (y_val, s_val)` by `criterion`, else on the
     test data themselves (flagged as ``threshold_source = 'test'`` — optimistic; prefer validation data).
+
+    Parameters
+    ----------
+    y
+        0/1 test labels.
+    s
+        Test scores, finite, same length.
+    threshold
+        Fixed threshold (``threshold_source = 'given'``).
+    val
+        ``(y_val, s_val)`` to choose the threshold on.
+    criterion
+        ``F1`` or ``MCC``: what the chosen threshold maximises.
+    bootstrap
+        Resamples for intervals of auROC, auPRC and pAUROC_std (0: none).
+    seed
+        Seed of the bootstrap.
+    max_fpr
+        FPR limit of the partial auROC.
+
+    Returns
+    -------
+    Evaluation
+        Ranking and threshold metrics plus ``n``, ``positives``, ``threshold_source``, and the intervals.
     """
     y, s = _check(y, s)
     src = "given"
@@ -199,7 +360,26 @@ def evaluate_scores(
 def metrics_by_group(
     df: pd.DataFrame, *, by: str | list[str], label: str = "label", score: str = "score", min_n: int = 1
 ) -> pd.DataFrame:
-    """Ranking metrics per group (TF, cell, species, chromosome, repeat, promoter ...)."""
+    """Ranking metrics per group (TF, cell, species, chromosome, repeat, promoter ...).
+
+    Parameters
+    ----------
+    df
+        One row per example.
+    by
+        Grouping column(s).
+    label
+        Column of 0/1 labels.
+    score
+        Column of scores.
+    min_n
+        Groups with fewer rows are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The `by` columns, ``n``, ``positives`` and `ranking_metrics` per group.
+    """
     by = [by] if isinstance(by, str) else list(by)
     rows = []
     for key, sub in df.groupby(by, observed=True):
@@ -214,7 +394,20 @@ def metrics_by_group(
 def cross_matrix(
     scores: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray]], metric: str = "auPRC"
 ) -> pd.DataFrame:
-    """Models x test sets matrix of `metric` from {(model, test_set): (labels, scores)}."""
+    """Models x test sets matrix of `metric` from {(model, test_set): (labels, scores)}.
+
+    Parameters
+    ----------
+    scores
+        ``{(model, test_set): (labels, scores)}``.
+    metric
+        ``auROC``, ``auPRC`` or ``pAUROC_std``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``model``, columns ``test set``, in first-seen order; nan for missing pairs.
+    """
     fn = {"auROC": auroc, "auPRC": auprc, "pAUROC_std": lambda a, b: partial_auroc(a, b, 0.1, True)}.get(metric)
     if fn is None:
         raise ConfigError(f"cross matrices support auROC, auPRC, pAUROC_std; got {metric!r}")
@@ -229,7 +422,22 @@ def cross_matrix(
 
 
 def calibration(y, p, bins: int = 10) -> pd.DataFrame:
-    """Reliability table: per probability bin, mean predicted probability and observed positive rate."""
+    """Reliability table: per probability bin, mean predicted probability and observed positive rate.
+
+    Parameters
+    ----------
+    y
+        0/1 labels.
+    p
+        Probabilities in [0, 1].
+    bins
+        Equal-width bins over [0, 1].
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``bin, lo, hi, n, mean_pred, frac_pos`` for the non-empty bins.
+    """
     y, p = _check(y, p)
     if p.min() < 0 or p.max() > 1:
         raise ConfigError("calibration needs probabilities in [0, 1] (apply a sigmoid to logits first)")

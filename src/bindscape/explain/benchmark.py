@@ -54,6 +54,17 @@ class BenchmarkConfig:
 
     @classmethod
     def tiny(cls, **kw) -> BenchmarkConfig:
+        """A small, fast configuration (tests and smoke runs).
+
+        Parameters
+        ----------
+        **kw
+            Fields that override the tiny defaults.
+
+        Returns
+        -------
+        BenchmarkConfig
+        """
         base = dict(n_train=600, n_val=100, n_eval=12, length=100, epochs=3, batch_size=64, lr=1e-2,
                     model_params={"channels": 16, "hidden": 16, "dilations": [1], "stem_kernel": 9},
                     n_steps=8, n_baselines=4)
@@ -64,7 +75,29 @@ class BenchmarkConfig:
 def simulate_sequences(n: int, *, length: int = 200, lam: float = 1.5, max_context: int = 3, gc: float = 0.41,
                        seed: int = 0) -> dict:
     """Half positives, half negatives. Returns ``x`` (n, 4, L) one-hot float32, ``y`` (n,), ``core`` and
-    ``context`` bool masks (n, L), and ``sites``: a table of planted motifs (seq, kind, start, end, strand)."""
+    ``context`` bool masks (n, L), and ``sites``: a table of planted motifs (seq, kind, start, end, strand).
+
+    Parameters
+    ----------
+    n
+        Number of sequences.
+    length
+        Sequence length L.
+    lam
+        Poisson mean of the number of context (TAL1) motifs in a positive.
+    max_context
+        Context motifs per positive are redrawn until in 1..max_context.
+    gc
+        GC fraction of the random background.
+    seed
+        Seed of every draw.
+
+    Returns
+    -------
+    dict
+        As above; every sequence has the core (GATA1) motif at its centre, positives also context motifs.
+        The ``sites`` table's columns are ``seq, kind, start, end``.
+    """
     from bindscape.simulate.binding import load_site_motif as load_motif
     from bindscape.simulate.binding import plant_motif
 
@@ -174,7 +207,24 @@ def train_model(x: np.ndarray, y: np.ndarray, *, x_val=None, y_val=None, model_p
 
 def score_attributions(scores: np.ndarray, core: np.ndarray, context: np.ndarray, sites: pd.DataFrame | None = None,
                        *, top_frac: float = 0.05) -> dict:
-    """The four quality metrics of per-position `scores` (n, L) against the planted masks (see module doc)."""
+    """The four quality metrics of per-position `scores` (n, L) against the planted masks (see module doc).
+
+    Parameters
+    ----------
+    scores
+        ``(n, L)`` per-position attribution scores.
+    core, context
+        ``(n, L)`` bool masks of the core and context motifs (core bases are left out of the ranking).
+    sites
+        Planted motif table (``seq, kind, start, end``) for the recall (None: recall is NaN).
+    top_frac
+        Share of the non-core bases counted as top-ranked.
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``recall``, ``auroc``, ``snr``.
+    """
     from sklearn.metrics import roc_auc_score
 
     s = np.asarray(scores, dtype=np.float64)
@@ -208,7 +258,20 @@ def score_attributions(scores: np.ndarray, core: np.ndarray, context: np.ndarray
 
 def run_benchmark(cfg: BenchmarkConfig | None = None, *, progress: bool = False) -> pd.DataFrame:
     """Simulate, train, attribute with every method in `cfg.methods`, score. Returns one row per method with
-    the columns of `METRICS`; ``df.attrs`` holds the config, the model's validation auROC and timings."""
+    the columns of `METRICS`; ``df.attrs`` holds the config, the model's validation auROC and timings.
+
+    Parameters
+    ----------
+    cfg
+        The benchmark settings (None: the full default benchmark).
+    progress
+        Print each method's metrics as it finishes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``method, runtime_s, accuracy, recall, auroc, snr``.
+    """
     import torch
 
     cfg = cfg or BenchmarkConfig()

@@ -31,16 +31,19 @@ class Pattern:
 
     @property
     def trimmed_ppm(self) -> np.ndarray:
+        """The PPM's columns inside `trim`."""
         s, e = self.trim
         return self.ppm[:, s:e]
 
     @property
     def trimmed_cwm(self) -> np.ndarray:
+        """The CWM's columns inside `trim`."""
         s, e = self.trim
         return self.cwm[:, s:e]
 
     @property
     def consensus(self) -> str:
+        """The most frequent base of each trimmed PPM column."""
         return "".join("ACGT"[i] for i in self.trimmed_ppm.argmax(axis=0))
 
 
@@ -56,7 +59,38 @@ def run_modisco(x, hypothetical, *, max_seqlets: int = 2000, window: int = 21, f
     """TF-MoDISco on one-hot `x` ``(N, 4, L)`` and hypothetical contributions ``(N, 4, L)``.
 
     Returns patterns sorted by seqlet count (positive metacluster first). Raises `NotEnoughDataError` when
-    no pattern is found (too few sequences or flat attributions)."""
+    no pattern is found (too few sequences or flat attributions).
+
+    Parameters
+    ----------
+    x
+        ``(N, 4, L)`` one-hot sequences.
+    hypothetical
+        ``(N, 4, L)`` hypothetical contributions of the same sequences.
+    max_seqlets
+        Most seqlets per metacluster.
+    window
+        Sliding window size of the seqlet search.
+    flank
+        Flank added on each side of a seqlet.
+    min_metacluster_size
+        Smallest metacluster kept.
+    n_leiden_runs
+        Leiden clustering restarts.
+    final_min_cluster_size
+        Smallest final pattern (seqlets).
+    trim_frac
+        A pattern is trimmed to the columns whose total |CWM| is at least this share of the largest (plus one
+        column each side).
+    random_state
+        NumPy seed set before the run.
+    verbose
+        Let TF-MoDISco print its progress.
+
+    Returns
+    -------
+    list[Pattern]
+    """
     import modiscolite
 
     x = np.asarray(x, dtype=np.float32)
@@ -88,7 +122,18 @@ def run_modisco(x, hypothetical, *, max_seqlets: int = 2000, window: int = 21, f
 
 def load_database(database=None) -> list:
     """Motif collection for annotation: None = JASPAR CORE (pyjaspar, offline), a MEME/JASPAR file, or a
-    list of `bindscape.motifs.Motif`."""
+    list of `bindscape.motifs.Motif`.
+
+    Parameters
+    ----------
+    database
+        See above; the strings ``jaspar`` / ``jaspar_core`` also mean JASPAR CORE.
+
+    Returns
+    -------
+    list
+        The motifs.
+    """
     from bindscape.motifs import read_motifs
     from bindscape.motifs.load import load_jaspar, search_jaspar
 
@@ -101,6 +146,18 @@ def load_database(database=None) -> list:
 
 
 def bh_qvalues(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg q-values.
+
+    Parameters
+    ----------
+    p
+        P-values.
+
+    Returns
+    -------
+    numpy.ndarray
+        q-values in the input order, at most 1.
+    """
     p = np.asarray(p, dtype=float)
     n = len(p)
     if n == 0:
@@ -117,7 +174,24 @@ def annotate_patterns(patterns: list[Pattern], database=None, *, n: int = 3, tri
     """Tomtom matches of each pattern (its trimmed PPM) against `database` (see `load_database`).
 
     Returns the `n` best matches per pattern: pattern, n_seqlets, consensus, rank, target, target_id, p, q
-    (BH over all targets of that pattern), offset, strand."""
+    (BH over all targets of that pattern), offset, strand.
+
+    Parameters
+    ----------
+    patterns
+        TF-MoDISco patterns (`run_modisco`).
+    database
+        A list of motifs, or anything `load_database` takes.
+    n
+        Best matches kept per pattern.
+    trimmed
+        Compare the trimmed PPM (False: the full one).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows in pattern order, then rank.
+    """
     from bindscape.motifs import tomtom
 
     db = load_database(database) if not isinstance(database, list) else database
@@ -144,7 +218,21 @@ def annotate_patterns(patterns: list[Pattern], database=None, *, n: int = 3, tri
 
 def find_match(annotation: pd.DataFrame, motif_id: str, *, top_patterns: int | None = None) -> pd.Series | None:
     """The best row (lowest q) where `motif_id` (e.g. ``MA0363``, version optional) matches a pattern among
-    the first `top_patterns` patterns; None when it never matches."""
+    the first `top_patterns` patterns; None when it never matches.
+
+    Parameters
+    ----------
+    annotation
+        An `annotate_patterns` table.
+    motif_id
+        JASPAR ID (compared without version) or, failing that, the target name.
+    top_patterns
+        Only look at the first this many patterns (None: all).
+
+    Returns
+    -------
+    pandas.Series or None
+    """
     df = annotation
     if top_patterns is not None:
         keep = list(dict.fromkeys(df["pattern"]))[:top_patterns]

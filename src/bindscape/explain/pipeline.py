@@ -21,7 +21,30 @@ from bindscape.explain.attributions import attribute, check_method, hypothetical
 def select_true_positives(model, dataset, *, split: str | None = "test", n: int = 500, label_column: str = "label",
                           batch_size: int = 256, rc_average: bool = True):
     """One-hot windows of the `n` label-1 regions with the highest predicted probability, plus their rows
-    (with a ``prob`` column). `split` None or ``"all"`` uses every split."""
+    (with a ``prob`` column). `split` None or ``"all"`` uses every split.
+
+    Parameters
+    ----------
+    model
+        The model (put in eval mode).
+    dataset
+        The loaded dataset.
+    split
+        See above.
+    n
+        Number of windows kept.
+    label_column
+        Label column; a row is positive when its label is above 0.5.
+    batch_size
+        Windows per prediction batch.
+    rc_average
+        Average the predictions of both strands.
+
+    Returns
+    -------
+    tuple[numpy.ndarray, pandas.DataFrame]
+        ``(n, 4, L)`` float32 one-hot, highest probability first, and their region rows.
+    """
     from bindscape.train import predict_proba, torch_dataset
 
     split = None if split in (None, "all") else split
@@ -48,7 +71,22 @@ def select_true_positives(model, dataset, *, split: str | None = "test", n: int 
 
 def core_mask_from_motif(x: np.ndarray, motif, *, flank: int = 0) -> np.ndarray:
     """Bool (N, L) marking each sequence's best match (either strand) of `motif` (a `bindscape.motifs.Motif`
-    or a (4, W) log-odds matrix), widened by `flank` bases: AgentBind's core motif to exclude."""
+    or a (4, W) log-odds matrix), widened by `flank` bases: AgentBind's core motif to exclude.
+
+    Parameters
+    ----------
+    x
+        ``(N, 4, L)`` one-hot sequences.
+    motif
+        See above (a Motif is converted with its default pseudocount).
+    flank
+        Bases added on each side of the match.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, L)`` bool.
+    """
     pwm = motif.to_pwm() if hasattr(motif, "to_pwm") else np.asarray(motif, dtype=float)
     x = np.asarray(x, dtype=np.float32)
     N, _, L = x.shape
@@ -74,7 +112,59 @@ def explain_run(checkpoint, *, method: str = "deeplift_shap", dataset=None, spli
                 device=None, random_state: int = 0) -> dict:
     """Run attributions (+ MoDISco/Tomtom, + k-mer enrichment) for a checkpoint. Returns a dict with
     ``x``, ``attributions``, ``scores``, ``regions``, ``tracks`` and, when asked, ``patterns``,
-    ``annotation`` (Tomtom table) and ``kmers`` (enrichment table), plus ``timings`` and ``meta``."""
+    ``annotation`` (Tomtom table) and ``kmers`` (enrichment table), plus ``timings`` and ``meta``.
+
+    Parameters
+    ----------
+    checkpoint
+        The model checkpoint.
+    method
+        Attribution method (`bindscape.explain.attributions.METHODS` or an alias).
+    dataset
+        Dataset folder (None: the one recorded in the checkpoint).
+    split
+        Split the true positives come from (None or ``all``: every split).
+    n
+        Number of top-scoring true positives explained.
+    target
+        Output (logit) index explained.
+    batch_size
+        Sequences per attribution batch.
+    rc_average
+        Average attributions over both strands.
+    modisco
+        Also run TF-MoDISco on hypothetical contributions.
+    modisco_method
+        Attribution method for MoDISco (None: `method`).
+    motifs
+        Motif database for the Tomtom annotation (see `load_database`).
+    annotate
+        Annotate the MoDISco patterns with Tomtom.
+    kmers
+        Also compute k-mer enrichment in the top-scoring windows.
+    k, top_frac
+        k-mer length and top share of windows (`kmer_enrichment`).
+    core_motif
+        Motif (anything `load_motif` takes) whose best match is excluded from the k-mer windows.
+    tss
+        TSS intervals (table or BED path): k-mer enrichment per proximal/distal group.
+    tss_distance
+        Largest distance (bp) of a proximal region's centre from a TSS.
+    n_steps, n_baselines
+        IG/EIG steps and shuffled references per sequence (`attribute`).
+    max_seqlets
+        Most seqlets per MoDISco metacluster.
+    n_tracks
+        Number of top sequences given as score tracks.
+    device
+        Where to compute attributions (None: the model's device).
+    random_state
+        Seed of shuffled references and MoDISco.
+
+    Returns
+    -------
+    dict
+    """
     from bindscape.data.dataset import load_dataset
     from bindscape.train import load_checkpoint
 
@@ -145,7 +235,20 @@ def explain_run(checkpoint, *, method: str = "deeplift_shap", dataset=None, spli
 
 def write_outputs(result: dict, out_dir) -> list[Path]:
     """Write a result of `explain_run` into `out_dir` (atomically): attributions.npz, regions.tsv and, when
-    present, modisco_patterns.tsv, modisco_cwms.npz, kmers.tsv; summary.json. Returns the paths."""
+    present, modisco_patterns.tsv, modisco_cwms.npz, kmers.tsv; summary.json. Returns the paths.
+
+    Parameters
+    ----------
+    result
+        What `explain_run` returned.
+    out_dir
+        Output folder (created if missing).
+
+    Returns
+    -------
+    list[Path]
+        The files written, summary.json last.
+    """
     from bindscape._util import atomic_path
 
     out = Path(out_dir)

@@ -82,7 +82,17 @@ class ChecksumError(InputError):
 
 
 def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """The download cache: `explicit` > ``$BINDSCAPE_DOWNLOADS`` > ``~/.cache/bindscape/downloads``."""
+    """The download cache: `explicit` > ``$BINDSCAPE_DOWNLOADS`` > ``~/.cache/bindscape/downloads``.
+
+    Parameters
+    ----------
+    explicit
+        A folder given by the caller (None or empty: look further); ``~`` is expanded.
+
+    Returns
+    -------
+    Path
+    """
     if explicit:
         return Path(explicit).expanduser()
     env = os.environ.get("BINDSCAPE_DOWNLOADS")
@@ -92,7 +102,18 @@ def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
 
 
 def base_url(kind: str) -> str:
-    """The base URL for 'ucsc' | 'encode' | 'blacklist', from its environment variable or the default."""
+    """The base URL for 'ucsc' | 'encode' | 'blacklist', from its environment variable or the default.
+
+    Parameters
+    ----------
+    kind
+        ``ucsc``, ``encode`` or ``blacklist``; the variable is ``BINDSCAPE_<KIND>_URL``.
+
+    Returns
+    -------
+    str
+        The URL without a trailing slash.
+    """
     defaults = {"ucsc": DEFAULT_UCSC_URL, "encode": DEFAULT_ENCODE_URL, "blacklist": DEFAULT_BLACKLIST_URL}
     if kind not in defaults:
         raise ValueError(f"unknown resource kind {kind!r}")
@@ -159,7 +180,24 @@ def _open(url: str, *, headers: dict[str, str] | None = None, timeout: float = 6
 
 def fetch_bytes(url: str, *, timeout: float = 60, headers: dict[str, str] | None = None,
                 missing_ok: bool = False) -> bytes | None:
-    """GET a small resource into memory. With `missing_ok`, a 404 returns None instead of raising."""
+    """GET a small resource into memory. With `missing_ok`, a 404 returns None instead of raising.
+
+    Parameters
+    ----------
+    url
+        The URL.
+    timeout
+        Socket timeout in seconds.
+    headers
+        Extra request headers, added to a bindscape User-Agent (which they may replace).
+    missing_ok
+        Return None on HTTP 404.
+
+    Returns
+    -------
+    bytes or None
+        The response body.
+    """
     try:
         with _open(url, headers=headers, timeout=timeout) as resp:
             return resp.read()
@@ -204,7 +242,19 @@ def _expected(sha256: str | None, md5: str | None) -> dict[str, str]:
 
 
 def verify(path: str | os.PathLike, *, sha256: str | None = None, md5: str | None = None) -> bool:
-    """True when the file exists and matches every digest given (True as well when none is given)."""
+    """True when the file exists and matches every digest given (True as well when none is given).
+
+    Parameters
+    ----------
+    path
+        The file.
+    sha256, md5
+        Expected hex digests (case-insensitive; a malformed one is a `ConfigError`).
+
+    Returns
+    -------
+    bool
+    """
     path = Path(path)
     if not path.is_file():
         return False
@@ -433,7 +483,18 @@ class GenomeFiles:
 
 
 def parse_md5sum(text: str) -> dict[str, str]:
-    """``{file name: md5}`` from an ``md5sum`` listing (``HEX  NAME`` or ``HEX *NAME`` lines)."""
+    """``{file name: md5}`` from an ``md5sum`` listing (``HEX  NAME`` or ``HEX *NAME`` lines).
+
+    Parameters
+    ----------
+    text
+        The listing; other lines are ignored.
+
+    Returns
+    -------
+    dict[str, str]
+        Base file name -> lower-case md5.
+    """
     out = {}
     for line in text.splitlines():
         m = re.match(r"^\s*([0-9a-fA-F]{32})\s+\*?(\S.*?)\s*$", line)
@@ -443,6 +504,17 @@ def parse_md5sum(text: str) -> dict[str, str]:
 
 
 def check_genome_name(name: str) -> str:
+    """A known UCSC genome name, spelled as in `GENOMES` (a `ConfigError` for others).
+
+    Parameters
+    ----------
+    name
+        Assembly name, case-insensitive (``hg38``, ``mm10``, ...).
+
+    Returns
+    -------
+    str
+    """
     if name in GENOMES:
         return name
     by_lower = {g.lower(): g for g in GENOMES}
@@ -459,6 +531,21 @@ def fetch_genome(name: str, *, out: str | os.PathLike | None = None, cache: str 
     """Download a UCSC genome (``NAME.fa.gz`` + ``NAME.chrom.sizes``) into `out` (a folder) or the cache.
 
     UCSC's ``md5sum.txt`` in the same folder is fetched and the FASTA verified against it when present.
+
+    Parameters
+    ----------
+    name
+        UCSC assembly name (`check_genome_name`).
+    out
+        Destination folder (None: ``CACHE/genomes/NAME``).
+    cache
+        Download cache root (`cache_dir`).
+    resume, force, progress, timeout
+        As in `download`.
+
+    Returns
+    -------
+    GenomeFiles
     """
     name = check_genome_name(name)
     folder = Path(out).expanduser() if out is not None else cache_dir(cache) / "genomes" / name
@@ -475,6 +562,18 @@ def fetch_genome(name: str, *, out: str | os.PathLike | None = None, cache: str 
 
 
 def check_accession(accession: str) -> str:
+    """An ENCODE file accession (``ENCFF`` + 6 letters/digits), normalised; a `ConfigError` otherwise.
+
+    Parameters
+    ----------
+    accession
+        The accession as given (surrounding spaces and case do not matter).
+
+    Returns
+    -------
+    str
+        Stripped and upper-cased.
+    """
     acc = accession.strip().upper()
     if not ENCODE_ACCESSION.match(acc):
         raise ConfigError(
@@ -498,7 +597,24 @@ class EncodeFile:
 def fetch_encode(accession: str, *, out: str | os.PathLike | None = None,
                  cache: str | os.PathLike | None = None, resume: bool = True, progress: bool = True,
                  timeout: float = 60, force: bool = False) -> EncodeFile:
-    """Download an ENCODE file by accession (``ENCFF...``), md5- and size-verified against its metadata."""
+    """Download an ENCODE file by accession (``ENCFF...``), md5- and size-verified against its metadata.
+
+    Parameters
+    ----------
+    accession
+        ENCODE file accession (`check_accession`).
+    out
+        Destination file, or folder (existing, or ending with a separator); None: ``CACHE/encode/``.
+    cache
+        Download cache root (`cache_dir`).
+    resume, force, progress, timeout
+        As in `download`.
+
+    Returns
+    -------
+    EncodeFile
+        The file, its accession and metadata (also written next to it as ``ACCESSION.json``).
+    """
     acc = check_accession(accession)
     base = base_url("encode")
     meta_url = f"{base}/files/{acc}/?format=json"
@@ -534,6 +650,17 @@ def fetch_encode(accession: str, *, out: str | os.PathLike | None = None,
 
 
 def check_blacklist_name(assembly: str) -> str:
+    """`assembly` when an ENCODE blacklist v2 exists for it (`BLACKLISTS`); a `ConfigError` otherwise.
+
+    Parameters
+    ----------
+    assembly
+        Assembly name, exact spelling (``hg38``, ``mm10``, ...).
+
+    Returns
+    -------
+    str
+    """
     if assembly in BLACKLISTS:
         return assembly
     raise ConfigError(f"no ENCODE blacklist v2 for {assembly!r}; available: {', '.join(BLACKLISTS)}",
@@ -543,7 +670,24 @@ def check_blacklist_name(assembly: str) -> str:
 def fetch_blacklist(assembly: str, *, out: str | os.PathLike | None = None,
                     cache: str | os.PathLike | None = None, resume: bool = True, progress: bool = True,
                     timeout: float = 60, force: bool = False) -> Path:
-    """Download the ENCODE blacklist v2 (Boyle-Lab/Blacklist) for `assembly` as a .bed.gz."""
+    """Download the ENCODE blacklist v2 (Boyle-Lab/Blacklist) for `assembly` as a .bed.gz.
+
+    Parameters
+    ----------
+    assembly
+        Assembly name (`check_blacklist_name`).
+    out
+        Destination file, or folder (existing, or ending with a separator); None: ``CACHE/blacklist/``.
+    cache
+        Download cache root (`cache_dir`).
+    resume, force, progress, timeout
+        As in `download`.
+
+    Returns
+    -------
+    Path
+        The downloaded file.
+    """
     assembly = check_blacklist_name(assembly)
     fname = BLACKLISTS[assembly]
     dest = _resolve_dest(out, cache_dir(cache) / "blacklist", fname)
@@ -554,7 +698,26 @@ def fetch_blacklist(assembly: str, *, out: str | os.PathLike | None = None,
 def fetch_url(url: str, *, out: str | os.PathLike | None = None, cache: str | os.PathLike | None = None,
               sha256: str | None = None, md5: str | None = None, resume: bool = True, progress: bool = True,
               timeout: float = 60, force: bool = False) -> Path:
-    """Download any http(s)/ftp URL into `out` or ``CACHE/url/``, verified when a digest is given."""
+    """Download any http(s)/ftp URL into `out` or ``CACHE/url/``, verified when a digest is given.
+
+    Parameters
+    ----------
+    url
+        A full http(s):// or ftp:// URL.
+    out
+        Destination file, or folder (existing, or ending with a separator); None: ``CACHE/url/``.
+    cache
+        Download cache root (`cache_dir`).
+    sha256, md5
+        Expected hex digests (None: not checked).
+    resume, force, progress, timeout
+        As in `download`.
+
+    Returns
+    -------
+    Path
+        The downloaded file, named after the URL's last path part.
+    """
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https", "ftp") or not parts.netloc:
         raise ConfigError(f"not a downloadable URL: {url!r}", hint="give a full http(s):// or ftp:// URL")

@@ -84,14 +84,35 @@ _STRIP = b"\r\n\t \x0b\x0c"
 
 # ------------------------------------------------------------------------------------ plain functions
 def encode(seq: str | bytes) -> np.ndarray:
-    """Sequence -> uint8 codes (A=0, C=1, G=2, T=3, anything else=4); case-insensitive."""
+    """Sequence -> uint8 codes (A=0, C=1, G=2, T=3, anything else=4); case-insensitive.
+
+    Parameters
+    ----------
+    seq
+        DNA as text or ASCII bytes (non-ASCII characters become N).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(seq),)`` uint8.
+    """
     if isinstance(seq, str):
         seq = seq.encode("ascii", "replace")
     return _ENCODE[np.frombuffer(seq, dtype=np.uint8)]
 
 
 def decode(codes) -> str | list[str]:
-    """uint8 codes -> upper-case 'ACGTN' string (a list of strings for a 2-D array)."""
+    """uint8 codes -> upper-case 'ACGTN' string (a list of strings for a 2-D array).
+
+    Parameters
+    ----------
+    codes
+        ``(L,)`` or ``(N, L)`` base codes; codes above 4 decode as N.
+
+    Returns
+    -------
+    str or list[str]
+    """
     codes = np.asarray(codes)
     if codes.ndim == 2:
         return [decode(row) for row in codes]
@@ -99,7 +120,18 @@ def decode(codes) -> str | list[str]:
 
 
 def onehot(codes) -> np.ndarray:
-    """Codes (N, L) -> float32 (N, 4, L), or (L,) -> (4, L); N (code 4) is an all-zero column."""
+    """Codes (N, L) -> float32 (N, 4, L), or (L,) -> (4, L); N (code 4) is an all-zero column.
+
+    Parameters
+    ----------
+    codes
+        ``(L,)`` or ``(N, L)`` base codes.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 one-hot, channels A, C, G, T.
+    """
     codes = np.asarray(codes)
     chan = np.arange(4, dtype=codes.dtype if codes.dtype.kind in "iu" else np.int64)
     if codes.ndim == 1:
@@ -110,13 +142,35 @@ def onehot(codes) -> np.ndarray:
 
 
 def reverse_complement_codes(codes) -> np.ndarray:
-    """Reverse complement of codes along the last axis (A<->T, C<->G, N stays N)."""
+    """Reverse complement of codes along the last axis (A<->T, C<->G, N stays N).
+
+    Parameters
+    ----------
+    codes
+        Base codes of any shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        Contiguous uint8 array of the same shape.
+    """
     codes = np.asarray(codes)
     return np.ascontiguousarray(_COMP[codes.astype(np.uint8, copy=False)][..., ::-1])
 
 
 def default_cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """`cache_dir` > $BINDSCAPE_CACHE > ~/.cache/bindscape/genomes."""
+    """`cache_dir` > $BINDSCAPE_CACHE > ~/.cache/bindscape/genomes.
+
+    Parameters
+    ----------
+    cache_dir
+        An explicit cache root (None: look further); ``~`` is expanded.
+
+    Returns
+    -------
+    Path
+        The genome cache root.
+    """
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
     env = os.environ.get("BINDSCAPE_CACHE")
@@ -633,14 +687,17 @@ class Genome:
     # -- basic properties ----------------------------------------------------------------------------
     @property
     def chroms(self) -> list[str]:
+        """Chromosome names in FASTA order."""
         return self._chroms
 
     @property
     def sizes(self) -> dict[str, int]:
+        """Chromosome -> length in bp."""
         return self._sizes
 
     @property
     def has_repeats(self) -> bool:
+        """True when the FASTA has any lower-case (soft-masked) base."""
         return self._has_repeats
 
     def __len__(self) -> int:
@@ -657,12 +714,34 @@ class Genome:
         )
 
     def codes(self, chrom: str) -> np.ndarray:
-        """uint8 codes of a whole chromosome (read-only memmap)."""
+        """uint8 codes of a whole chromosome (read-only memmap).
+
+        Parameters
+        ----------
+        chrom
+            Chromosome name (unknown: an error).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(size,)`` uint8 codes (A=0 C=1 G=2 T=3 N=4).
+        """
         self._check_chrom(chrom)
         return self._array(chrom, "codes")
 
     def repeat_mask(self, chrom: str) -> np.ndarray:
-        """bool per base: True where the FASTA had lower case (soft-masked repeat)."""
+        """bool per base: True where the FASTA had lower case (soft-masked repeat).
+
+        Parameters
+        ----------
+        chrom
+            Chromosome name (unknown: an error).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(size,)`` bool.
+        """
         self._check_chrom(chrom)
         n = self._sizes[chrom]
         if n == 0:
@@ -819,7 +898,28 @@ class Genome:
         self, chroms: Sequence[str] | str, starts, length: int | None = None, ends=None, *, pad: bool = False,
         rc=None,
     ) -> np.ndarray:
-        """uint8 codes (N, L) of N equal-length intervals; `rc` (bool per row) reverse-complements rows."""
+        """uint8 codes (N, L) of N equal-length intervals; `rc` (bool per row) reverse-complements rows.
+
+        Parameters
+        ----------
+        chroms
+            One chromosome name for all rows, or one per row.
+        starts
+            0-based starts (a scalar or one per row).
+        length
+            Interval length L (or give `ends`).
+        ends
+            Interval ends; all ``ends - starts`` must be equal.
+        pad
+            Fill positions outside the chromosome with N instead of raising.
+        rc
+            Reverse-complement flag, one per row or a single one for all (None: none).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N, L)`` uint8 codes.
+        """
         cidx, starts, L, rcs, n = self._prepare(chroms, starts, length, ends, pad, rc, fixed=True)
         return self._fill("codes", cidx, starts, rcs, n, np.empty((n, L), dtype=np.uint8))
 
@@ -831,6 +931,18 @@ class Genome:
 
         `out`: a C-contiguous float32 (N, 4, L) array to fill (reusing one buffer per batch saves the
         page faults of a fresh allocation).
+
+        Parameters
+        ----------
+        chroms, starts, length, ends, pad, rc
+            As in `fetch_codes`.
+        out
+            See above (None: a new array).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N, 4, L)`` float32 (`out` when given).
         """
         cidx, starts, L, rcs, n = self._prepare(chroms, starts, length, ends, pad, rc, fixed=True)
         if out is None:
@@ -842,7 +954,23 @@ class Genome:
     def fetch_strings(
         self, chroms: Sequence[str] | str, starts, ends, *, pad: bool = False, rc=None
     ) -> list[str]:
-        """Upper-case 'ACGTN' strings of intervals (lengths may differ)."""
+        """Upper-case 'ACGTN' strings of intervals (lengths may differ).
+
+        Parameters
+        ----------
+        chroms
+            One chromosome name for all rows, or one per row.
+        starts, ends
+            0-based half-open intervals.
+        pad
+            Fill positions outside the chromosome with N instead of raising.
+        rc
+            Reverse-complement flag, one per row or a single one for all (None: none).
+
+        Returns
+        -------
+        list[str]
+        """
         cidx, starts, lengths, rcs, n = self._prepare(chroms, starts, None, ends, pad, rc, fixed=False)
         out: list[str] = []
         for i in range(n):
@@ -882,19 +1010,54 @@ class Genome:
         return b - a, lengths
 
     def gc_fraction(self, chroms, starts, ends) -> np.ndarray:
-        """(G+C) / non-N bases per interval (NaN when all N or empty)."""
+        """(G+C) / non-N bases per interval (NaN when all N or empty).
+
+        Parameters
+        ----------
+        chroms
+            One chromosome name for all rows, or one per row.
+        starts, ends
+            0-based half-open intervals inside their chromosome.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N,)`` float64.
+        """
         cnt, lengths = self._interval_counts(chroms, starts, ends)
         with np.errstate(invalid="ignore", divide="ignore"):
             return cnt[:, 0] / (lengths - cnt[:, 1]).astype(np.float64)
 
     def repeat_fraction(self, chroms, starts, ends) -> np.ndarray:
-        """Soft-masked (lower-case) fraction per interval (NaN when empty)."""
+        """Soft-masked (lower-case) fraction per interval (NaN when empty).
+
+        Parameters
+        ----------
+        chroms, starts, ends
+            As in `gc_fraction`.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N,)`` float64.
+        """
         cnt, lengths = self._interval_counts(chroms, starts, ends)
         with np.errstate(invalid="ignore", divide="ignore"):
             return cnt[:, 2] / lengths.astype(np.float64)
 
     def n_fraction(self, chroms, starts, ends) -> np.ndarray:
-        """N fraction per interval (NaN when empty)."""
+        """N fraction per interval (NaN when empty).
+
+        Parameters
+        ----------
+        chroms, starts, ends
+            As in `gc_fraction`.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N,)`` float64.
+        """
         cnt, lengths = self._interval_counts(chroms, starts, ends)
         with np.errstate(invalid="ignore", divide="ignore"):
             return cnt[:, 1] / lengths.astype(np.float64)

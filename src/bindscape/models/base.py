@@ -44,15 +44,24 @@ class BindscapeModel(nn.Module):
     # -- length rules ---------------------------------------------------------------------------------
     @property
     def min_length(self) -> int:
+        """Shortest input length in bp the architecture can take."""
         return 1
 
     @property
     def input_length_rule(self) -> str:
+        """The accepted input lengths, in words (for error messages and hints)."""
         if self.fixed_length:
             return f"exactly {self.length} bp (the length the model was built for)"
         return f"any length >= {self.min_length} bp"
 
     def check_length(self, length: int) -> None:
+        """Raise `InputLengthError` when the model cannot take sequences of `length` bp.
+
+        Parameters
+        ----------
+        length
+            Input length in bp: must equal `length` for fixed-length models, else be >= `min_length`.
+        """
         ok = length == self.length if self.fixed_length else length >= self.min_length
         if not ok:
             raise InputLengthError(
@@ -68,10 +77,23 @@ class BindscapeModel(nn.Module):
 
     # -- API ------------------------------------------------------------------------------------------
     def embed(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        """The trunk: one embedding vector per sequence (subclasses implement it).
+
+        Parameters
+        ----------
+        x
+            ``(N, 4, L)`` one-hot DNA.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, D)`` embeddings, the input of `head`.
+        """
         raise NotImplementedError
 
     @property
     def embed_dim(self) -> int:
+        """D, the embedding size (found by embedding one all-zero sequence)."""
         with torch.no_grad():
             was = self.training
             self.eval()
@@ -80,10 +102,33 @@ class BindscapeModel(nn.Module):
         return int(d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of one-hot sequences: ``head(embed(x))`` after checking the input shape and length.
+
+        Parameters
+        ----------
+        x
+            ``(N, 4, L)`` one-hot DNA.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, n_outputs)`` logits.
+        """
         self._check_input(x)
         return self.head(self.embed(x))
 
     def n_parameters(self, trainable_only: bool = False) -> int:
+        """Number of scalar parameters.
+
+        Parameters
+        ----------
+        trainable_only
+            Count only parameters that require gradients (not frozen ones).
+
+        Returns
+        -------
+        int
+        """
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     def hparams(self) -> dict:

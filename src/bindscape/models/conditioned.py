@@ -47,13 +47,37 @@ class ConditionedModel(ConditionMixin, BindscapeModel):
 
     @property
     def min_length(self) -> int:
+        """Shortest input length in bp (the fixed window length is checked by `check_length`)."""
         return 1
 
     def check_length(self, length: int) -> None:
+        """Raise `InputLengthError` unless `length` is the window length the model predicts.
+
+        Parameters
+        ----------
+        length
+            Input length in bp.
+        """
         if length != self.length:
             raise InputLengthError(f"model 'conditioned' predicts {self.length} bp windows, got {length} bp")
 
     def embed(self, x, tf=None, cell=None, tf_vec=None, cell_vec=None) -> torch.Tensor:
+        """The decoder's hidden vector: inner embedding combined with the condition (and mean tracks).
+
+        Parameters
+        ----------
+        x
+            ``(N, 4 + n_tracks, L)``: one-hot DNA then track channels.
+        tf, cell
+            TF and cell-type indices, a scalar or ``(N,)`` (None: index 0).
+        tf_vec, cell_vec
+            Explicit embedding vectors, ``(d,)`` or ``(N, d)``, used instead of the indices.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, hidden)``.
+        """
         if x.dim() != 3 or x.shape[1] != 4 + self.n_tracks:
             raise InputLengthError(f"model 'conditioned' expects input (N, {4 + self.n_tracks}, L), got {tuple(x.shape)}")
         self.check_length(int(x.shape[-1]))
@@ -66,8 +90,21 @@ class ConditionedModel(ConditionMixin, BindscapeModel):
         return self.decoder(h)
 
     def forward(self, x, tf=None, cell=None, tf_vec=None, cell_vec=None) -> torch.Tensor:
+        """Per-bp logits for one condition per row.
+
+        Parameters
+        ----------
+        x, tf, cell, tf_vec, cell_vec
+            As in `embed`.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, L)`` logits.
+        """
         return self.head(self.embed(x, tf, cell, tf_vec, cell_vec))
 
     @property
     def embed_dim(self) -> int:
+        """The decoder's hidden size."""
         return int(self._hparams["hidden"])

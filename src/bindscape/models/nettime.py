@@ -42,7 +42,24 @@ class ConditionMixin:
         self.cell_embedding = nn.Embedding(max(n_cells, 1), d_cell) if d_cell else None
 
     def condition_vector(self, n: int, tf=None, cell=None, tf_vec=None, cell_vec=None, device=None) -> torch.Tensor:
-        """Concatenated [TF, cell] embedding (N, d_tf + d_cell); explicit vectors (d,) or (N, d) win."""
+        """Concatenated [TF, cell] embedding (N, d_tf + d_cell); explicit vectors (d,) or (N, d) win.
+
+        Parameters
+        ----------
+        n
+            Number of rows N.
+        tf, cell
+            TF and cell-type indices, a scalar or ``(N,)`` (None: index 0).
+        tf_vec, cell_vec
+            Explicit embedding vectors, used instead of the indices.
+        device
+            Device of the result.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, d_tf + d_cell)`` (parts whose embedding size is 0 left out; ``(N, 0)`` when both are).
+        """
         parts = []
         for emb, idx, vec in ((self.tf_embedding, tf, tf_vec), (self.cell_embedding, cell, cell_vec)):
             if emb is None:
@@ -103,6 +120,7 @@ class NetTIME(ConditionMixin, BindscapeModel):
 
     @property
     def min_length(self) -> int:
+        """Shortest accepted input: the pooling width before the GRU."""
         return max(self._pool, 1)
 
     def _check(self, x):
@@ -112,13 +130,39 @@ class NetTIME(ConditionMixin, BindscapeModel):
         self.check_length(int(x.shape[-1]))
 
     def h0(self, n: int, tf=None, cell=None, tf_vec=None, cell_vec=None, device=None) -> torch.Tensor:
-        """Initial GRU state (2 * layers, N, d_tf + d_cell): the concatenated embeddings, or zeros."""
+        """Initial GRU state (2 * layers, N, d_tf + d_cell): the concatenated embeddings, or zeros.
+
+        Parameters
+        ----------
+        n, tf, cell, tf_vec, cell_vec, device
+            As in `condition_vector`.
+
+        Returns
+        -------
+        torch.Tensor
+            Zeros when the model does not use embeddings.
+        """
         if not self.use_embeddings:
             return torch.zeros(2 * self.gru_layers, n, self.hidden, device=device)
         v = self.condition_vector(n, tf, cell, tf_vec, cell_vec, device=device)
         return v.unsqueeze(0).expand(2 * self.gru_layers, -1, -1).contiguous()
 
     def features(self, x, tf=None, cell=None, tf_vec=None, cell_vec=None):
+        """Per-bp decoder features: conv blocks (FiLM-modulated when enabled), the biGRU started from the
+        condition, upsampled back to L (and the condition vector with ``decoder_condition``).
+
+        Parameters
+        ----------
+        x
+            ``(N, 4 + n_tracks, L)`` one-hot DNA then track channels.
+        tf, cell, tf_vec, cell_vec
+            The condition, as in `condition_vector`.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, decoder, L)``.
+        """
         self._check(x)
         c = self.blocks(self.stem(x))
         h0 = self.h0(len(x), tf, cell, tf_vec, cell_vec, device=x.device)
@@ -136,11 +180,38 @@ class NetTIME(ConditionMixin, BindscapeModel):
         return self.decoder(torch.cat(parts, dim=1))
 
     def embed(self, x, tf=None, cell=None, **kw) -> torch.Tensor:
+        """`features` averaged over positions.
+
+        Parameters
+        ----------
+        x, tf, cell
+            As in `features`.
+        **kw
+            ``tf_vec`` / ``cell_vec``, as in `features`.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, decoder)``.
+        """
         return self.features(x, tf, cell, **kw).mean(dim=-1)
 
     def forward(self, x, tf=None, cell=None, tf_vec=None, cell_vec=None) -> torch.Tensor:
+        """Per-bp logits for one condition per row.
+
+        Parameters
+        ----------
+        x, tf, cell, tf_vec, cell_vec
+            As in `features`.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, L)`` logits.
+        """
         return self.head(self.features(x, tf, cell, tf_vec, cell_vec)).squeeze(1)
 
     @property
     def embed_dim(self) -> int:
+        """The decoder width (size of `embed`)."""
         return int(self._hparams["decoder"])

@@ -77,10 +77,23 @@ class DeepSEA(BindscapeModel):
 
     @property
     def min_length(self) -> int:
+        """Shortest length that leaves one position after the three convolutions and two poolings."""
         k, p = self._k, self._p
         return ((k * p + (k - 1)) * p) + (k - 1)
 
     def embed(self, x):
+        """Conv trunk, flatten, FC.
+
+        Parameters
+        ----------
+        x
+            ``(N, 4, length)`` one-hot DNA.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, hidden)``.
+        """
         return self.fc(self.trunk(x))
 
 
@@ -103,6 +116,18 @@ class DanQ(_ConvRecurrent):
         self.head = nn.Linear(hidden, n_outputs)
 
     def embed(self, x):
+        """Conv and pooling, biLSTM over the pooled positions, flatten, FC.
+
+        Parameters
+        ----------
+        x
+            ``(N, 4, length)`` one-hot DNA.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, hidden)``.
+        """
         h = self.conv(x).transpose(1, 2)
         h, _ = self.rnn(h)
         return self.fc(h)
@@ -131,11 +156,24 @@ class CNNLSTM(_ConvRecurrent):
         self.head = nn.Linear(d, n_outputs)
 
     def embed(self, x):
+        """Conv and pooling, the LSTM's last hidden state, then the dense stack.
+
+        Parameters
+        ----------
+        x
+            ``(N, 4, L)`` one-hot DNA.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, dense[-1])``.
+        """
         h = self.conv(x).transpose(1, 2)
         _, (hn, _) = self.rnn(h)
         return self.dense(hn[-1])
 
     def keras_parameter_count(self) -> int:
+        """The parameter count Keras reports for the same model (one LSTM bias per gate, not two)."""
         return self.n_parameters() - 4 * self.rnn.hidden_size
 
 
@@ -164,6 +202,18 @@ class CNNBiGRU(_ConvRecurrent):
         self.head = nn.Linear(channels, n_outputs)
 
     def embed(self, x):
+        """Conv and pooling, biGRU, position-wise FC layers and 1x1 conv, global average pool.
+
+        Parameters
+        ----------
+        x
+            ``(N, 4, L)`` one-hot DNA.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, channels)``.
+        """
         h = self.conv(x).transpose(1, 2)
         h, _ = self.rnn(h)
         h = self.fc(h).transpose(1, 2)
@@ -191,6 +241,18 @@ class AttentionPool(nn.Module):
             self.logit.weight.mul_(2.0)
 
     def forward(self, x):
+        """Pool `x` by `pool` along the last axis (zero-padded to a multiple of it).
+
+        Parameters
+        ----------
+        x
+            ``(N, C, L)`` features.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, C, ceil(L / pool))``.
+        """
         n, c, L = x.shape
         rem = L % self.pool
         if rem:
@@ -225,8 +287,21 @@ class EnformerLite(BindscapeModel):
 
     @property
     def min_length(self) -> int:
+        """Shortest accepted input: 4 bp."""
         return 4
 
     def embed(self, x):
+        """Stem, residual blocks with attention pooling, global max + mean pooling.
+
+        Parameters
+        ----------
+        x
+            ``(N, 4, L)`` one-hot DNA.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, 2 * channels)``.
+        """
         h = self.blocks(self.stem(x))
         return self.drop(torch.cat([h.amax(dim=-1), h.mean(dim=-1)], dim=1))

@@ -26,6 +26,24 @@ def pwm_max_scores(onehot, motifs, *, pseudocount: float = DEFAULT_PSEUDOCOUNT, 
     """(N,) best log-odds score of any motif on either strand in each sequence.
 
     `onehot` is (N, 4, L) (or (N, L) uint8 codes); `motifs` a Motif, list of Motifs or dict of log-odds.
+
+    Parameters
+    ----------
+    onehot
+        See above; no motif may be longer than L.
+    motifs
+        See above (dict entries are used as is).
+    pseudocount
+        Added to the motif counts before the log-odds.
+    background
+        A, C, G, T background frequencies (None: uniform).
+    both_strands
+        Also score the reverse-complement motifs.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N,)`` scores in bits.
     """
     x = np.asarray(onehot)
     codes = onehot_to_codes(x) if x.ndim == 3 else np.minimum(x.astype(np.uint8), 4)
@@ -61,6 +79,18 @@ class PWMBaseline:
         self.both_strands = both_strands
 
     def predict(self, onehot) -> np.ndarray:
+        """`pwm_max_scores` of the sequences with this baseline's motifs and settings.
+
+        Parameters
+        ----------
+        onehot
+            ``(N, 4, L)`` one-hot or ``(N, L)`` uint8 codes.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N,)`` best log-odds scores in bits.
+        """
         return pwm_max_scores(onehot, self.motifs, pseudocount=self.pseudocount, background=self.background,
                               both_strands=self.both_strands)
 

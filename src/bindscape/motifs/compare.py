@@ -30,6 +30,22 @@ def tomtom(queries, targets, *, n_nearest: int | None = None, pseudocount: float
     pair kept (the `n_nearest` best per query, or all): query, target, target_id, p, score, offset,
     overlap, strand, sorted by query then p. Tomtom's p-values use the target columns as background, so
     compare against a full database (> 50 motifs) for reliable values.
+
+    Parameters
+    ----------
+    queries, targets
+        A Motif, or a list of Motifs / (4, W) probability matrices.
+    n_nearest
+        Keep this many best targets per query (None: all).
+    pseudocount
+        Pseudocount for Motif probabilities (0: the motifs' own ``probs``).
+    reverse_complement
+        Also compare against the reverse-complement targets.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As described above; ``strand`` is ``+`` or ``-``.
     """
     import warnings
 
@@ -60,6 +76,23 @@ def tomtom(queries, targets, *, n_nearest: int | None = None, pseudocount: float
 
 
 def annotate(queries, database, *, n: int = 3, max_p: float = 0.05) -> pd.DataFrame:
-    """Best `n` database matches with p <= max_p for each query (e.g. discovered motifs vs JASPAR)."""
+    """Best `n` database matches with p <= max_p for each query (e.g. discovered motifs vs JASPAR).
+
+    Parameters
+    ----------
+    queries
+        Motifs (or (4, W) probability matrices) to annotate.
+    database
+        Target motifs.
+    n
+        Best matches considered per query.
+    max_p
+        Largest Tomtom p-value kept.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The kept `tomtom` rows.
+    """
     df = tomtom(queries, database, n_nearest=n)
     return df[df["p"] <= max_p].reset_index(drop=True)

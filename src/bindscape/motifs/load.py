@@ -74,6 +74,7 @@ class Motif:
     # -- views -------------------------------------------------------------------------------
     @property
     def width(self) -> int:
+        """Number of columns W."""
         return int(self.matrix.shape[1])
 
     def __len__(self) -> int:
@@ -81,6 +82,7 @@ class Motif:
 
     @property
     def counts(self) -> np.ndarray | None:
+        """The (4, W) count matrix, or None when the motif holds probabilities."""
         return self.matrix if self.is_counts else None
 
     @property
@@ -96,10 +98,22 @@ class Motif:
         return self.name
 
     def consensus(self) -> str:
+        """The most frequent base of each column (ties: the first of A, C, G, T)."""
         return "".join(ALPHABET[i] for i in self.probs.argmax(axis=0))
 
     def information_content(self, background=None) -> np.ndarray:
-        """Per-column information content in bits (relative entropy to the background)."""
+        """Per-column information content in bits (relative entropy to the background).
+
+        Parameters
+        ----------
+        background
+            Background frequencies (see `as_background`); None is uniform.
+
+        Returns
+        -------
+        np.ndarray
+            (W,) bits.
+        """
         bg = as_background(background)
         p = self.probs
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -141,6 +155,18 @@ class Motif:
         """Log2-odds matrix (4, W) against the background.
 
         A zero frequency with `pseudocount=0` gives -inf, which the scanner cannot use: use a pseudocount.
+
+        Parameters
+        ----------
+        pseudocount
+            Pseudo-sites, as in `to_ppm`.
+        background
+            Background frequencies (see `as_background`); None is uniform.
+
+        Returns
+        -------
+        np.ndarray
+            (4, W) log2(p / background).
         """
         bg = as_background(background)
         ppm = self.to_ppm(pseudocount, bg)
@@ -180,7 +206,18 @@ def as_background(background) -> np.ndarray:
 
 
 def gc_background(gc: float) -> np.ndarray:
-    """A background with the given GC fraction."""
+    """A background with the given GC fraction.
+
+    Parameters
+    ----------
+    gc
+        G+C fraction in (0, 1), split evenly between C and G (the rest between A and T).
+
+    Returns
+    -------
+    np.ndarray
+        (4,) frequencies of A, C, G, T.
+    """
     if not 0 < gc < 1:
         raise ConfigError(f"GC fraction must be in (0, 1), got {gc}")
     return np.array([(1 - gc) / 2, gc / 2, gc / 2, (1 - gc) / 2])
@@ -319,6 +356,23 @@ def search_jaspar(query: str | None = None, *, species=None, taxon: str | None =
     """Matrices whose name or ID contains `query` (case-insensitive), optionally for a species / taxon.
 
     Returns a DataFrame: id, name, species, tax_group, collection.
+
+    Parameters
+    ----------
+    query
+        Substring of the name, or prefix of the ID (None or empty: every matrix).
+    species
+        Alias (``human``), tax id or (partial) scientific name (None: any species).
+    taxon
+        JASPAR tax group, e.g. ``vertebrates`` (case-insensitive; None: any).
+    release
+        JASPAR release (``2024`` or ``"JASPAR2024"``).
+    collection
+        Keep only this collection (None: all).
+
+    Returns
+    -------
+    pandas.DataFrame
     """
     df = catalogue(release, collection)
     if query:
@@ -339,6 +393,24 @@ def load_jaspar(key: str, *, species=None, taxon: str | None = None, release=DEF
     A name lookup returns a motif of the requested species (or taxon group) only; with neither given
     it succeeds only when every matrix of that name belongs to one species. Among several matrices of the
     same name and species the lowest matrix ID wins (JASPAR's canonical profile, e.g. MA0139 for CTCF).
+
+    Parameters
+    ----------
+    key
+        Matrix ID (with or without version) or TF name (case-insensitive).
+    species
+        For name lookups: alias (``human``), tax id or (partial) scientific name.
+    taxon
+        For name lookups: JASPAR tax group (e.g. ``vertebrates``).
+    release
+        JASPAR release (``2024`` or ``"JASPAR2024"``).
+    collection
+        Collection searched by name lookups (None: all); ID lookups search every collection.
+
+    Returns
+    -------
+    Motif
+        Counts matrix with the JASPAR ID, name, species and tax group.
     """
     conn = _connect(release)
     rel = _release_name(release)
@@ -535,7 +607,18 @@ def _meme_rows(path: Path, lines: list[str], k: int, mid: str, w: int | None) ->
 
 
 def read_jaspar(path) -> list[Motif]:
-    """Motifs of a JASPAR-format file (`>ID name` then 4 rows `A [ ... ]`, or 4 bare rows of counts)."""
+    """Motifs of a JASPAR-format file (`>ID name` then 4 rows `A [ ... ]`, or 4 bare rows of counts).
+
+    Parameters
+    ----------
+    path
+        The file (``.gz`` allowed).
+
+    Returns
+    -------
+    list[Motif]
+        Count motifs, in file order.
+    """
     path = Path(path)
     lines = _read_lines(path)
     motifs: list[Motif] = []
@@ -583,7 +666,18 @@ def read_jaspar(path) -> list[Motif]:
 
 
 def read_transfac(path) -> list[Motif]:
-    """Motifs of a TRANSFAC-format file (AC/ID/NA fields, a `P0`/`PO` matrix, `//` between motifs)."""
+    """Motifs of a TRANSFAC-format file (AC/ID/NA fields, a `P0`/`PO` matrix, `//` between motifs).
+
+    Parameters
+    ----------
+    path
+        The file (``.gz`` allowed).
+
+    Returns
+    -------
+    list[Motif]
+        Count motifs, in file order.
+    """
     path = Path(path)
     lines = _read_lines(path)
     motifs: list[Motif] = []
@@ -681,7 +775,19 @@ def _sniff(path: Path) -> str:
 
 
 def read_motifs(path, format: str | None = None) -> list[Motif]:
-    """Read a motif file; the format comes from the extension or the content (meme|jaspar|transfac)."""
+    """Read a motif file; the format comes from the extension or the content (meme|jaspar|transfac).
+
+    Parameters
+    ----------
+    path
+        The motif file.
+    format
+        ``meme``, ``jaspar``, ``pfm`` or ``transfac`` (None: guessed).
+
+    Returns
+    -------
+    list[Motif]
+    """
     path = Path(path)
     fmt = (format or _sniff(path)).lower()
     if fmt not in _FORMATS:
@@ -690,7 +796,22 @@ def read_motifs(path, format: str | None = None) -> list[Motif]:
 
 
 def write_meme(path, motifs: list[Motif], pseudocount: float = 0.0) -> Path:
-    """Write motifs as a MEME minimal file (probabilities)."""
+    """Write motifs as a MEME minimal file (probabilities).
+
+    Parameters
+    ----------
+    path
+        Output file (written atomically).
+    motifs
+        The motifs.
+    pseudocount
+        Pseudo-sites added as in `Motif.to_ppm` (0: plain frequencies).
+
+    Returns
+    -------
+    Path
+        `path`.
+    """
     from bindscape._util import atomic_write_text
 
     out = ["MEME version 4", "", "ALPHABET= ACGT", "", "strands: + -", "",
@@ -706,7 +827,21 @@ def write_meme(path, motifs: list[Motif], pseudocount: float = 0.0) -> Path:
 
 
 def select_motif(motifs: list[Motif], key: str, source: str = "file") -> Motif:
-    """The motif of a collection whose ID or name is `key` (case-insensitive), with close-match hints."""
+    """The motif of a collection whose ID or name is `key` (case-insensitive), with close-match hints.
+
+    Parameters
+    ----------
+    motifs
+        The collection.
+    key
+        ID or name; failing an exact match, one dot-separated part of a single motif's ID or name.
+    source
+        Where the collection came from, for the error message.
+
+    Returns
+    -------
+    Motif
+    """
     k = key.lower()
     for attr in ("id", "name"):
         found = [m for m in motifs if (getattr(m, attr) or "").lower() == k]
@@ -723,7 +858,19 @@ def select_motif(motifs: list[Motif], key: str, source: str = "file") -> Motif:
 
 def load_motif(key, *, species=None, taxon: str | None = None, release=DEFAULT_RELEASE,
                collection: str | None = "CORE") -> Motif:
-    """One motif from a JASPAR ID, a TF name (+ species/taxon), a file with one motif, or `FILE:NAME`."""
+    """One motif from a JASPAR ID, a TF name (+ species/taxon), a file with one motif, or `FILE:NAME`.
+
+    Parameters
+    ----------
+    key
+        One of the above, or a `Motif` (returned as is).
+    species, taxon, release, collection
+        For JASPAR lookups, as in `load_jaspar`.
+
+    Returns
+    -------
+    Motif
+    """
     if isinstance(key, Motif):
         return key
     key = str(key)
@@ -741,7 +888,20 @@ def load_motif(key, *, species=None, taxon: str | None = None, release=DEFAULT_R
 
 
 def load_motifs(keys, **kwargs) -> list[Motif]:
-    """Several motifs: each key as in `load_motif`; a file key holding many motifs gives all of them."""
+    """Several motifs: each key as in `load_motif`; a file key holding many motifs gives all of them.
+
+    Parameters
+    ----------
+    keys
+        One key or a list of keys (IDs, names, files, ``FILE:NAME``, Motifs).
+    **kwargs
+        JASPAR lookup options passed to `load_motif` (species, taxon, release, collection).
+
+    Returns
+    -------
+    list[Motif]
+        In key order.
+    """
     if isinstance(keys, (str, Path, Motif)):
         keys = [keys]
     out: list[Motif] = []

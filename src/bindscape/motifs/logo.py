@@ -10,7 +10,22 @@ from bindscape.motifs.load import Motif
 
 
 def logo_matrix(motif: Motif, kind: str = "information", pseudocount: float = 0.0):
-    """A (W, 4) DataFrame for logomaker: 'information' (bits), 'probability' or 'weight' (log2 odds)."""
+    """A (W, 4) DataFrame for logomaker: 'information' (bits), 'probability' or 'weight' (log2 odds).
+
+    Parameters
+    ----------
+    motif
+        The motif.
+    kind
+        One of the three kinds above.
+    pseudocount
+        Pseudo-sites for the probabilities (0: plain frequencies; ``weight`` then uses 0.1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``A, C, G, T``, one row per motif column.
+    """
     import pandas as pd
 
     if kind == "weight":
@@ -24,7 +39,25 @@ def logo_matrix(motif: Motif, kind: str = "information", pseudocount: float = 0.
 
 
 def plot_logo(motif: Motif, ax=None, *, kind: str = "information", rc: bool = False, title: str | None = None):
-    """Draw a motif logo on `ax` (a new figure when None); returns the axes."""
+    """Draw a motif logo on `ax` (a new figure when None); returns the axes.
+
+    Parameters
+    ----------
+    motif
+        The motif.
+    ax
+        Matplotlib axes to draw on.
+    kind
+        ``information``, ``probability`` or ``weight`` (see `logo_matrix`).
+    rc
+        Draw the reverse complement.
+    title
+        Axes title (None: the motif's label, plus `` (rc)``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
     import logomaker
     import matplotlib
 
@@ -47,7 +80,22 @@ def plot_logo(motif: Motif, ax=None, *, kind: str = "information", rc: bool = Fa
 
 
 def save_logo(motif: Motif, path, *, kind: str = "information", rc: bool = False) -> Path:
-    """Write a logo image (png/svg/pdf by extension), atomically."""
+    """Write a logo image (png/svg/pdf by extension), atomically.
+
+    Parameters
+    ----------
+    motif
+        The motif.
+    path
+        Output image (no extension: png).
+    kind, rc
+        As in `plot_logo`.
+
+    Returns
+    -------
+    Path
+        `path`.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)

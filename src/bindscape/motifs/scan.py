@@ -42,12 +42,35 @@ _COMP = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
 
 
 def encode(seq: str) -> np.ndarray:
-    """A DNA string as uint8 codes (A=0, C=1, G=2, T=3, N=4)."""
+    """A DNA string as uint8 codes (A=0, C=1, G=2, T=3, N=4).
+
+    Parameters
+    ----------
+    seq
+        DNA, case-insensitive; other characters become N.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(seq),)`` uint8.
+    """
     return _LUT[np.frombuffer(seq.encode("ascii", "replace"), dtype=np.uint8)]
 
 
 def onehot_to_codes(x: np.ndarray) -> np.ndarray:
-    """(N, 4, L) one-hot -> (N, L) uint8 codes; all-zero (or ambiguous) columns are N."""
+    """(N, 4, L) one-hot -> (N, L) uint8 codes; all-zero (or ambiguous) columns are N.
+
+    Parameters
+    ----------
+    x
+        ``(N, 4, L)`` one-hot (a single ``(4, L)`` sequence is taken as N = 1); each column's largest
+        channel is its base, and a column whose largest value is <= 0 is N.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, L)`` uint8 codes.
+    """
     x = np.asarray(x)
     if x.ndim == 2:
         x = x[None]
@@ -66,6 +89,20 @@ def as_pwms(motifs, pseudocount: float = DEFAULT_PSEUDOCOUNT, background=None):
     """Normalise motif input to a list of (name, id, forward log2-odds (4, W), reverse log2-odds).
 
     `motifs` is a Motif, a list of Motifs, or a dict {name: (4, W) log2-odds array} (taken as is).
+
+    Parameters
+    ----------
+    motifs
+        See above.
+    pseudocount
+        Pseudo-sites for Motif log-odds (`Motif.to_pwm`); must leave them finite.
+    background
+        A, C, G, T background for Motif log-odds (None: uniform).
+
+    Returns
+    -------
+    list[tuple[str, str, numpy.ndarray, numpy.ndarray]]
+        One entry per motif (a dict entry's name is also its id).
     """
     if isinstance(motifs, Motif):
         motifs = [motifs]
@@ -106,6 +143,20 @@ def pvalue_table(pwm: np.ndarray, bin_size: float = DEFAULT_BIN, background=None
 
     Returns (smallest, log2_sf): `log2_sf[j]` is log2 P(binned score >= smallest + j) for a random
     sequence drawn from the background. Each entry is rounded to the bin grid first, as FIMO/memelite do.
+
+    Parameters
+    ----------
+    pwm
+        (4, W) log2-odds matrix.
+    bin_size
+        Width of a score bin (bits).
+    background
+        A, C, G, T frequencies of the random sequence (None: uniform).
+
+    Returns
+    -------
+    tuple[int, numpy.ndarray]
+        ``smallest`` in bin units and the log2 survival function, one entry per bin.
     """
     bg = as_background(background)
     ip = np.round(np.asarray(pwm, dtype=np.float64) / bin_size).astype(np.int64)
@@ -288,23 +339,53 @@ class Scanner:
     # -- properties ----------------------------------------------------------------------------
     @property
     def names(self) -> list[str]:
+        """Motif names, in scanning order."""
         return self.prep.names
 
     @property
     def max_width(self) -> int:
+        """Width of the widest motif."""
         return int(self.prep.widths.max())
 
     @property
     def n_motifs(self) -> int:
+        """Number of motifs (not counting reverse strands)."""
         return len(self.prep.names)
 
     def score_threshold(self, k: int = 0, strand: str = "+") -> float:
-        """Smallest score bin passing the p-value threshold (hits score strictly above it)."""
+        """Smallest score bin passing the p-value threshold (hits score strictly above it).
+
+        Parameters
+        ----------
+        k
+            Motif index.
+        strand
+            ``+`` or ``-`` (the reverse-complement matrix; needs ``both_strands``).
+
+        Returns
+        -------
+        float
+        """
         i = k + (self.n_motifs if strand == "-" else 0)
         return float(self.prep.thresholds[i])
 
     def pvalues(self, scores, k: int = 0, strand: str = "+") -> np.ndarray:
-        """P-values of scores of motif k (on `strand`), exactly as hits get them."""
+        """P-values of scores of motif k (on `strand`), exactly as hits get them.
+
+        Parameters
+        ----------
+        scores
+            Log-odds scores (bits).
+        k
+            Motif index.
+        strand
+            ``+`` or ``-``.
+
+        Returns
+        -------
+        numpy.ndarray
+            P-values, same shape as `scores`.
+        """
         p = self.prep
         i = k + (self.n_motifs if strand == "-" else 0)
         a, b = p.table_offsets[i], p.table_offsets[i + 1]
@@ -340,6 +421,19 @@ class Scanner:
 
         Returns a dict of columns: seq (index of the sequence), start, end (relative to that sequence),
         strand_minus (bool), score, p, motif (index).
+
+        Parameters
+        ----------
+        X
+            All sequences' uint8 codes, concatenated.
+        lengths
+            ``(n + 1,)`` offsets of the n sequences in `X`.
+        engine
+            ``memelite`` (its FIMO kernel; the numpy scanner when unavailable) or ``numpy``.
+
+        Returns
+        -------
+        dict[str, numpy.ndarray]
         """
         X = np.ascontiguousarray(X)
         lengths = np.ascontiguousarray(lengths, dtype=np.int64)
@@ -425,6 +519,7 @@ class Scanner:
 
 
 def empty_hits() -> pd.DataFrame:
+    """A hits table with no rows (the `HIT_COLUMNS`, typed)."""
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
         HIT_COLUMNS, ["object", "int64", "int64", "object", "float64", "float64", "object", "object"])})
 
@@ -458,6 +553,31 @@ def scan_sequences(motifs, sequences, *, pvalue: float = DEFAULT_PVALUE, pseudoc
     """Hits of motifs in sequences; `chrom` holds the sequence's name (or index).
 
     A motif longer than a sequence is an error (it could never hit there).
+
+    Parameters
+    ----------
+    motifs
+        A Motif, list of Motifs or dict of (4, W) log2-odds (ignored when `scanner` is given).
+    sequences
+        A string, a dict name -> string, a list of strings/code arrays, ``(N, L)`` codes or ``(N, 4, L)``
+        one-hot.
+    pvalue
+        Report hits with p below this.
+    pseudocount, background
+        Log-odds settings (see `as_pwms`).
+    bin_size
+        Score bin width of the p-value tables.
+    both_strands
+        Also scan the reverse-complement motifs.
+    scanner
+        A prepared `Scanner` to reuse (the settings above are then ignored).
+    engine
+        ``memelite`` or ``numpy`` (see `Scanner.scan_codes`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        `HIT_COLUMNS`, coordinates relative to each sequence.
     """
     sc = scanner or Scanner(motifs, pvalue=pvalue, pseudocount=pseudocount, background=background,
                             bin_size=bin_size, both_strands=both_strands)
@@ -493,7 +613,19 @@ class _MemoryGenome:
 
 
 def open_genome(genome, cache_dir=None):
-    """A Genome from a path (FASTA, cached), an existing Genome, or a dict of in-memory sequences."""
+    """A Genome from a path (FASTA, cached), an existing Genome, or a dict of in-memory sequences.
+
+    Parameters
+    ----------
+    genome
+        One of the above (anything with ``codes`` and ``chroms`` is used as is).
+    cache_dir
+        Genome cache root for a FASTA path (None: the default).
+
+    Returns
+    -------
+    Genome or an in-memory equivalent
+    """
     if isinstance(genome, dict):
         return _MemoryGenome(genome)
     if hasattr(genome, "codes") and hasattr(genome, "chroms"):
@@ -544,7 +676,33 @@ def iter_genome_hits(motifs, genome, *, pvalue: float = DEFAULT_PVALUE, pseudoco
                      background=None, bin_size: float = DEFAULT_BIN, both_strands: bool = True,
                      chroms=None, regions: pd.DataFrame | None = None, chunk_size: int = DEFAULT_CHUNK,
                      scanner: Scanner | None = None, progress: bool = False, cache_dir=None):
-    """Yield hit tables chunk by chunk (each a DataFrame with HIT_COLUMNS, genome coordinates)."""
+    """Yield hit tables chunk by chunk (each a DataFrame with HIT_COLUMNS, genome coordinates).
+
+    Parameters
+    ----------
+    motifs
+        A Motif, list of Motifs or dict of (4, W) log2-odds (ignored when `scanner` is given).
+    genome
+        FASTA path, Genome or dict of sequences (`open_genome`).
+    pvalue, pseudocount, background, bin_size, both_strands, scanner
+        As in `scan_sequences`.
+    chroms
+        Scan only these whole chromosomes.
+    regions
+        Scan only these intervals (merged first); ignored when `chroms` is given.
+    chunk_size
+        Bases per scanned batch (at least ten motif widths); neighbouring pieces overlap by the widest
+        motif's width - 1 and each hit is reported once.
+    progress
+        Show a progress bar.
+    cache_dir
+        Genome cache root for a FASTA path.
+
+    Yields
+    ------
+    pandas.DataFrame
+        Hits of one batch.
+    """
     g = open_genome(genome, cache_dir=cache_dir)
     sc = scanner or Scanner(motifs, pvalue=pvalue, pseudocount=pseudocount, background=background,
                             bin_size=bin_size, both_strands=both_strands)
@@ -619,6 +777,19 @@ def scan_genome(motifs, genome, **kwargs) -> pd.DataFrame:
 
     Returns HIT_COLUMNS sorted by chromosome (genome order), start, motif, strand. `regions` restricts the
     scan to intervals (merged first, so no hit is reported twice); `chroms` to some chromosomes.
+
+    Parameters
+    ----------
+    motifs
+        A Motif, list of Motifs or dict of (4, W) log2-odds.
+    genome
+        See above.
+    **kwargs
+        Options of `iter_genome_hits` (pvalue, chroms, regions, chunk_size, scanner, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
     """
     parts = list(iter_genome_hits(motifs, genome, **kwargs))
     if not parts:
@@ -634,7 +805,16 @@ def scan_genome(motifs, genome, **kwargs) -> pd.DataFrame:
 
 
 def write_hits(hits: pd.DataFrame, path) -> None:
-    """Write a hits table: .parquet, or BED-like TSV (.bed/.tsv; gzip with .gz), atomically."""
+    """Write a hits table: .parquet, or BED-like TSV (.bed/.tsv; gzip with .gz), atomically.
+
+    Parameters
+    ----------
+    hits
+        A hits table (`HIT_COLUMNS`).
+    path
+        Output file; ``.bed`` writes ``chrom start end motif score strand p`` without a header, any other
+        text name all columns with a header.
+    """
     from pathlib import Path
 
     from bindscape._util import atomic_path

@@ -245,18 +245,54 @@ class RunState:
     timings: dict[str, float] = field(default_factory=dict)
 
     def marker(self, stage: str) -> Path:
-        """The marker file of `stage` (``stages/<stage>.json``, ``:`` written as ``-``)."""
+        """The marker file of `stage` (``stages/<stage>.json``, ``:`` written as ``-``).
+
+        Parameters
+        ----------
+        stage
+            Stage name.
+
+        Returns
+        -------
+        Path
+        """
         return self.run_dir / STAGES_DIR / f"{stage.replace(':', '-')}.json"
 
     def done(self, stage: str) -> dict | None:
-        """What `stage` recorded when it finished, or None when it must run (no marker, force, or stale)."""
+        """What `stage` recorded when it finished, or None when it must run (no marker, force, or stale).
+
+        Parameters
+        ----------
+        stage
+            Stage name.
+
+        Returns
+        -------
+        dict or None
+            The marker's contents.
+        """
         m = self.marker(stage)
         if self.force or self.invalidated or not m.exists():
             return None
         return json.loads(m.read_text())
 
     def finish(self, stage: str, info: dict[str, Any], seconds: float) -> dict:
-        """Record `stage` as finished with `info`; every later stage then runs again."""
+        """Record `stage` as finished with `info`; every later stage then runs again.
+
+        Parameters
+        ----------
+        stage
+            Stage name.
+        info
+            What the stage produced (JSON-able; other values are written as strings).
+        seconds
+            The stage's wall time.
+
+        Returns
+        -------
+        dict
+            `info` with ``stage`` and ``seconds`` added, as written to the marker.
+        """
         info = {**info, "stage": stage, "seconds": round(seconds, 2)}
         atomic_write_text(self.marker(stage), json.dumps(info, indent=2, default=str) + "\n")
         self.ran.append(stage)

@@ -12,6 +12,26 @@ import numpy as np
 
 def add_explain_section(report, results: dict, *, title: str = "Interpretation", max_patterns: int = 8,
                         max_kmers: int = 30):
+    """Add the interpretation section (logos, Tomtom table, tracks, k-mers, benchmark) to a report.
+
+    Parameters
+    ----------
+    report
+        The `bindscape.report.html.Report` to add to.
+    results
+        The `explain_run` dict (see the module docstring).
+    title
+        Section title.
+    max_patterns
+        Most MoDISco pattern logos shown.
+    max_kmers
+        Most k-mer table rows shown.
+
+    Returns
+    -------
+    Section
+        The new section.
+    """
     from bindscape.report import figures
 
     meta = results.get("meta", {})

@@ -83,7 +83,18 @@ def _styled(func):
 
 
 def color(i: int) -> str:
-    """The i-th palette colour (cycles)."""
+    """The i-th palette colour (cycles).
+
+    Parameters
+    ----------
+    i
+        Series index.
+
+    Returns
+    -------
+    str
+        A hex colour.
+    """
     return PALETTE[i % len(PALETTE)]
 
 
@@ -99,7 +110,21 @@ def roc_curves(
     baseline: bool = True,
     title: str = "ROC",
 ):
-    """ROC curves: ``{name: (fpr, tpr, auc)}``; one line per model plus the chance diagonal when `baseline`."""
+    """ROC curves: ``{name: (fpr, tpr, auc)}``; one line per model plus the chance diagonal when `baseline`.
+
+    Parameters
+    ----------
+    curves
+        See above; an ``auc`` of None or NaN leaves it out of the legend.
+    baseline
+        Draw the chance diagonal.
+    title
+        Axes title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=FIGSIZE)
     for i, (name, (fpr, tpr, auc)) in enumerate(curves.items()):
@@ -118,7 +143,21 @@ def pr_curves(
     prevalence: float | None = None,
     title: str = "Precision-recall",
 ):
-    """Precision-recall curves: ``{name: (recall, precision, ap)}``; `prevalence` draws the no-skill line."""
+    """Precision-recall curves: ``{name: (recall, precision, ap)}``; `prevalence` draws the no-skill line.
+
+    Parameters
+    ----------
+    curves
+        See above; an ``ap`` of None or NaN leaves it out of the legend.
+    prevalence
+        Share of positives (None: no no-skill line).
+    title
+        Axes title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=FIGSIZE)
     for i, (name, (rec, prec, ap)) in enumerate(curves.items()):
@@ -138,6 +177,21 @@ def training_curves(history, metrics: Sequence[str] | None = None, title: str = 
     """One line per metric column of `history` (a DataFrame with an `epoch` column) against epoch.
 
     Metrics on very different scales (e.g. loss vs auROC) go to two panels: losses left, the rest right.
+
+    Parameters
+    ----------
+    history
+        Per-epoch metrics (anything `pandas.DataFrame` accepts); without an `x` column the index is used.
+    metrics
+        Columns to draw (None: every numeric column but `x`); columns starting with ``train`` are dashed.
+    title
+        Figure title.
+    x
+        The x-axis column.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     plt = pyplot()
     import pandas as pd
@@ -180,6 +234,27 @@ def heatmap(matrix, title: str = "", fmt: str = "{:.2f}", cmap: str = "viridis",
 
     Cell text switches between black and white with the cell's brightness so it stays readable. NaN cells are
     left blank (grey).
+
+    Parameters
+    ----------
+    matrix
+        Values (anything `pandas.DataFrame` accepts); its index and columns label the axes.
+    title
+        Axes title.
+    fmt
+        Format of the cell text (cells are written only up to 400 cells).
+    cmap
+        Matplotlib colour map.
+    vmin, vmax
+        Colour scale limits (None: the data's range).
+    xlabel, ylabel
+        Axis labels (None: the columns' / index's name).
+    cbar_label
+        Colour bar label.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     plt = pyplot()
     import pandas as pd
@@ -224,7 +299,19 @@ def heatmap(matrix, title: str = "", fmt: str = "{:.2f}", cmap: str = "viridis",
 
 @_styled
 def calibration_curve(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], title: str = "Calibration"):
-    """Reliability diagram: ``{name: (mean_predicted, fraction_positive)}`` per bin, plus the diagonal."""
+    """Reliability diagram: ``{name: (mean_predicted, fraction_positive)}`` per bin, plus the diagonal.
+
+    Parameters
+    ----------
+    curves
+        See above (e.g. from `bindscape.evaluate.metrics.calibration`).
+    title
+        Axes title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=FIGSIZE)
     ax.plot([0, 1], [0, 1], ls="--", lw=1, color=BASELINE_COLOR, label="perfectly calibrated")
@@ -240,7 +327,27 @@ def calibration_curve(curves: Mapping[str, tuple[Sequence[float], Sequence[float
 @_styled
 def bar_with_intervals(df, title: str = "", ylabel: str = "", name: str = "name", value: str = "value",
                        lo: str = "lo", hi: str = "hi", horizontal: bool | None = None, sort: bool = False):
-    """Bars with error bars from a DataFrame with `name`, `value`, `lo`, `hi` (e.g. bootstrap 95% intervals)."""
+    """Bars with error bars from a DataFrame with `name`, `value`, `lo`, `hi` (e.g. bootstrap 95% intervals).
+
+    Parameters
+    ----------
+    df
+        The table.
+    title
+        Axes title.
+    ylabel
+        Value axis label (default: the `value` column's name).
+    name, value, lo, hi
+        Column names of the labels, bar heights and interval ends (no error bars without `lo`/`hi`).
+    horizontal
+        Horizontal bars (None: when there are more than 6 bars or a label is longer than 12 characters).
+    sort
+        Sort the bars by value, largest first.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     plt = pyplot()
     import pandas as pd
 
@@ -282,6 +389,23 @@ def learning_curve(df, x: str = "n_positives", metric: str = "metric", model: st
     """Metric against training-set size (`n_positives`), one line per `model` (long-format DataFrame).
 
     When several rows share (model, x) — e.g. several seeds — the mean is drawn with a min-max band.
+
+    Parameters
+    ----------
+    df
+        Long-format table.
+    x, metric, model
+        Column names of the training-set size, the metric and the model (no `model` column: one line).
+    title
+        Axes title.
+    logx
+        Logarithmic x axis (when all sizes are positive).
+    ylabel
+        y-axis label (None: the `metric` column's name).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     plt = pyplot()
     import pandas as pd
@@ -316,7 +440,25 @@ def learning_curve(df, x: str = "n_positives", metric: str = "metric", model: st
 @_styled
 def histograms(values: Mapping[str, Sequence[float]], bins: int | Sequence[float] = 30, title: str = "",
                xlabel: str = "", density: bool = True):
-    """Overlaid step histograms on shared bins, e.g. GC content of positives vs negatives."""
+    """Overlaid step histograms on shared bins, e.g. GC content of positives vs negatives.
+
+    Parameters
+    ----------
+    values
+        Series name -> values (non-finite values are dropped).
+    bins
+        Number of equal bins over the range of all values, or the bin edges.
+    title
+        Axes title.
+    xlabel
+        x-axis label.
+    density
+        Normalise each histogram to a density (False: counts).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(FIGSIZE[0], FIGSIZE[1] * 0.8))
     arrays = {k: np.asarray(v, dtype=float) for k, v in values.items()}
@@ -356,6 +498,21 @@ def logo(matrix, title: str = "", ylabel: str = "bits", start: int = 1):
 
     `matrix`: (L, 4) array or DataFrame with columns A, C, G, T ((4, L) is transposed). Negative values are
     drawn below the axis, so a CWM from attribution scores works as is.
+
+    Parameters
+    ----------
+    matrix
+        See above.
+    title
+        Axes title.
+    ylabel
+        y-axis label.
+    start
+        Number of the first position on the x axis.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     plt = pyplot()
     import logomaker
@@ -390,6 +547,23 @@ def attribution_track(values, sequence: str | None = None, title: str = "", ylab
     matrix and a `sequence`, the observed base's score is shown; with (L,) scores and a sequence, letters are
     drawn with height = score (a logo of the sequence), which is how attribution tracks are usually read.
     Without a sequence, a filled line is drawn.
+
+    Parameters
+    ----------
+    values
+        See above.
+    sequence
+        The sequence's letters (length L; None: no letters).
+    title
+        Axes title.
+    ylabel
+        y-axis label.
+    start
+        Added to the x tick labels (e.g. the window's genomic start; 0: positions from 0).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     plt = pyplot()
     import logomaker

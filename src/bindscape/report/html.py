@@ -66,7 +66,18 @@ def _emph(escaped: str) -> str:
 
 def markdown(text: str) -> str:
     """A very small markdown subset to HTML: paragraphs (blank lines), ``- `` bullet lists, `code`,
-    **bold** and *italic*. Everything else is escaped, so user text can never inject markup."""
+    **bold** and *italic*. Everything else is escaped, so user text can never inject markup.
+
+    Parameters
+    ----------
+    text
+        The source text.
+
+    Returns
+    -------
+    str
+        HTML: one ``<p>`` or ``<ul>`` per block.
+    """
     blocks = re.split(r"\n\s*\n", str(text).strip())
     html_blocks = []
     for block in blocks:
@@ -209,17 +220,52 @@ class Section:
 
     # -- content
     def text(self, text: str) -> Section:
-        """A paragraph (or several, separated by blank lines); **bold**, *italic*, `code`, ``- `` lists."""
+        """A paragraph (or several, separated by blank lines); **bold**, *italic*, `code`, ``- `` lists.
+
+        Parameters
+        ----------
+        text
+            The text (see `markdown`).
+
+        Returns
+        -------
+        Section
+            This section, for chaining.
+        """
         self._blocks.append(("html", lambda t=text: f'<div class="prose">{markdown(t)}</div>'))
         return self
 
     def heading(self, text: str) -> Section:
-        """A sub-heading inside the section."""
+        """A sub-heading inside the section.
+
+        Parameters
+        ----------
+        text
+            Heading text (escaped, no markup).
+
+        Returns
+        -------
+        Section
+            This section, for chaining.
+        """
         self._blocks.append(("html", lambda t=text: f"<h3>{_esc(t)}</h3>"))
         return self
 
     def code(self, text: str, caption: str | None = None) -> Section:
-        """A preformatted block (a config, a command line, a log excerpt)."""
+        """A preformatted block (a config, a command line, a log excerpt).
+
+        Parameters
+        ----------
+        text
+            The block's text (escaped, shown as is).
+        caption
+            Caption below it (inline markup allowed; None: none).
+
+        Returns
+        -------
+        Section
+            This section, for chaining.
+        """
 
         def render(t=text, c=caption):
             cap = f'<div class="caption">{_inline(c)}</div>' if c else ""
@@ -229,14 +275,44 @@ class Section:
         return self
 
     def note(self, text: str, kind: str = "info") -> Section:
-        """A highlighted call-out box (kind: info | warning)."""
+        """A highlighted call-out box (kind: info | warning).
+
+        Parameters
+        ----------
+        text
+            The box's text (see `markdown`).
+        kind
+            ``warning``; anything else is ``info``.
+
+        Returns
+        -------
+        Section
+            This section, for chaining.
+        """
         k = "warning" if kind == "warning" else "info"
         self._blocks.append(("html", lambda t=text: f'<div class="callout {k}">{markdown(t)}</div>'))
         return self
 
     def metrics(self, values: Mapping[str, Any], fmt: str = "{:.3f}", caption: str | None = None,
                 notes: Mapping[str, str] | None = None) -> Section:
-        """A row of headline numbers (cards): ``{"auROC": 0.91, "auPRC": 0.55}``; ints get separators."""
+        """A row of headline numbers (cards): ``{"auROC": 0.91, "auPRC": 0.55}``; ints get separators.
+
+        Parameters
+        ----------
+        values
+            Card name -> value (strings shown as is, NaN as a dash).
+        fmt
+            Format of real values.
+        caption
+            Caption below the row (None: none).
+        notes
+            Card name -> small print under that card.
+
+        Returns
+        -------
+        Section
+            This section, for chaining.
+        """
         values = dict(values)
         notes = dict(notes or {})
 
@@ -269,6 +345,20 @@ class Section:
         `float_format`: a format string, a callable, or a ``{column: format}`` dict (others use ``{:.3f}``).
         `highlight_max`/`highlight_min`: columns whose best cell is emphasised. `index`: show the index
         (default: only when it is not a plain 0..n-1 range). Long tables are cut at `max_rows` with a note.
+
+        Parameters
+        ----------
+        df
+            The table (anything `pandas.DataFrame` accepts).
+        caption
+            Caption (None: none).
+        float_format, highlight_max, highlight_min, index, max_rows
+            See above (highlight columns must exist).
+
+        Returns
+        -------
+        Section
+            This section, for chaining.
         """
         import pandas as pd
 
@@ -287,6 +377,22 @@ class Section:
 
         `fmt`: 'png' (default, small and fast) or 'svg' for a Figure. `width`: display width in CSS pixels
         (default: the image's natural width, capped by the page).
+
+        Parameters
+        ----------
+        fig
+            See above.
+        caption
+            Caption (inline markup allowed; None: none).
+        fmt, width
+            See above.
+        alt
+            Alternative text (None: the caption, else ``figure <n>``).
+
+        Returns
+        -------
+        Section
+            This section, for chaining.
         """
         mime, data, natural = _figure_payload(fig, fmt)
         b64 = base64.b64encode(data).decode("ascii")
@@ -300,7 +406,18 @@ class Section:
         return self
 
     def html(self, raw: str) -> Section:
-        """Trusted raw HTML (not escaped): only for markup bindscape itself generates."""
+        """Trusted raw HTML (not escaped): only for markup bindscape itself generates.
+
+        Parameters
+        ----------
+        raw
+            The HTML fragment.
+
+        Returns
+        -------
+        Section
+            This section, for chaining.
+        """
         self._blocks.append(("html", lambda r=raw: r))
         return self
 
@@ -423,7 +540,19 @@ class Report:
         return self._figures
 
     def section(self, title: str, intro: str | None = None) -> Section:
-        """Add a section (sections appear, numbered, in the order they are added) and return it."""
+        """Add a section (sections appear, numbered, in the order they are added) and return it.
+
+        Parameters
+        ----------
+        title
+            Section title (its anchor is made unique).
+        intro
+            Introductory text (see `markdown`; None: none).
+
+        Returns
+        -------
+        Section
+        """
         base = _slug(title)
         anchor, k = base, 2
         while anchor in self._anchors:
@@ -489,7 +618,17 @@ class Report:
         return "".join(self._chunks())
 
     def write(self, path: str | os.PathLike) -> Path:
-        """Write the report atomically (temp file + rename); returns the path."""
+        """Write the report atomically (temp file + rename); returns the path.
+
+        Parameters
+        ----------
+        path
+            The HTML file (written with the umask's permissions, not 0600).
+
+        Returns
+        -------
+        Path
+        """
         path = Path(path)
         with atomic_path(path) as tmp:
             with open(tmp, "w", encoding="utf-8") as fh:

@@ -82,9 +82,22 @@ class SimResult:
 
     @property
     def species(self) -> list[str]:
+        """The simulated species, in config order."""
         return list(self.genomes)
 
     def path(self, rel: str) -> Path:
+        """A file of the written output folder.
+
+        Parameters
+        ----------
+        rel
+            Path relative to `out` (as listed in `paths` and the manifest).
+
+        Returns
+        -------
+        Path
+            ``out / rel``; a ValueError when the simulation was not written.
+        """
         if self.out is None:
             raise ValueError("this simulation was not written (out=None)")
         return self.out / rel
@@ -226,6 +239,30 @@ def plant_binding(
     seqs: chrom -> uint8 codes (A,C,G,T,N = 0..4). Returns (planted seqs, truth DataFrame, flat, access,
     instances) where truth has one row per motif instance (planted, cluster, partner, decoy, turnover and
     above-threshold background hits) with per-cell accessibility, binding probability, outcome and reason.
+
+    Parameters
+    ----------
+    seqs
+        See above.
+    cfg
+        The simulator config.
+    rng
+        Random stream; split into accessibility, groups, placement and binding streams.
+    species
+        Species name written into the instances and truth.
+    motifs
+        TF name -> `SiteMotif` (None: `load_site_motifs`).
+    groups
+        Site groups to plant (None: sampled with `make_groups`); shared between species for orthologues.
+    degrade
+        Group ids planted with their sites mutated below threshold (turnover).
+    access
+        Cell type -> accessible domains (None: drawn with `make_accessibility`).
+
+    Returns
+    -------
+    tuple
+        ``(seqs, truth, flat, access, instances)`` as described above.
     """
     motifs = motifs or load_site_motifs(cfg)
     r_access, r_groups, r_place, r_bind = rng.spawn(4)
@@ -438,7 +475,15 @@ def _write_table(path: Path, df: pd.DataFrame, header: bool) -> None:
 
 
 def write_outputs(res: SimResult, out: Path) -> None:
-    """Write the output folder (every file atomically; manifest last)."""
+    """Write the output folder (every file atomically; manifest last).
+
+    Parameters
+    ----------
+    res
+        The simulation; its `paths` are filled in.
+    out
+        The output folder (created if missing); one sub-folder per species.
+    """
     from bindscape._util import atomic_write_text
 
     cfg = res.config

@@ -59,16 +59,49 @@ class SiteMotif:
         return self.probs.shape[1]
 
     def score(self, site: np.ndarray) -> float:
-        """Log-odds score of a + strand site (codes)."""
+        """Log-odds score of a + strand site (codes).
+
+        Parameters
+        ----------
+        site
+            ``(w,)`` uint8 codes.
+
+        Returns
+        -------
+        float
+            Bits.
+        """
         return float(self.scores(site[None, :])[0])
 
     def scores(self, sites: np.ndarray) -> np.ndarray:
-        """Scores of (n, w) code arrays (N scores -10 bits)."""
+        """Scores of (n, w) code arrays (N scores -10 bits).
+
+        Parameters
+        ----------
+        sites
+            ``(n, w)`` uint8 codes, + strand.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n,)`` log-odds scores in bits.
+        """
         lo = np.concatenate([self.logodds, np.full((1, self.width), N_SCORE)])
         return lo[sites, np.arange(self.width)[None, :]].sum(axis=1)
 
     def affinity(self, score) -> np.ndarray:
-        """Score scaled to [0, 1]: 0 at the p-value threshold, 1 at the best possible site."""
+        """Score scaled to [0, 1]: 0 at the p-value threshold, 1 at the best possible site.
+
+        Parameters
+        ----------
+        score
+            Log-odds score(s) in bits (clipped to the range).
+
+        Returns
+        -------
+        numpy.ndarray
+            Same shape as `score`.
+        """
         return np.clip((np.asarray(score) - self.threshold) / (self.max_score - self.threshold), 0.0, 1.0)
 
 
@@ -103,7 +136,20 @@ def load_site_motif(name: str, jaspar_id: str, pvalue: float = 5e-5) -> SiteMoti
 
 
 def scan(codes: np.ndarray, motif: SiteMotif) -> tuple[np.ndarray, np.ndarray]:
-    """Log-odds scores (float32) of every window on both strands: (plus (n,), minus (n,)), n = len - w + 1."""
+    """Log-odds scores (float32) of every window on both strands: (plus (n,), minus (n,)), n = len - w + 1.
+
+    Parameters
+    ----------
+    codes
+        ``(len,)`` uint8 codes; windows with an N score -10 bits per N.
+    motif
+        The motif.
+
+    Returns
+    -------
+    tuple[numpy.ndarray, numpy.ndarray]
+        Scores of the motif and of its reverse complement at each window start.
+    """
     plus = window_scores(codes, motif.logodds, n_score=N_SCORE, dtype=np.float32)
     minus = window_scores(codes, motif.logodds[::-1, ::-1], n_score=N_SCORE, dtype=np.float32)
     return plus, minus
@@ -122,6 +168,22 @@ def sample_sites(motif: SiteMotif, n: int, rng: np.random.Generator, affinities=
     `affinities` (n,) in [0, 1] are targets: for each site, 64 candidates drawn at temperatures from 1 (the
     PWM itself) to 0.05 (near consensus) are scored and the above-threshold one closest to the target wins.
     Without targets, a site is the first above-threshold draw at temperature 1 (falling back to colder).
+
+    Parameters
+    ----------
+    motif
+        The motif.
+    n
+        Number of sites.
+    rng
+        Random stream.
+    affinities
+        See above (None: no targets).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, w)`` uint8 codes (the consensus where no candidate passed).
     """
     w = motif.width
     if n == 0:
@@ -150,7 +212,22 @@ def sample_sites(motif: SiteMotif, n: int, rng: np.random.Generator, affinities=
 
 def sample_site(pwm, rng: np.random.Generator, affinity: float | None = None) -> np.ndarray:
     """One site (+ strand codes). `pwm` is a `SiteMotif` (above-threshold, near `affinity`) or a (4, w)
-    probability matrix (a plain draw, no threshold)."""
+    probability matrix (a plain draw, no threshold).
+
+    Parameters
+    ----------
+    pwm
+        See above (matrix columns are normalised).
+    rng
+        Random stream.
+    affinity
+        Target affinity in [0, 1] for a `SiteMotif` (None: none; ignored for a matrix).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(w,)`` uint8 codes.
+    """
     if isinstance(pwm, SiteMotif):
         return sample_sites(pwm, 1, rng, None if affinity is None else [affinity])[0]
     p = np.asarray(pwm, dtype=float)
@@ -164,14 +241,51 @@ def plant_motif(
 ) -> np.ndarray:
     """Write a sampled instance of `pwm` at seq_codes[pos:pos+w] (reverse complement for strand '-').
 
-    Returns the + strand site codes that were sampled."""
+    Returns the + strand site codes that were sampled.
+
+    Parameters
+    ----------
+    seq_codes
+        uint8 codes, changed in place.
+    pwm
+        A `SiteMotif` or (4, w) probability matrix (see `sample_site`).
+    pos
+        0-based start of the instance.
+    strand
+        ``+`` or ``-``.
+    rng
+        Random stream.
+    affinity
+        Target affinity for a `SiteMotif` (None: none).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(w,)`` uint8 codes.
+    """
     site = sample_site(pwm, rng, affinity)
     seq_codes[pos : pos + len(site)] = site if strand == "+" else reverse_complement_codes(site)
     return site
 
 
 def degrade_site(motif: SiteMotif, site: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Mutate the most informative positions until the site scores below threshold (site turnover)."""
+    """Mutate the most informative positions until the site scores below threshold (site turnover).
+
+    Parameters
+    ----------
+    motif
+        The site's motif.
+    site
+        ``(w,)`` + strand codes (not changed).
+    rng
+        Random stream (jitters the order of positions).
+
+    Returns
+    -------
+    numpy.ndarray
+        A mutated copy: at least two positions set to their least likely base, scoring more than 2 bits
+        below the threshold (or every position mutated).
+    """
     site = site.copy()
     ic = (motif.probs * np.log2(motif.probs / 0.25)).sum(axis=0)
     order = np.argsort(-ic + rng.normal(0, 0.05, len(ic)))
@@ -199,6 +313,17 @@ class Flat:
 
     @classmethod
     def from_seqs(cls, seqs: dict[str, np.ndarray]) -> Flat:
+        """Concatenate chromosomes (a SPACER of N after each).
+
+        Parameters
+        ----------
+        seqs
+            Chromosome -> uint8 codes, in the order to lay them out.
+
+        Returns
+        -------
+        Flat
+        """
         names = list(seqs)
         sizes = np.array([len(seqs[c]) for c in names], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(sizes + SPACER)[:-1]]).astype(np.int64)
@@ -208,17 +333,30 @@ class Flat:
         return cls(names, offsets, sizes, codes)
 
     def to_seqs(self) -> dict[str, np.ndarray]:
+        """Chromosome -> uint8 codes (copies), the inverse of `from_seqs`."""
         return {
             c: self.codes[o : o + s].copy()
             for c, o, s in zip(self.names, self.offsets, self.sizes, strict=True)
         }
 
     def locate(self, flat_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """flat positions -> (chrom index, position in chrom)."""
+        """flat positions -> (chrom index, position in chrom).
+
+        Parameters
+        ----------
+        flat_pos
+            Positions in flat coordinates.
+
+        Returns
+        -------
+        tuple[numpy.ndarray, numpy.ndarray]
+            Index into `names`, and the 0-based position on that chromosome.
+        """
         ci = np.searchsorted(self.offsets, flat_pos, side="right") - 1
         return ci, flat_pos - self.offsets[ci]
 
     def valid_mask(self) -> np.ndarray:
+        """True on chromosome bases, False on the spacers."""
         m = np.zeros(len(self.codes), dtype=bool)
         for o, s in zip(self.offsets, self.sizes, strict=True):
             m[o : o + s] = True
@@ -248,6 +386,24 @@ def make_accessibility(
     A shared set (``shared_fraction`` of the smallest cell's open bases) is open in every cell; each cell
     adds its own domains until its ``accessible_fraction`` is reached. ``with_shared=True`` also returns the
     shared domains ((k, 2), sorted).
+
+    Parameters
+    ----------
+    flat
+        The genome in flat coordinates (domains avoid the spacers).
+    cells
+        Cell-type configs (``name``, ``accessible_fraction``).
+    acfg
+        The ``accessibility`` config (domain length distribution, ``shared_fraction``).
+    rng
+        Random stream (split into a shared stream and one per cell).
+    with_shared
+        Also return the shared domains.
+
+    Returns
+    -------
+    dict[str, numpy.ndarray] or tuple[dict[str, numpy.ndarray], numpy.ndarray]
+        Cell name -> domains, and optionally the shared domains.
     """
     valid = flat.valid_mask()
     genome_size = int(flat.sizes.sum())
@@ -311,6 +467,32 @@ def place_lineage_domains(
 
     Returns (accessibility per cell, {group index: start position}) for `plant_groups(fixed=...)`. `shared`
     are the domains common to all cells (default: those present in every cell when there are >= 2 cells).
+
+    Parameters
+    ----------
+    flat
+        The genome in flat coordinates.
+    access
+        Cell name -> accessible domains (`make_accessibility`); not changed.
+    groups
+        The site groups (`make_groups`).
+    cells
+        Cell-type configs (``opened_by``, ``opened_fraction``, ``opened_length``).
+    acfg
+        The ``accessibility`` config.
+    rng
+        Random stream (one child stream per cell).
+    shared
+        See above.
+    degrade
+        Turned-over group ids (never used to open a domain).
+    pad
+        Free bases kept on each side of a fixed group.
+
+    Returns
+    -------
+    tuple[dict[str, numpy.ndarray], dict[int, int]]
+        See above.
     """
     degrade = degrade or set()
     valid = flat.valid_mask()
@@ -402,6 +584,20 @@ def _place_lineage_domain(ln: int, anchor: int, span: int, valid: np.ndarray, oc
 
 
 def domains_mask(domains: np.ndarray, n: int) -> np.ndarray:
+    """Boolean mask of the positions covered by any domain.
+
+    Parameters
+    ----------
+    domains
+        ``(k, 2)`` half-open [start, end) intervals (may overlap).
+    n
+        Length of the mask (ends up to `n`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` bool.
+    """
     d = np.zeros(n + 1, dtype=np.int32)
     np.add.at(d, domains[:, 0], 1)
     np.add.at(d, domains[:, 1], -1)
@@ -433,6 +629,7 @@ class Group:
 
     @property
     def span(self) -> int:
+        """Bases from the group start to the end of its last member."""
         return max(m.offset + len(m.site) for m in self.members)
 
 
@@ -546,6 +743,34 @@ def plant_groups(
     A share `open_bias` of the groups is placed inside `open_mask` (accessible somewhere). Groups whose gid is
     in `degrade` are planted with each site mutated below threshold (turnover). `fixed` maps group indices to
     start positions chosen beforehand (lineage domains); those are planted there first. Returns the instances.
+
+    Parameters
+    ----------
+    flat
+        The genome in flat coordinates; its codes are changed in place.
+    groups
+        The site groups (`make_groups`); placed in random order, a group without a free position after
+        200 tries is skipped.
+    motifs
+        TF name -> `SiteMotif` (for degrading sites).
+    rng
+        Random stream.
+    open_mask, open_bias
+        See above (None / 0: no bias).
+    degrade
+        See above.
+    pad
+        Free bases kept on each side of a group (no other group, no N).
+    species
+        Species name (not used in placement).
+    fixed
+        See above; a fixed position that is not free is an error.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per planted site: ``tf, fstart, fend, strand, origin, affinity, log_odds, site_id,
+        cluster_id`` (flat coordinates).
     """
     degrade = degrade or set()
     valid = flat.codes != 4
@@ -601,7 +826,22 @@ def _write_group(flat: Flat, g, s: int, motifs, rng, degrade: set[str], rows: li
 
 
 def background_hits(flat: Flat, motifs: dict[str, SiteMotif], planted: pd.DataFrame) -> pd.DataFrame:
-    """Every above-threshold window not overlapping a planted instance of the same TF (best per overlap)."""
+    """Every above-threshold window not overlapping a planted instance of the same TF (best per overlap).
+
+    Parameters
+    ----------
+    flat
+        The genome in flat coordinates, after planting.
+    motifs
+        TF name -> `SiteMotif`.
+    planted
+        The planted instances (`plant_groups`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Instances with origin ``background``, in the columns of `plant_groups`.
+    """
     rows = []
     n = len(flat.codes)
     for tf, motif in motifs.items():
@@ -666,7 +906,21 @@ def _near_count(src_s, src_e, tgt_s, tgt_e, window: int, exclude_self: bool) -> 
 
 
 def instance_features(inst: pd.DataFrame, cfg) -> pd.DataFrame:
-    """Adds partner (name), partner_present, n_homotypic and pioneer columns (sequence-determined context)."""
+    """Adds partner (name), partner_present, n_homotypic and pioneer columns (sequence-determined context).
+
+    Parameters
+    ----------
+    inst
+        Motif instances (planted and background; not changed).
+    cfg
+        The simulator config (TF partner/pioneer rules, ``binding.homotypic_window``/``partner_window``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with the four columns; turned-over instances count neither as homotypic neighbours nor as
+        partners.
+    """
     tfcfg = {t.name: t for t in cfg.tfs}
     inst = inst.copy()
     inst["partner"] = [tfcfg[t].partner or "" for t in inst.tf]
@@ -710,6 +964,24 @@ def assign_binding(
     a site's cells differ only through accessibility (and expression). Decoys and turned-over sites never
     bind. Reason for an unbound site: the factor with the largest logit deficit ('closed-chromatin',
     'no-partner', 'low-affinity'), or 'stochastic' when none is large; 'decoy', 'turnover', 'not-expressed'.
+
+    Parameters
+    ----------
+    inst
+        Instances with `instance_features` columns (not changed).
+    access
+        Cell name -> accessible domains in flat coordinates; a site is accessible when its centre is.
+    cfg
+        The simulator config (``binding.logit`` weights, cells and their expressed TFs).
+    rng
+        Random stream (one uniform per site).
+    n_flat
+        Length of the flat genome.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with the four columns per cell type.
     """
     L = cfg.binding.logit
     inst = inst.copy()
@@ -826,7 +1098,30 @@ def call_chip_peaks(
 ) -> pd.DataFrame:
     """ChIP-seq-like narrowPeaks for one TF x cell: a `sensitivity` share of binding events (bound sites
     merged within `merge_distance`) is called, stronger events more often; false positives are added so
-    that `precision` of the peaks lie on a bound site (a share in accessible DNA, the rest anywhere)."""
+    that `precision` of the peaks lie on a bound site (a share in accessible DNA, the rest anywhere).
+
+    Parameters
+    ----------
+    flat
+        The genome in flat coordinates.
+    inst
+        Instances with ``bound_<cell>`` (`assign_binding`).
+    tf, cell
+        The experiment.
+    access_dom
+        The cell's accessible domains (where the accessible false positives go).
+    ccfg
+        The ``chip`` config (sensitivity, precision, merge distance, widths, summit jitter).
+    rng
+        Random stream.
+    prefix
+        Peak names are ``<prefix>_1``, ``<prefix>_2``, ...
+
+    Returns
+    -------
+    pandas.DataFrame
+        narrowPeak columns, chromosome coordinates.
+    """
     sel = inst[(inst.tf == tf) & inst[f"bound_{cell}"]].sort_values("fstart")
     fs, fe = sel.fstart.to_numpy(), sel.fend.to_numpy()
     strength = sel.affinity.to_numpy()
@@ -897,7 +1192,24 @@ def call_chip_peaks(
 
 
 def atac_peaks(flat: Flat, domains: np.ndarray, rng: np.random.Generator, prefix: str) -> pd.DataFrame:
-    """ATAC-like peaks: the cell's accessible domains, summit near the middle, log-normal signal."""
+    """ATAC-like peaks: the cell's accessible domains, summit near the middle, log-normal signal.
+
+    Parameters
+    ----------
+    flat
+        The genome in flat coordinates.
+    domains
+        ``(k, 2)`` accessible domains of one cell type.
+    rng
+        Random stream (summit offsets, signal).
+    prefix
+        Peak names are ``<prefix>_1``, ``<prefix>_2``, ...
+
+    Returns
+    -------
+    pandas.DataFrame
+        narrowPeak columns, chromosome coordinates.
+    """
     if len(domains) == 0:
         return pd.DataFrame(columns=NARROWPEAK_COLUMNS)
     s, e = domains[:, 0], domains[:, 1]
@@ -909,7 +1221,23 @@ def atac_peaks(flat: Flat, domains: np.ndarray, rng: np.random.Generator, prefix
 
 
 def instances_to_truth(flat: Flat, inst: pd.DataFrame, species: str, cells) -> pd.DataFrame:
-    """Final truth table in chromosome coordinates, sorted by (chrom order, start, tf)."""
+    """Final truth table in chromosome coordinates, sorted by (chrom order, start, tf).
+
+    Parameters
+    ----------
+    flat
+        The genome in flat coordinates.
+    inst
+        Instances with their binding columns (`assign_binding`).
+    species
+        Value of the ``species`` column.
+    cells
+        Cell-type configs, for the per-cell columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     df = _to_chrom(flat, inst.sort_values(["fstart", "tf"], kind="stable").reset_index(drop=True))
     df.insert(0, "species", species)
     cols = [

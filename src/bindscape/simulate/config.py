@@ -219,7 +219,18 @@ class SimConfig(StrictModel):
 
 def manifest_config(cfg: SimConfig) -> dict:
     """The resolved config as written to manifest.json. Opt-in cell fields left at their defaults
-    (``opened_by: null``) are omitted, so manifests of configs that do not use them are unchanged."""
+    (``opened_by: null``) are omitted, so manifests of configs that do not use them are unchanged.
+
+    Parameters
+    ----------
+    cfg
+        The resolved simulator config.
+
+    Returns
+    -------
+    dict
+        JSON-ready mapping.
+    """
     data = cfg.model_dump(mode="json")
     for c in data["cells"]:
         if c.get("opened_by") is None:
@@ -231,10 +242,23 @@ def manifest_config(cfg: SimConfig) -> dict:
 
 
 def preset_names() -> list[str]:
+    """Names of the built-in simulator presets, sorted."""
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 
 
 def load_preset_dict(preset: str | Path) -> dict:
+    """The raw (unvalidated) mapping of a preset.
+
+    Parameters
+    ----------
+    preset
+        A built-in preset name or the path of an existing ``.yaml``/``.yml`` file.
+
+    Returns
+    -------
+    dict
+        The YAML mapping (empty for an empty file).
+    """
     import yaml
 
     path = Path(preset)
@@ -311,6 +335,18 @@ def _set_path(node: Any, parts: list[str], value: Any, full: str, root: dict) ->
 
 
 def parse_override_value(text: str) -> Any:
+    """A ``--set KEY=VALUE`` value parsed as YAML (``2`` -> 2, ``[a, b]`` -> list).
+
+    Parameters
+    ----------
+    text
+        The value text.
+
+    Returns
+    -------
+    Any
+        The YAML value, or `text` itself when it is not valid YAML.
+    """
     import yaml
 
     try:
@@ -322,7 +358,21 @@ def parse_override_value(text: str) -> Any:
 def resolve_config(
     preset: str | Path | dict | SimConfig = "demo", overrides: dict[str, Any] | None = None
 ) -> SimConfig:
-    """Load a preset (name, YAML path, dict or SimConfig), apply dotted overrides, validate."""
+    """Load a preset (name, YAML path, dict or SimConfig), apply dotted overrides, validate.
+
+    Parameters
+    ----------
+    preset
+        See above.
+    overrides
+        Dotted key -> value, e.g. ``{"binding.open_bias": 0.5}``; list items are addressed by name, index or
+        ``*``; string values are parsed as YAML (`parse_override_value`). An unknown key is an error listing
+        valid ones.
+
+    Returns
+    -------
+    SimConfig
+    """
     if isinstance(preset, SimConfig):
         cfg, where = preset, "config"
     elif isinstance(preset, dict):

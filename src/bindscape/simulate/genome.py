@@ -32,13 +32,16 @@ class Genome:
 
     @property
     def chrom_sizes(self) -> dict[str, int]:
+        """Chromosome -> length in bp."""
         return {c: int(len(s)) for c, s in self.seqs.items()}
 
     @property
     def size(self) -> int:
+        """Total length in bp."""
         return int(sum(len(s) for s in self.seqs.values()))
 
     def repeat_fraction(self) -> float:
+        """Share of the genome that is soft-masked (repeat copies)."""
         return float(sum(int(m.sum()) for m in self.masks.values()) / max(1, self.size))
 
 
@@ -67,6 +70,22 @@ def markov_tables(
     adjacent CG / TA pair (CpG and TpA depletion), a small poly-A/T run bonus and a species-specific
     log-normal k-mer perturbation (`noise`, shape 4**(order+1)). Returns (tables (n, 4**order, 4),
     realised GC of each table's stationary distribution (n,)).
+
+    Parameters
+    ----------
+    order
+        Markov order (context length).
+    gc_levels
+        Target GC fractions, one table each.
+    cpg_oe, tpa_oe
+        Weight factors of each CG / TA pair (see `calibrated_factors` for factors that hit target o/e).
+    noise
+        Log-weight perturbation per (order+1)-mer (None: none).
+
+    Returns
+    -------
+    tuple[numpy.ndarray, numpy.ndarray]
+        See above.
     """
     k1 = order + 1
     km = _kmer_codes(k1)  # (4**k1, k1)
@@ -110,7 +129,24 @@ def _pair_oe(table: np.ndarray, order: int) -> tuple[float, float]:
 def calibrated_factors(
     order: int, gc: float, cpg_oe: float, tpa_oe: float, noise=None
 ) -> tuple[float, float]:
-    """CG / TA pair factors that make the chain's CpG and TpA observed/expected hit the targets at `gc`."""
+    """CG / TA pair factors that make the chain's CpG and TpA observed/expected hit the targets at `gc`.
+
+    Parameters
+    ----------
+    order
+        Markov order.
+    gc
+        GC level the calibration is done at.
+    cpg_oe, tpa_oe
+        Target observed/expected ratios (also the starting factors).
+    noise
+        The species' k-mer perturbation, as in `markov_tables`.
+
+    Returns
+    -------
+    tuple[float, float]
+        ``(CG factor, TA factor)`` after six fixed-point iterations.
+    """
     f_cg, f_ta = cpg_oe, tpa_oe
     for _ in range(6):
         t, _g = markov_tables(order, np.array([gc]), cpg_oe=f_cg, tpa_oe=f_ta, noise=noise)
@@ -143,6 +179,20 @@ def generate_markov(
     table_index: (n_blocks,) which table each block uses; uniforms: (n_blocks, BLOCK) in [0,1); start_u:
     (n_blocks,) uniform used to draw each block's first context from its table's stationary distribution.
     Returns (n_blocks, BLOCK) uint8 codes.
+
+    Parameters
+    ----------
+    table_index, uniforms, start_u
+        See above.
+    tables
+        ``(n_tables, 4**order, 4)`` transition tables (`markov_tables`).
+    order
+        Markov order of the tables.
+
+    Returns
+    -------
+    numpy.ndarray
+        See above.
     """
     n_blocks, length = uniforms.shape
     n_ctx = 4**order
@@ -168,7 +218,20 @@ def generate_markov(
 
 
 def background_genome(species_cfg, rng: np.random.Generator) -> Genome:
-    """Markov background for one species (no repeats yet): isochores, CpG depletion and CpG islands."""
+    """Markov background for one species (no repeats yet): isochores, CpG depletion and CpG islands.
+
+    Parameters
+    ----------
+    species_cfg
+        The species' config (chromosome sizes, Markov order, GC and CpG settings).
+    rng
+        Random stream.
+
+    Returns
+    -------
+    Genome
+        Chromosomes ``chr1``, ``chr2``, ... with empty masks; ``info['isochore_gc']`` per chromosome.
+    """
     sc = species_cfg
     order = sc.markov_order
     noise = rng.normal(0.0, sc.composition_noise, 4 ** (order + 1)) if sc.composition_noise > 0 else None
@@ -230,7 +293,20 @@ def background_genome(species_cfg, rng: np.random.Generator) -> Genome:
 
 
 def make_consensus(fam, rng: np.random.Generator) -> np.ndarray:
-    """A repeat family's consensus sequence (SINE: poly-A tail; DNA: terminal inverted repeats)."""
+    """A repeat family's consensus sequence (SINE: poly-A tail; DNA: terminal inverted repeats).
+
+    Parameters
+    ----------
+    fam
+        The repeat family config (kind, length, GC; ``unit`` for simple repeats).
+    rng
+        Random stream.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 codes (a simple repeat's unit, default ``CA``).
+    """
     if fam.kind == "simple":
         return encode((fam.unit or "CA").upper())
     p = np.array([(1 - fam.gc) / 2, fam.gc / 2, fam.gc / 2, (1 - fam.gc) / 2])
@@ -278,6 +354,20 @@ def add_repeats(genome: Genome, species_cfg, rng: np.random.Generator) -> dict:
     """Insert mutated copies of the species' repeat families (replacing background) and soft-mask them.
 
     Returns per-family statistics (copies, bases); each copy is appended to ``genome.repeats``.
+
+    Parameters
+    ----------
+    genome
+        The background genome, changed in place (sequences, masks, repeats).
+    species_cfg
+        The species' config (``repeat_fraction``, ``repeats`` families and shares).
+    rng
+        Random stream.
+
+    Returns
+    -------
+    dict
+        Family name -> ``{"kind", "copies", "bases"}`` (empty without repeats).
     """
     sc = species_cfg
     stats: dict[str, dict] = {}
@@ -316,7 +406,20 @@ def add_repeats(genome: Genome, species_cfg, rng: np.random.Generator) -> dict:
 
 
 def simulate_genome(species_cfg, rng: np.random.Generator) -> Genome:
-    """Background + repeats for one species (deterministic given `rng`)."""
+    """Background + repeats for one species (deterministic given `rng`).
+
+    Parameters
+    ----------
+    species_cfg
+        The species' config.
+    rng
+        Random stream (split into background and repeat streams).
+
+    Returns
+    -------
+    Genome
+        With the repeat statistics in ``info['repeats']``.
+    """
     g_rng, r_rng = rng.spawn(2)
     genome = background_genome(species_cfg, g_rng)
     genome.info["repeats"] = add_repeats(genome, species_cfg, r_rng)
@@ -331,7 +434,22 @@ _LUT = np.frombuffer(b"ACGTNacgtn", dtype=np.uint8)
 
 
 def fasta_bytes(codes: np.ndarray, mask: np.ndarray | None, width: int = 60) -> bytes:
-    """Sequence lines (soft-masked lower case) with a newline every `width` characters."""
+    """Sequence lines (soft-masked lower case) with a newline every `width` characters.
+
+    Parameters
+    ----------
+    codes
+        uint8 codes of one chromosome.
+    mask
+        True where the base is written lower case (None: all upper case).
+    width
+        Bases per line.
+
+    Returns
+    -------
+    bytes
+        ASCII lines, the last one newline-terminated too (no header).
+    """
     idx = codes.astype(np.uint8, copy=True)
     if mask is not None:
         idx = idx + 5 * mask.astype(np.uint8)
@@ -350,7 +468,19 @@ def fasta_bytes(codes: np.ndarray, mask: np.ndarray | None, width: int = 60) -> 
 def write_fasta_gz(
     path: str | os.PathLike, genome: Genome, *, width: int = 60, compresslevel: int = 2
 ) -> None:
-    """Write a soft-masked, gzip-compressed FASTA atomically and reproducibly (no name/mtime in the header)."""
+    """Write a soft-masked, gzip-compressed FASTA atomically and reproducibly (no name/mtime in the header).
+
+    Parameters
+    ----------
+    path
+        Output file.
+    genome
+        The genome (chromosomes in order, their masks).
+    width
+        Bases per line.
+    compresslevel
+        gzip level (1-9).
+    """
     with atomic_path(path) as tmp:
         with (
             open(tmp, "wb") as raw,
@@ -362,6 +492,15 @@ def write_fasta_gz(
 
 
 def write_chrom_sizes(path: str | os.PathLike, genome: Genome) -> None:
+    """Write ``chrom<TAB>size`` lines, atomically.
+
+    Parameters
+    ----------
+    path
+        Output file.
+    genome
+        The genome.
+    """
     from bindscape._util import atomic_write_text
 
     atomic_write_text(path, "".join(f"{c}\t{n}\n" for c, n in genome.chrom_sizes.items()))

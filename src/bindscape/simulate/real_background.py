@@ -25,7 +25,24 @@ from .genome import Genome
 
 def load_background(path_or_codes, *, chroms: list[str] | None = None, max_chrom_bp: int | None = None,
                     min_chrom_bp: int = 10_000) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(codes, masks) per chromosome from a FASTA path or ``{chrom: codes}`` (masks then all False)."""
+    """(codes, masks) per chromosome from a FASTA path or ``{chrom: codes}`` (masks then all False).
+
+    Parameters
+    ----------
+    path_or_codes
+        See above.
+    chroms
+        Chromosomes to keep, in this order (None: all, in file order); unknown names are skipped.
+    max_chrom_bp
+        Keep only the first this many bases of each chromosome (None: all).
+    min_chrom_bp
+        Chromosomes shorter than this are left out.
+
+    Returns
+    -------
+    tuple[dict[str, numpy.ndarray], dict[str, numpy.ndarray]]
+        uint8 codes and bool soft masks, copies.
+    """
     if isinstance(path_or_codes, dict):
         codes = {c: np.asarray(v, dtype=np.uint8) for c, v in path_or_codes.items()}
         masks = {c: np.zeros(len(v), dtype=bool) for c, v in codes.items()}
@@ -47,6 +64,27 @@ def simulate_real(backgrounds: dict[str, Any], preset: str | dict = "multi-speci
 
     The preset's TFs, cells, binding, ChIP and turnover settings apply; its species entries are ignored
     (the first given species is the reference whose site groups the others turn over). Returns a SimResult.
+
+    Parameters
+    ----------
+    backgrounds
+        See above.
+    preset
+        Preset name, YAML path or dict (`resolve_config`).
+    seed
+        Seed of every random draw.
+    out
+        Output folder to write (None: in memory only).
+    overrides
+        Dotted config overrides.
+    chroms
+        Per species, the chromosomes to use (`load_background`).
+    max_chrom_bp
+        Truncate each chromosome to this many bases.
+
+    Returns
+    -------
+    SimResult
     """
     from bindscape import __version__
 
@@ -101,7 +139,25 @@ def simulate_real(backgrounds: dict[str, Any], preset: str | dict = "multi-speci
 
 def plant_into_background(codes: dict[str, np.ndarray], preset: str | dict = "multi-species", seed: int = 0,
                           species: str = "real", overrides: dict | None = None):
-    """Plant one species' binding into given background codes; returns (planted codes, truth)."""
+    """Plant one species' binding into given background codes; returns (planted codes, truth).
+
+    Parameters
+    ----------
+    codes
+        Chromosome -> uint8 codes (copied, not changed).
+    preset
+        Preset name, YAML path or dict.
+    seed
+        Seed of the planting and binding draws.
+    species
+        Species name in the truth table.
+    overrides
+        Dotted config overrides.
+
+    Returns
+    -------
+    tuple[dict[str, numpy.ndarray], pandas.DataFrame]
+    """
     from . import plant_binding, resolve_config
 
     cfg = resolve_config(preset, overrides)

@@ -26,7 +26,22 @@ def _pieces(seqs) -> Iterable[np.ndarray]:
 
 
 def gc_windows(seqs, window: int = 1000, max_n: float = 0.1) -> np.ndarray:
-    """GC fraction (of non-N bases) of every non-overlapping window."""
+    """GC fraction (of non-N bases) of every non-overlapping window.
+
+    Parameters
+    ----------
+    seqs
+        uint8 codes: one array, a list of arrays or ``{chrom: codes}``.
+    window
+        Window length; a sequence's last partial window is skipped.
+    max_n
+        Windows with a larger N fraction are skipped.
+
+    Returns
+    -------
+    numpy.ndarray
+        GC fractions of the kept windows, sequences in order.
+    """
     out = []
     for s in _pieces(seqs):
         n = len(s) // window
@@ -41,7 +56,18 @@ def gc_windows(seqs, window: int = 1000, max_n: float = 0.1) -> np.ndarray:
 
 
 def dinucleotide_counts(seqs) -> np.ndarray:
-    """(4, 4) counts of adjacent ACGT pairs (pairs touching N skipped)."""
+    """(4, 4) counts of adjacent ACGT pairs (pairs touching N skipped).
+
+    Parameters
+    ----------
+    seqs
+        uint8 codes: one array, a list of arrays or ``{chrom: codes}`` (no pairs across sequences).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``counts[x, y]`` of x followed by y, int64.
+    """
     tot = np.zeros(16, dtype=np.int64)
     for s in _pieces(seqs):
         a, b = s[:-1].astype(np.int64), s[1:].astype(np.int64)
@@ -51,6 +77,19 @@ def dinucleotide_counts(seqs) -> np.ndarray:
 
 
 def dinucleotide_freqs(seqs, symmetric: bool = True) -> np.ndarray:
+    """(4, 4) dinucleotide frequencies (summing to 1).
+
+    Parameters
+    ----------
+    seqs
+        uint8 codes, as in `dinucleotide_counts`.
+    symmetric
+        Count both strands (add each pair's reverse complement).
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     c = dinucleotide_counts(seqs).astype(float)
     if symmetric:  # add the reverse strand: pair xy on - strand is comp(y)comp(x)
         comp = [3, 2, 1, 0]
@@ -59,27 +98,84 @@ def dinucleotide_freqs(seqs, symmetric: bool = True) -> np.ndarray:
 
 
 def rho(seqs) -> np.ndarray:
-    """Dinucleotide relative abundance (4, 4): f_xy / (f_x f_y)."""
+    """Dinucleotide relative abundance (4, 4): f_xy / (f_x f_y).
+
+    Parameters
+    ----------
+    seqs
+        uint8 codes, as in `dinucleotide_counts` (both strands counted).
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     f = dinucleotide_freqs(seqs)
     m = f.sum(axis=1)
     return f / np.outer(m, m)
 
 
 def cpg_oe(seqs) -> float:
-    """CpG observed/expected: f_CG / (f_C f_G) over the whole sequence."""
+    """CpG observed/expected: f_CG / (f_C f_G) over the whole sequence.
+
+    Parameters
+    ----------
+    seqs
+        uint8 codes, as in `dinucleotide_counts`.
+
+    Returns
+    -------
+    float
+    """
     return float(rho(seqs)[1, 2])
 
 
 def tpa_oe(seqs) -> float:
+    """TpA observed/expected: f_TA / (f_T f_A) over the whole sequence.
+
+    Parameters
+    ----------
+    seqs
+        uint8 codes, as in `dinucleotide_counts`.
+
+    Returns
+    -------
+    float
+    """
     return float(rho(seqs)[3, 0])
 
 
 def karlin_delta(a, b) -> float:
-    """Karlin's delta* between two sequences' dinucleotide relative abundances."""
+    """Karlin's delta* between two sequences' dinucleotide relative abundances.
+
+    Parameters
+    ----------
+    a, b
+        uint8 codes, as in `dinucleotide_counts`.
+
+    Returns
+    -------
+    float
+        Mean absolute difference of the 16 `rho` values.
+    """
     return float(np.abs(rho(a) - rho(b)).mean())
 
 
 def summarize(seqs, window: int = 1000) -> dict:
+    """Composition summary of a genome: bases, GC, GC of windows, CpG and TpA o/e.
+
+    Parameters
+    ----------
+    seqs
+        uint8 codes, as in `gc_windows`.
+    window
+        Window length for the GC distribution.
+
+    Returns
+    -------
+    dict
+        ``bases, gc, gc_1kb_mean, gc_1kb_sd, gc_1kb_p05, gc_1kb_p95, cpg_oe, tpa_oe`` (the ``gc_1kb``
+        names are kept whatever `window` is).
+    """
     gcw = gc_windows(seqs, window)
     codes = np.concatenate([s.ravel() for s in _pieces(seqs)])
     acgt = codes < 4
@@ -101,6 +197,20 @@ def realism_table(
     """One row per named genome: GC (1-kb windows), CpG/TpA o/e and Karlin delta* to every other genome.
 
     genomes: name -> codes array or {chrom: codes}. Columns ``delta_<name>`` hold the distances.
+
+    Parameters
+    ----------
+    genomes
+        See above.
+    reference
+        Genome put in the first row (None: input order).
+    window
+        Window length of the GC statistics.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``genome``, the `summarize` fields and the ``delta_<name>`` columns.
     """
     rows = []
     names = list(genomes)
@@ -117,6 +227,17 @@ def realism_table(
 
 
 def format_table(df: pd.DataFrame) -> str:
+    """A `realism_table` as a Markdown table (bases with thousands separators, other values to 3 decimals).
+
+    Parameters
+    ----------
+    df
+        A `realism_table`.
+
+    Returns
+    -------
+    str
+    """
     cols = [c for c in df.columns if c != "genome"]
     out = ["| genome | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for _, r in df.iterrows():

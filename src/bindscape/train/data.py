@@ -10,13 +10,53 @@ from bindscape.errors import ConfigError
 
 
 def open_dataset(path) -> Dataset:
-    """A `Dataset` as is, or the dataset folder at `path` loaded."""
+    """A `Dataset` as is, or the dataset folder at `path` loaded.
+
+    Parameters
+    ----------
+    path
+        An already loaded `Dataset`, or the path of a dataset folder.
+
+    Returns
+    -------
+    Dataset
+        `path` itself when it is a `Dataset`, else `load_dataset(path)`.
+    """
     return path if isinstance(path, Dataset) else load_dataset(path)
 
 
 def torch_dataset(ds: Dataset, split: str | None, *, rc_augment: bool = False, max_shift: int = 0,
                   seed: int = 0, label_columns: list[str] | None = None, genome=None):
-    """A torch Dataset over one split of a dataset folder (sequence-only or genome-based)."""
+    """A torch Dataset over one split of a dataset folder (sequence-only or genome-based).
+
+    Parameters
+    ----------
+    ds
+        The loaded dataset folder.
+    split
+        Split to keep (``train``/``val``/``test``); None: every row.
+    rc_augment
+        Reverse-complement a seeded random half of each batch (re-drawn per epoch).
+    max_shift
+        Largest random window shift in bp (genome-based datasets only; sequence-only ones ignore it).
+    seed
+        Seed of the augmentation draws.
+    label_columns
+        Label columns (default ``["label"]``); more than one gives ``(N, K)`` multi-label targets. With
+        ``split=None`` missing columns fall back to ``label`` (zeros when that is missing too).
+    genome
+        Genome to read windows from (genome-based datasets); None: the dataset's own genome.
+
+    Returns
+    -------
+    SequenceDataset or RegionDataset
+        Examples ``(x, y)``: x float32 ``(4, L)`` one-hot, y the label(s).
+
+    Raises
+    ------
+    ConfigError
+        A label column is missing while `split` is given.
+    """
     from bindscape.data.sequences import SequenceDataset, is_sequence_dataset
 
     label_columns = label_columns or ["label"]
@@ -38,7 +78,20 @@ def torch_dataset(ds: Dataset, split: str | None, *, rc_augment: bool = False, m
 
 
 def has_split(ds: Dataset, split: str | None) -> bool:
-    """True when the dataset has rows in `split` (None: no)."""
+    """True when the dataset has rows in `split` (None: no).
+
+    Parameters
+    ----------
+    ds
+        The loaded dataset folder.
+    split
+        Split name to look for in the ``split`` column; None always gives False.
+
+    Returns
+    -------
+    bool
+        Whether at least one row has that split.
+    """
     return split is not None and "split" in ds.regions and bool((ds.regions["split"] == split).any())
 
 

@@ -64,9 +64,39 @@ class Task(Protocol):
 
     resume_keys: tuple[str, ...]
 
-    def setup(self, cfg, resume: bool) -> Prepared: ...
+    def setup(self, cfg, resume: bool) -> Prepared:
+        """Build datasets, loaders, model and LightningModule (called after seeding).
 
-    def finish(self, cfg, done: Finished) -> tuple[dict, str]: ...
+        Parameters
+        ----------
+        cfg
+            The task's validated config.
+        resume
+            The run continues from ``checkpoints/last.ckpt``.
+
+        Returns
+        -------
+        Prepared
+            What the engine trains.
+        """
+        ...
+
+    def finish(self, cfg, done: Finished) -> tuple[dict, str]:
+        """Evaluate the best checkpoint and write the task's outputs (on rank zero only).
+
+        Parameters
+        ----------
+        cfg
+            The task's validated config.
+        done
+            The finished (or stopped) fit.
+
+        Returns
+        -------
+        tuple[dict, str]
+            The task's ``metrics.json`` fields and the text of the ``done:`` log line.
+        """
+        ...
 
 
 # ------------------------------------------------------------------------------------------- helpers

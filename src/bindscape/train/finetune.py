@@ -18,7 +18,24 @@ def _match(name: str, prefixes: list[str]) -> bool:
 
 
 def apply_finetune(model: nn.Module, *, freeze: list[str] = (), reinit: list[str] = (), seed: int = 0) -> dict:
-    """Re-initialise then freeze parameters by name prefix; returns counts. Unknown prefixes are errors."""
+    """Re-initialise then freeze parameters by name prefix; returns counts. Unknown prefixes are errors.
+
+    Parameters
+    ----------
+    model
+        The model, changed in place.
+    freeze
+        Parameter-name prefixes whose parameters stop requiring gradients.
+    reinit
+        Module-name prefixes whose modules get ``reset_parameters()`` (those that have it).
+    seed
+        Torch seed set before re-initialising.
+
+    Returns
+    -------
+    dict
+        ``reinitialised_modules`` (modules reset) and ``frozen_parameters`` (scalar parameters frozen).
+    """
     import torch
 
     names = [n for n, _ in model.named_parameters()]
@@ -41,7 +58,22 @@ def apply_finetune(model: nn.Module, *, freeze: list[str] = (), reinit: list[str
 
 
 def prepare_finetune(cfg, length: int, n_outputs: int):
-    """Load the checkpoint named in ``cfg.finetune``, check lengths/outputs, apply freeze/reinit."""
+    """Load the checkpoint named in ``cfg.finetune``, check lengths/outputs, apply freeze/reinit.
+
+    Parameters
+    ----------
+    cfg
+        Training config with a ``finetune`` section (checkpoint, freeze, reinit) and ``trainer.seed``.
+    length
+        The dataset's window length in bp.
+    n_outputs
+        The dataset's number of outputs; a different count needs ``head`` in ``finetune.reinit``.
+
+    Returns
+    -------
+    tuple[torch.nn.Module, dict]
+        The model (in train mode) and a summary: ``from`` (the checkpoint) plus `apply_finetune`'s counts.
+    """
     from bindscape.train.checkpoint import load_checkpoint
 
     ft = cfg.finetune

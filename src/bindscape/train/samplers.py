@@ -68,6 +68,13 @@ class EpochBatchSampler:
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
+        """Re-draw the batch order from ``(seed, epoch)``.
+
+        Parameters
+        ----------
+        epoch
+            The epoch about to start.
+        """
         self.epoch = epoch
 
     def _all(self) -> int:
@@ -121,6 +128,13 @@ class BalancedBatchSampler:
         self.drop_last = drop_last
 
     def set_epoch(self, epoch: int) -> None:
+        """Re-draw the negatives' order and the positives' cycles from ``(seed, epoch)``.
+
+        Parameters
+        ----------
+        epoch
+            The epoch about to start.
+        """
         self.epoch = epoch
 
     def __len__(self) -> int:
@@ -147,6 +161,13 @@ class ShardedBalancedSampler:
         self.inner = inner
 
     def set_epoch(self, epoch: int) -> None:
+        """Pass the epoch on to the wrapped sampler (when it has ``set_epoch``).
+
+        Parameters
+        ----------
+        epoch
+            The epoch about to start.
+        """
         if hasattr(self.inner, "set_epoch"):
             self.inner.set_epoch(epoch)
 
@@ -201,6 +222,13 @@ class CrossSpeciesBatchSampler:
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
+        """Re-draw every species' streams from ``(seed, epoch)``.
+
+        Parameters
+        ----------
+        epoch
+            The epoch about to start.
+        """
         self.epoch = epoch
 
     def __len__(self) -> int:

@@ -135,10 +135,12 @@ class CrossSpeciesConfig(StrictModel):
 
     @property
     def source_species(self) -> list[str]:
+        """The source species: `sources`, or every species but the target when unset."""
         return list(self.sources) if self.sources is not None else [s for s in self.species if s != self.target]
 
     @property
     def labelled_species(self) -> list[str]:
+        """Species whose labels train the model: the target (``target``), all (``joint``), else the sources."""
         if self.mode == "target":
             return [self.target]
         if self.mode == "joint":
@@ -163,6 +165,7 @@ class CrossSpeciesConfig(StrictModel):
 
     @property
     def run_dir(self) -> Path:
+        """The run folder, ``out_dir/name``."""
         return Path(self.out_dir) / self.name
 
 
@@ -176,6 +179,18 @@ def morale_loss(embeddings: torch.Tensor, domains: torch.Tensor) -> torch.Tensor
     of `embeddings`; ``L = 2 / (n (n + 1)) * sum_{l < k} (||C_l - C_k||_F^2 + ||mu_l - mu_k||_2^2)`` over the
     n domains present. Zero when fewer than two domains are present (still attached to the graph). No
     parameters: the gradient reaches the model only through `embeddings`.
+
+    Parameters
+    ----------
+    embeddings
+        ``(N, D)`` embeddings.
+    domains
+        ``(N,)`` domain (species) index of each row; domains with fewer than two rows are left out.
+
+    Returns
+    -------
+    torch.Tensor
+        The scalar loss (float32).
     """
     if embeddings.dim() != 2:
         raise ValueError(f"embeddings must be (N, D), got {tuple(embeddings.shape)}")
@@ -212,7 +227,20 @@ class _GradReverse(torch.autograd.Function):
 
 
 def grad_reverse(x: torch.Tensor, lam: float = 1.0) -> torch.Tensor:
-    """Identity forward; the gradient is multiplied by ``-lam`` on the way back."""
+    """Identity forward; the gradient is multiplied by ``-lam`` on the way back.
+
+    Parameters
+    ----------
+    x
+        Any tensor.
+    lam
+        Reversal strength.
+
+    Returns
+    -------
+    torch.Tensor
+        A view of `x` whose gradient is reversed and scaled.
+    """
     return _GradReverse.apply(x, lam)
 
 
@@ -222,9 +250,22 @@ class GradientReversal(nn.Module):
         self.lam = float(lam)
 
     def forward(self, x):
+        """`grad_reverse` with this layer's ``lam``.
+
+        Parameters
+        ----------
+        x
+            Any tensor.
+
+        Returns
+        -------
+        torch.Tensor
+            `x` unchanged forward; its gradient times ``-lam`` backward.
+        """
         return grad_reverse(x, self.lam)
 
     def extra_repr(self) -> str:
+        """``lam=<value>`` for the module's repr."""
         return f"lam={self.lam}"
 
 
@@ -248,9 +289,35 @@ class SpeciesClassifier(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, emb):
+        """Species logits of embeddings seen through the gradient-reversal layer.
+
+        Parameters
+        ----------
+        emb
+            ``(N, D)`` embeddings (``model.embed(x)``).
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, 1)`` logits for two species, ``(N, n_species)`` otherwise.
+        """
         return self.net(self.grl(emb))
 
     def loss(self, emb, domains):
+        """Species-classification loss: BCE for two species, cross-entropy otherwise.
+
+        Parameters
+        ----------
+        emb
+            ``(N, D)`` embeddings.
+        domains
+            ``(N,)`` species index of each row.
+
+        Returns
+        -------
+        torch.Tensor
+            The scalar loss.
+        """
         out = self(emb)
         if self.n_species == 2:
             return nn.functional.binary_cross_entropy_with_logits(out.view(-1), domains.float().view(-1))
@@ -278,6 +345,13 @@ class MultiSpeciesDataset(torch.utils.data.Dataset):
         return sum(len(p) for p in self.parts)
 
     def set_epoch(self, epoch: int) -> None:
+        """Pass the epoch to every species' dataset (re-draws their augmentation).
+
+        Parameters
+        ----------
+        epoch
+            The epoch about to start.
+        """
         for p in self.parts:
             p.set_epoch(epoch)
 
@@ -301,7 +375,21 @@ class MultiSpeciesDataset(torch.utils.data.Dataset):
 
 
 def background_pool(regions, genome_chroms=None) -> np.ndarray:
-    """Row indices usable as background: training split, not on sex chromosomes / mitochondrion."""
+    """Row indices usable as background: training split, not on sex chromosomes / mitochondrion.
+
+    Parameters
+    ----------
+    regions
+        Window table with a ``chrom`` column (and a ``split`` column: only ``train`` rows are kept).
+    genome_chroms
+        All the genome's chromosome names, so `is_excluded` can tell roman-numeral chrX apart (None: the
+        chromosomes in `regions`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Positional row indices into `regions`.
+    """
     from bindscape.data.splits import is_excluded
 
     chroms = list(genome_chroms) if genome_chroms is not None else sorted(regions["chrom"].unique())
@@ -334,6 +422,21 @@ class CrossSpeciesTask(BinaryTask):
         self._vals: dict[int, tuple[list, list]] = {}
 
     def training_step(self, batch, batch_idx):
+        """BCE on the labelled rows plus, on the background rows, lam * MORALE (morale) or the weighted
+        species loss (grl).
+
+        Parameters
+        ----------
+        batch
+            ``(x, y, domain, is_background)`` from `MultiSpeciesDataset`.
+        batch_idx
+            Batch number in the epoch (unused).
+
+        Returns
+        -------
+        torch.Tensor
+            The scalar training loss.
+        """
         x, y, dom, bg = batch
         emb = self.model.embed(x)
         lab = ~bg
@@ -354,9 +457,21 @@ class CrossSpeciesTask(BinaryTask):
         return loss
 
     def on_validation_epoch_start(self) -> None:
+        """Clear the per-species predictions collected in the last validation."""
         self._vals = {}
 
     def validation_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        """Collect the batch's (optionally RC-averaged) probabilities and labels for its species.
+
+        Parameters
+        ----------
+        batch
+            ``(x, y)`` validation windows.
+        batch_idx
+            Batch number (unused).
+        dataloader_idx
+            Which validation loader, i.e. the species' index in `species`.
+        """
         x, y = batch
         p = predict_proba(self.model, x, self.config["trainer"]["rc_average"])
         ps, ys = self._vals.setdefault(dataloader_idx, ([], []))
@@ -364,6 +479,7 @@ class CrossSpeciesTask(BinaryTask):
         ys.append(y.detach().view(-1)[: len(p)] if y.dim() == 1 else y.detach()[:, 0])
 
     def on_validation_epoch_end(self) -> None:
+        """Log ``val_auroc_<species>``/``val_auprc_<species>`` and their means over the selection species."""
         per: dict[str, dict] = {}
         for i, (ps, ys) in self._vals.items():
             p, y = torch.cat(ps), torch.cat(ys)
@@ -382,6 +498,7 @@ class CrossSpeciesTask(BinaryTask):
         self._vals = {}
 
     def configure_optimizers(self):
+        """`BinaryTask`'s optimizer and scheduler, with the GRL species head added as a parameter group."""
         out = super().configure_optimizers()
         if self.species_head is not None:
             opt = out["optimizer"] if isinstance(out, dict) else out
@@ -403,6 +520,13 @@ class CrossSpeciesTask(BinaryTask):
         return out
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Add species, mode and lam (JSON) under ``checkpoint["bindscape"]["cross_species"]``.
+
+        Parameters
+        ----------
+        checkpoint
+            The Lightning checkpoint dict, changed in place.
+        """
         super().on_save_checkpoint(checkpoint)
         checkpoint["bindscape"]["cross_species"] = json.dumps({"species": self.species, "mode": self.mode,
                                                                "lam": self.lam})
@@ -450,14 +574,36 @@ def load_cross_species(path: str | Path, overrides: dict[str, Any] | None = None
 
 
 def dump_cross_species(cfg: CrossSpeciesConfig) -> str:
-    """The config as YAML (``config.yaml``)."""
+    """The config as YAML (``config.yaml``).
+
+    Parameters
+    ----------
+    cfg
+        A validated cross-species config.
+
+    Returns
+    -------
+    str
+        YAML text.
+    """
     from bindscape.train.config import dump_config
 
     return dump_config(cfg)
 
 
 def open_species(cfg: CrossSpeciesConfig) -> dict:
-    """Each species' dataset and genome: ``{species: (Dataset, Genome)}`` (a split column is required)."""
+    """Each species' dataset and genome: ``{species: (Dataset, Genome)}`` (a split column is required).
+
+    Parameters
+    ----------
+    cfg
+        A validated cross-species config (``species``: name -> dataset folder).
+
+    Returns
+    -------
+    dict
+        ``{species: (Dataset, Genome)}`` in the order of ``cfg.species``.
+    """
     from bindscape.train.data import open_dataset
 
     out = {}
@@ -478,6 +624,21 @@ class CrossSpeciesPlugin:
         self.opened: dict = {}
 
     def setup(self, cfg: CrossSpeciesConfig, resume: bool) -> Prepared:
+        """Open every species, build the cross-species training loader, one val loader per species, the
+        model and its `CrossSpeciesTask`.
+
+        Parameters
+        ----------
+        cfg
+            A validated cross-species config.
+        resume
+            The run continues from its last checkpoint (unused here).
+
+        Returns
+        -------
+        Prepared
+            What `bindscape.train.engine.fit` trains.
+        """
         from torch.utils.data import DataLoader
 
         from bindscape.data.torchdata import RegionDataset, collate_batch
@@ -516,7 +677,21 @@ class CrossSpeciesPlugin:
         return Prepared(task, train_loader, val_loaders, steps, start)
 
     def finish(self, cfg: CrossSpeciesConfig, done: Finished) -> tuple[dict, str]:
-        """Score the best checkpoint on every species' val and test windows; write predictions.parquet."""
+        """Score the best checkpoint on every species' val and test windows; write predictions.parquet.
+
+        Parameters
+        ----------
+        cfg
+            The run's validated cross-species config.
+        done
+            The finished (or stopped) fit.
+
+        Returns
+        -------
+        tuple[dict, str]
+            ``metrics.json`` fields (mode, lam, species roles, ``select_score``, per-species ``val``/``test``
+            metrics) and the ``done:`` line text (the target's test auPRC).
+        """
         import pandas as pd
 
         from bindscape._util import atomic_path

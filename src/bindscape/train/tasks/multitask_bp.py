@@ -109,6 +109,7 @@ class MultitaskConfig(StrictModel):
 
     @property
     def run_dir(self) -> Path:
+        """The run folder, ``out_dir/name``."""
         return Path(self.out_dir) / self.name
 
 
@@ -213,10 +214,25 @@ class MultitaskTask(L.LightningModule):
         self._vy: list = []
 
     def on_train_epoch_start(self):
+        """Pass the epoch to `epoch_objects` (the training dataset re-draws its augmentation)."""
         for o in self.epoch_objects:
             o.set_epoch(self.current_epoch)
 
     def training_step(self, batch, batch_idx):
+        """Per-bp BCE (with `pos_weight`) of one batch.
+
+        Parameters
+        ----------
+        batch
+            ``(x, y, tf, cell)``: inputs, ``(N, L)`` per-bp labels and TF/cell indices.
+        batch_idx
+            Batch number in the epoch (unused).
+
+        Returns
+        -------
+        torch.Tensor
+            The scalar loss.
+        """
         x, y, tf, cell = batch
         logits = self.model(x, tf, cell)
         loss = nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=self.pos_weight)
@@ -224,9 +240,19 @@ class MultitaskTask(L.LightningModule):
         return loss
 
     def on_validation_epoch_start(self):
+        """Clear the predictions collected in the last validation."""
         self._vp, self._vy = [], []
 
     def validation_step(self, batch, batch_idx):
+        """Collect per-bp probabilities (RC-averaged when configured) and labels at every 5th bp.
+
+        Parameters
+        ----------
+        batch
+            ``(x, y, tf, cell)`` as in `training_step`.
+        batch_idx
+            Batch number (unused).
+        """
         x, y, tf, cell = batch
         p = rc_averaged(lambda z: self.model(z, tf, cell), x, rc_average=self.config["trainer"]["rc_average"],
                         per_position=True)
@@ -234,6 +260,7 @@ class MultitaskTask(L.LightningModule):
         self._vy.append(y[:, ::5].detach().cpu())
 
     def on_validation_epoch_end(self):
+        """Log ``val_auprc``, the per-bp auPRC of the collected predictions (0 when undefined)."""
         if not self._vp:
             return
         p, y = torch.cat(self._vp).numpy().ravel(), torch.cat(self._vy).numpy().ravel()
@@ -241,10 +268,18 @@ class MultitaskTask(L.LightningModule):
         self.log("val_auprc", v if np.isfinite(v) else 0.0, prog_bar=True)
 
     def configure_optimizers(self):
+        """AdamW over the model's parameters with the config's ``optim.lr`` and ``optim.weight_decay``."""
         o = self.config["optim"]
         return torch.optim.AdamW(self.model.parameters(), lr=o["lr"], weight_decay=o["weight_decay"])
 
     def on_save_checkpoint(self, checkpoint):
+        """Store the config, model hyperparameters and multitask `meta` under ``checkpoint["bindscape"]``.
+
+        Parameters
+        ----------
+        checkpoint
+            The Lightning checkpoint dict, changed in place.
+        """
         from bindscape.train.checkpoint import checkpoint_meta
 
         checkpoint["bindscape"] = checkpoint_meta(self.config, self.model, multitask=self.meta)
@@ -278,6 +313,20 @@ class MultitaskPlugin:
         self.vocab = self.pw = None
 
     def setup(self, cfg: MultitaskConfig, resume: bool) -> Prepared:
+        """Load the dataset, build train/val `MultitaskBPDataset` loaders, the model and its `MultitaskTask`.
+
+        Parameters
+        ----------
+        cfg
+            A validated multitask config.
+        resume
+            The run continues from its last checkpoint (unused here).
+
+        Returns
+        -------
+        Prepared
+            What `bindscape.train.engine.fit` trains (no val loader when the val split is empty).
+        """
         from bindscape.data.dataset import load_dataset
         from bindscape.train.samplers import multitask_loader
 
@@ -308,6 +357,20 @@ class MultitaskPlugin:
         return Prepared(task, train_loader, val_loader, steps, start, log_prefixes=("val_", "train_"))
 
     def finish(self, cfg: MultitaskConfig, done: Finished) -> tuple[dict, str]:
+        """The multitask ``metrics.json`` fields; nothing is re-evaluated.
+
+        Parameters
+        ----------
+        cfg
+            The run's validated multitask config (unused).
+        done
+            The finished (or stopped) fit.
+
+        Returns
+        -------
+        tuple[dict, str]
+            ``conditions``, ``pos_weight`` and ``best_val_auprc`` (when monitored), and the ``done:`` line text.
+        """
         fields = {"conditions": self.vocab.to_dict(), "pos_weight": self.pw}
         score = done.trainer.checkpoint_callback.best_model_score
         if score is not None:
