@@ -114,3 +114,180 @@ def test_sequence_dataset_batches_and_rc(tmp_path):
     assert seen == {(0, 0, 1, 2), (1, 2, 3, 3)}  # AACG and its reverse complement CGTT
     aug.set_epoch(3)
     assert torch.equal(aug.__getitems__([0, 1])[0], aug.__getitems__([0, 1])[0])
+
+
+# ----------------------------------------------------------- a given test file with a pool, or alone (issue 15)
+def _cli(args, capsys):
+    from bindscape.cli import main
+
+    code = main([str(a) for a in args])
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def _random_seqs(rng, n: int, L: int) -> list[str]:
+    return ["".join(r) for r in np.array(list("ACGT"))[rng.integers(0, 4, (n, L))]]
+
+
+@pytest.fixture
+def bound_and_test(tmp_path):
+    """40 positives (30 bp, FASTA) and a labelled 12-row test table (7 positives, 5 negatives)."""
+    rng = np.random.default_rng(7)
+    write_fasta(tmp_path / "bound.fa", {f"p{i}": s for i, s in enumerate(_random_seqs(rng, 40, 30))})
+    test = pd.DataFrame({"sequence": _random_seqs(rng, 12, 30), "label": [1, 0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 1],
+                         "name": [f"t{i}" for i in range(12)]})
+    test.to_csv(tmp_path / "test.csv", index=False)
+    return tmp_path, test
+
+
+def test_positives_with_given_test_file(bound_and_test, capsys):
+    pytest.importorskip("bindscape.data.negatives", reason="shuffle negatives need bindscape.data.negatives")
+    root, test = bound_and_test
+    args = ["build", "sequences", "--positives", root / "bound.fa", "--test", root / "test.csv", "--val-frac", "0.25",
+            "--seed", "5"]
+    code, out, err = _cli([*args, "--out", root / "ds"], capsys)
+    assert code == 0, err
+    ds = load_dataset(root / "ds")
+    r = ds.regions
+    counts = r.groupby(["split", "label"]).size().to_dict()
+    # 40 positives -> 30 train + 10 val, one dinucleotide negative each; the test split is the file
+    assert counts == {("train", 0): 30, ("train", 1): 30, ("val", 0): 10, ("val", 1): 10,
+                      ("test", 0): 5, ("test", 1): 7}
+    t = r[r["split"] == "test"].reset_index(drop=True)
+    assert t["sequence"].tolist() == test["sequence"].tolist()
+    assert t["label"].tolist() == test["label"].tolist() and t["name"].tolist() == test["name"].tolist()
+    assert set(t["source"]) == {"given"}
+    assert set(r.loc[(r["split"] != "test") & (r["label"] == 0), "source"]) == {"dinucleotide"}
+    assert not set(r.loc[r["split"] != "test", "sequence"]) & set(test["sequence"])
+    assert ds.meta["params"]["mode"] == "pool+test" and ds.meta["params"]["test_frac"] == 0.0
+    # same seed -> byte-identical regions.parquet; another seed -> another train/val split, same test rows
+    assert _cli([*args, "--out", root / "ds2"], capsys)[0] == 0
+    assert (root / "ds" / "regions.parquet").read_bytes() == (root / "ds2" / "regions.parquet").read_bytes()
+    assert _cli([*args[:-1], "6", "--out", root / "ds3"], capsys)[0] == 0
+    r3 = load_dataset(root / "ds3").regions
+    assert set(r3.loc[r3["split"] == "val", "name"]) != set(r.loc[r["split"] == "val", "name"])
+    assert r3.loc[r3["split"] == "test", "sequence"].tolist() == test["sequence"].tolist()
+
+
+def test_table_pool_with_given_test_and_leak_warning(bound_and_test, capsys):
+    root, test = bound_and_test
+    rng = np.random.default_rng(8)
+    pool = pd.DataFrame({"sequence": _random_seqs(rng, 20, 30) + test["sequence"].tolist()[:1],
+                         "label": [0, 1] * 10 + [1]})
+    pool.to_csv(root / "pool.tsv", sep="\t", index=False)
+    code, out, err = _cli(["build", "sequences", "--input", root / "pool.tsv", "--test", root / "test.csv",
+                           "--out", root / "ds"], capsys)
+    assert code == 0, err
+    assert "warning: 1 train/val sequences also occur in the test split" in " ".join(err.split())
+    r = load_dataset(root / "ds").regions
+    assert (r["split"] != "test").sum() == 21 and (r["split"] == "test").sum() == 12
+    assert set(r["source"]) == {"given"}  # the pool has negatives: none are generated
+
+
+def test_given_test_file_alone_scores_a_trained_model(bound_and_test, capsys):
+    from bindscape.train import train, validate_config
+
+    torch.set_num_threads(1)
+    root, test = bound_and_test
+    code, out, err = _cli(["build", "sequences", "--positives", root / "bound.fa", "--test", root / "test.csv",
+                           "--out", root / "ds"], capsys)
+    assert code == 0, err
+    cfg = validate_config({"dataset": str(root / "ds"), "name": "tiny", "out_dir": str(root / "runs"),
+                           "model": {"name": "bindscape_cnn", "params": {"channels": 8, "hidden": 8, "dilations": [1],
+                                                                         "stem_kernel": 5}},
+                           "data": {"batch_size": 32}, "trainer": {"max_epochs": 1, "progress": False,
+                                                                   "patience": None, "threads": 1}})
+    run = train(cfg)
+    code, out, err = _cli(["build", "sequences", "--test", root / "test.csv", "--out", root / "only"], capsys)
+    assert code == 0, err
+    ds = load_dataset(root / "only")
+    assert ds.meta["params"]["mode"] == "test" and set(ds.regions["split"]) == {"test"}
+    assert ds.regions["sequence"].tolist() == test["sequence"].tolist()
+    code, out, err = _cli(["predict", "-c", run, "--dataset", root / "only", "-o", root / "p.parquet"], capsys)
+    assert code == 0, err
+    p = pd.read_parquet(root / "p.parquet")
+    assert p["label"].tolist() == test["label"].tolist() and p["prob"].between(0, 1).all()
+    code, out, err = _cli(["evaluate", "-c", run, "--dataset", root / "only", "--bootstrap", "0",
+                           "--out", root / "ev"], capsys)
+    assert code == 0, err
+    assert "has no 'val' rows" in err
+    m = pd.read_csv(root / "ev" / "metrics.csv")
+    assert m["n"].tolist() == [12] and m["positives"].tolist() == [7] and m["threshold_source"].tolist() == ["test"]
+
+
+def test_train_fasta_with_labelled_test_table_gets_training_negatives(bound_and_test):
+    pytest.importorskip("bindscape.data.negatives", reason="shuffle negatives need bindscape.data.negatives")
+    root, test = bound_and_test
+    r = load_dataset(build_sequence_dataset(root / "ds", train=[root / "bound.fa"], test=[root / "test.csv"])).regions
+    assert r.groupby(["split", "label"]).size().to_dict() == {("train", 0): 40, ("train", 1): 40,
+                                                              ("test", 0): 5, ("test", 1): 7}
+
+
+def _bad_inputs(root):
+    (root / "nolabel.csv").write_text("sequence\n" + "A" * 30 + "\n")
+    (root / "labels.csv").write_text("sequence,label\n" + "A" * 30 + ",1\n" + "C" * 30 + ",2\n")
+    (root / "nalabel.csv").write_text("sequence,label\n" + "A" * 30 + ",\n")
+    (root / "long.csv").write_text("sequence,label\n" + "A" * 30 + ",1\n" + "C" * 31 + ",0\n")
+    (root / "empty.csv").write_text("")
+    (root / "header.csv").write_text("sequence,label\n")
+    (root / "cell.csv").write_text("sequence,label\n" + "A" * 30 + ",1\n,0\n")
+    (root / "alpha.csv").write_text("sequence,label\nACG<>AAA,1\nACGTACGT,0\n")
+    (root / "alpha.fa").write_text(">a\nACGTRYACGT\n")
+    (root / "empty.fa").write_text("")
+
+
+BAD = [  # (arguments after `build sequences`, what the one error line must say)
+    (["--positives", "bound.fa", "--test", "nolabel.csv"], "nolabel.csv: no label column 'label' (columns: sequence)"),
+    (["--test", "nolabel.csv"], "nolabel.csv: no label column 'label'"),
+    (["--positives", "bound.fa", "--test", "labels.csv"], "labels.csv:3: label '2' is not 0 or 1"),
+    (["--positives", "bound.fa", "--test", "nalabel.csv"], "nalabel.csv:2: label is empty"),
+    (["--positives", "bound.fa", "--test", "long.csv", "--length", "30"],
+     "long.csv:3: test sequence of 31 bp, but --length is 30"),
+    (["--positives", "bound.fa", "--test", "empty.csv"], "empty.csv: the file is empty"),
+    (["--positives", "bound.fa", "--test", "header.csv"], "header.csv: no rows (only a header)"),
+    (["--positives", "bound.fa", "--test", "cell.csv"], "cell.csv:3: empty sequence cell in column 'sequence'"),
+    (["--positives", "bound.fa", "--test", "alpha.csv"],
+     "alpha.csv:2: sequence 'ACG<>AAA' has characters other than A, C, G, T, N ('<>')"),
+    (["--positives", "bound.fa", "--test", "bound.fa"], "bound.fa: a --test file with a pool or alone must be a "
+                                                        "CSV/TSV with a 0/1 'label' column"),
+    (["--positives", "bound.fa", "--test", "test.csv", "--test-frac", "0.2"], "--test-frac 0.2 splits a test set"),
+    # issue 17: the rest of `build sequences` input checking
+    (["--train", "alpha.csv"], "alpha.csv:2: sequence 'ACG<>AAA' has characters other than A, C, G, T, N"),
+    (["--input", "alpha.csv"], "alpha.csv:2: sequence 'ACG<>AAA'"),
+    (["--positives", "alpha.fa"], "alpha.fa:1: sequence 'ACGTRYACGT' has characters other than A, C, G, T, N ('RY')"),
+    (["--train", "header.csv"], "header.csv: no rows (only a header)"),
+    (["--input", "header.csv"], "header.csv: no rows (only a header)"),
+    (["--train", "empty.csv"], "empty.csv: the file is empty"),
+    (["--positives", "empty.fa"], "empty.fa: no FASTA records"),
+    (["--train", "nolabel.csv"], "nolabel.csv: no label column 'label'"),
+    (["--train", "test.csv", "--val", "nolabel.csv"], "nolabel.csv: no label column"),
+    (["--positives", "bound.fa", "--train", "test.csv"], "give either --train/--val files or a pool"),
+    (["--val", "test.csv"], "--val needs a --train file too"),
+    (["--negatives", "bound.fa"], "--negatives goes with --positives"),
+    (["--positives", "bound.fa", "--negative-strategy", "markov"], "--negative-strategy 'markov' is not allowed"),
+    (["--positives", "bound.fa", "--negatives-per-positive", "0"], "--negatives-per-positive must be >= 1"),
+    (["--positives", "bound.fa", "--val-frac", "0.6", "--test-frac", "0.5"], "--val-frac + --test-frac must be < 1"),
+    (["--positives", "bound.fa", "--length", "0"], "--length must be >= 1"),
+    (["--positives", "bound.fa", "--align", "right"], "--align 'right' is not allowed; choose one of: center, left"),
+    (["--positives", "missing.fa"], "missing.fa: file does not exist"),
+    (["--train", "header.csv", "--positives", "bound.fa"], "give either --train/--val files or a pool"),
+    ([], "no input sequences"),
+]
+
+
+@pytest.mark.parametrize(("args", "needle"), BAD, ids=[" ".join(a) or "none" for a, _ in BAD])
+def test_bad_input_is_one_line_exit_2(bound_and_test, capsys, args, needle):
+    root, _ = bound_and_test
+    _bad_inputs(root)
+    full = [root / a if (root / a).is_file() else a for a in args]
+    code, out, err = _cli(["build", "sequences", *full, "--out", root / "ds"], capsys)
+    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("hint:")]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+    assert needle in lines[0], lines[0]
+    assert not (root / "ds").exists()
+
+
+def test_train_split_with_one_class_is_refused(tmp_path):
+    pd.DataFrame({"sequence": ["ACGT", "TTTT"], "label": [0, 0]}).to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(InputError, match="the train split has only label-0 sequences"):
+        build_sequence_dataset(tmp_path / "ds", train=[tmp_path / "t.csv"])

@@ -206,13 +206,15 @@ def sequences_cmd(
     input: list[Path] = typer.Option(None, "--input", "-i", help="CSV/TSV (sequence + label columns) or FASTA to split at random. Repeatable."),
     train: list[Path] = typer.Option(None, "--train", help="Given training file(s) (CSV/TSV/FASTA)."),
     val: list[Path] = typer.Option(None, "--val", help="Given validation file(s)."),
-    test: list[Path] = typer.Option(None, "--test", help="Given test file(s)."),
+    test: list[Path] = typer.Option(None, "--test", help="Given test file(s): with --train, with a pool "
+                                    "(--positives/--input; then a labelled CSV/TSV, used exactly) or alone."),
     positives: list[Path] = typer.Option(None, "--positives", help="FASTA of bound sequences (label 1). Repeatable."),
     negatives: list[Path] = typer.Option(None, "--negatives", help="FASTA of unbound sequences (label 0). Repeatable."),
     length: int = typer.Option(None, "--length", "-l", help="Sequence length (default: the longest input)."),
     align: str = typer.Option("center", "--align", help="Crop/pad rule: center (both ends) or left (right end)."),
     val_frac: float = typer.Option(0.1, "--val-frac", help="Validation share for a random split."),
-    test_frac: float = typer.Option(0.1, "--test-frac", help="Test share for a random split."),
+    test_frac: float = typer.Option(None, "--test-frac", help="Test share for a random split "
+                                    "(default 0.1; none with --test, whose file is the test split)."),
     negative_strategy: str = typer.Option("dinucleotide", "--negative-strategy",
                                           help="When only positives: shuffle | dinucleotide."),
     negatives_per_positive: int = typer.Option(1, "--negatives-per-positive"),
@@ -232,6 +234,12 @@ def sequences_cmd(
         negative_strategy=negative_strategy, negatives_per_positive=negatives_per_positive,
         sequence_column=sequence_column, label_column=label_column, seed=seed, force=force)
     ds = load_dataset(path)
+    overlap = ds.meta["params"].get("test_in_train_val", 0)
+    if overlap:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[yellow]warning:[/yellow] {overlap} train/val sequences also occur in the "
+                                   "test split; test metrics will be optimistic")
     dataset_summary(ds.regions, title=f"sequences dataset -> {path} ({ds.meta['params']['length']} bp)")
 
 

@@ -20,6 +20,14 @@ def _scores(checkpoint: Path, dataset: Path, split: str | None, val_split: str, 
 
     ckpt = load_checkpoint(checkpoint)
     name = Path(checkpoint).stem if Path(checkpoint).is_file() else Path(checkpoint).name
+    if val_split:
+        from bindscape.data.dataset import load_dataset
+
+        regions = load_dataset(dataset).regions
+        if "split" not in regions or not (regions["split"] == val_split).any():  # e.g. a test-only dataset
+            typer.echo(f"note: {dataset} has no {val_split!r} rows; F1/MCC use a threshold chosen on the scored "
+                       "split itself (threshold_source=test, optimistic)", err=True)
+            val_split = ""
     scored = {name: (model_scores(ckpt, dataset, split, True),
                      model_scores(ckpt, dataset, val_split, False) if val_split else None)}
     if motif:
@@ -64,5 +72,11 @@ def evaluate(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `bindscape evaluate` to `app`, the root `bindscape` typer app."""
+    """Add `bindscape evaluate` to `app`, the root `bindscape` typer app.
+
+    Parameters
+    ----------
+    app
+        The root typer app, changed in place.
+    """
     app.command("evaluate")(evaluate)

@@ -1,11 +1,13 @@
 """Sequence-only datasets: for users who have sequences but no genome (DeepBind- and GUE-style data).
 
 `build_sequence_dataset` reads FASTA files or CSV/TSV tables with a sequence and a label column, either as
-given train/val/test files or as one pool split at random (seeded), and writes the normal dataset folder
+given train/val/test files, as one pool split at random (seeded), as a pool split into train/val plus a given
+labelled test table (used exactly as given), or as a test table alone, and writes the normal dataset folder
 (`bindscape.data.dataset.write_dataset(..., genome=None)`) with a ``sequence`` column; ``chrom``/``start``/
 ``end`` are placeholders (``chrom='seq'``, ``start=i``, ``end=i+L``). When only positives are given,
 negatives are made by shuffling them (`bindscape.data.negatives`, strategies ``shuffle`` and
-``dinucleotide``).
+``dinucleotide``). Every input is checked (one-line `InputError` naming file and line): empty and header-only
+files, empty sequences, characters other than ACGTN, missing or non-0/1 labels.
 
 Unequal lengths follow one stated rule (`fit_length`): every sequence becomes exactly ``length`` bp
 (default: the longest input); longer ones are cropped and shorter ones padded with N, both centred
@@ -37,13 +39,34 @@ def _open_text(path: Path):
     return gzip.open(path, "rt") if str(path).endswith(".gz") else open(path)
 
 
+def _is_fasta(path: Path) -> bool:
+    return path.name.lower().removesuffix(".gz").endswith((".fa", ".fasta", ".fna", ".fas"))
+
+
 def read_fasta_records(path: str | Path) -> pd.DataFrame:
-    """FASTA -> DataFrame(name, sequence). Clear errors for empty files and text before the first header."""
+    """Read a FASTA file (plain or gzip) into a table of records.
+
+    Parameters
+    ----------
+    path
+        The FASTA file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``name, sequence`` in file order; ``attrs["lines"]`` holds each record's header line number.
+
+    Raises
+    ------
+    InputError
+        A missing or empty file, or text before the first ``>`` header.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file does not exist")
     names: list[str] = []
     seqs: list[str] = []
+    lines: list[int] = []
     cur: list[str] | None = None
     with _open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
@@ -54,6 +77,7 @@ def read_fasta_records(path: str | Path) -> pd.DataFrame:
                 if cur is not None:
                     seqs.append("".join(cur))
                 names.append(line[1:].split()[0] if len(line) > 1 else f"seq{len(names)}")
+                lines.append(lineno)
                 cur = []
             elif cur is None:
                 raise InputError(f"{path}:{lineno}: sequence text before the first '>' header (not FASTA?)")
@@ -62,52 +86,146 @@ def read_fasta_records(path: str | Path) -> pd.DataFrame:
     if cur is not None:
         seqs.append("".join(cur))
     if not seqs:
-        raise InputError(f"{path}: no FASTA records")
-    return pd.DataFrame({"name": names, "sequence": seqs})
+        raise InputError(f"{path}: no FASTA records (the file is empty)")
+    df = pd.DataFrame({"name": names, "sequence": seqs})
+    df.attrs["lines"] = lines
+    return df
 
 
 def read_sequence_table(path: str | Path, *, sequence_column: str = "sequence",
-                        label_column: str | None = "label") -> pd.DataFrame:
-    """CSV/TSV (delimiter from the extension: .tsv/.txt tab, else comma) -> DataFrame(sequence[, label])."""
+                        label_column: str | None = "label", require_label: bool = False) -> pd.DataFrame:
+    """Read a CSV/TSV of sequences (delimiter from the extension: .tsv/.txt/.tab tab, else comma).
+
+    Parameters
+    ----------
+    path
+        The table (optionally gzipped).
+    sequence_column, label_column
+        Column names; `label_column` None ignores labels.
+    require_label
+        Refuse a table without `label_column`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``sequence`` (upper case, surrounding blanks removed), ``label`` (int, 0/1) when the table has the
+        label column, ``name`` when it has a ``name`` column; ``attrs["lines"]`` holds each row's line number.
+
+    Raises
+    ------
+    InputError
+        A missing, empty or header-only file, a missing column, an empty sequence cell, or a label other
+        than 0/1 (the message names the file and line).
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file does not exist")
-    name = path.name.lower().removesuffix(".gz")
-    sep = "\t" if name.endswith((".tsv", ".txt", ".tab")) else ","
+    sep = "\t" if path.name.lower().removesuffix(".gz").endswith((".tsv", ".txt", ".tab")) else ","
+    kind = "TSV" if sep == "\t" else "CSV"
     try:
-        df = pd.read_csv(path, sep=sep)
+        df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: the file is empty (expected a {kind} with a header row)") from None
     except Exception as exc:
-        raise InputError(f"{path}: cannot be read as {'TSV' if sep == chr(9) else 'CSV'} ({exc})") from None
+        raise InputError(f"{path}: cannot be read as {kind} ({exc})") from None
+    columns = ", ".join(map(str, df.columns))
     if sequence_column not in df:
-        raise InputError(f"{path}: no column {sequence_column!r} (columns: {', '.join(map(str, df.columns))})",
+        raise InputError(f"{path}: no column {sequence_column!r} (columns: {columns})",
                          hint="name the column with --sequence-column")
-    out = pd.DataFrame({"sequence": df[sequence_column].astype(str)})
+    if require_label and label_column is not None and label_column not in df:
+        raise InputError(f"{path}: no label column {label_column!r} (columns: {columns})",
+                         hint="add a 0/1 label column, or name it with --label-column")
+    if len(df) == 0:
+        raise InputError(f"{path}: no rows (only a header)")
+    lines = np.arange(len(df), dtype=np.int64) + 2
+    seq = df[sequence_column]
+    empty = np.flatnonzero(seq.isna().to_numpy() | (seq.fillna("").str.strip() == "").to_numpy())
+    if len(empty):
+        raise InputError(f"{path}:{lines[empty[0]]}: empty sequence cell in column {sequence_column!r}"
+                         + (f" ({len(empty)} rows in all)" if len(empty) > 1 else ""))
+    out = pd.DataFrame({"sequence": seq.str.strip().str.upper()})
     if label_column is not None and label_column in df:
-        lab = pd.to_numeric(df[label_column], errors="coerce")
-        bad = np.flatnonzero(~lab.isin([0, 1]).to_numpy())
-        if len(bad):
-            raise InputError(f"{path}:{bad[0] + 2}: label {df[label_column].iloc[bad[0]]!r} is not 0 or 1")
-        out["label"] = lab.astype(int).to_numpy()
+        out["label"] = _labels(df[label_column], path, lines)
     if "name" in df:
-        out["name"] = df["name"].astype(str)
+        out["name"] = df["name"].fillna("").astype(str)
+    out.attrs["lines"] = lines.tolist()
     return out
 
 
+def _labels(col: pd.Series, path: Path, lines: np.ndarray) -> np.ndarray:
+    """A label column as int 0/1, or an `InputError` naming the first bad line."""
+    lab = pd.to_numeric(col.str.strip(), errors="coerce")
+    bad = np.flatnonzero(~lab.isin([0, 1]).to_numpy())
+    if len(bad):
+        raw = col.iloc[bad[0]]
+        what = "is empty" if pd.isna(raw) else f"{raw!r} is not 0 or 1"
+        raise InputError(f"{path}:{lines[bad[0]]}: label {what}" + (f" ({len(bad)} bad labels in all)"
+                                                                    if len(bad) > 1 else ""))
+    return lab.astype(int).to_numpy()
+
+
+def _check_alphabet(df: pd.DataFrame, path: Path) -> None:
+    """An `InputError` naming the first record whose sequence has a character other than A, C, G, T, N."""
+    ok = df["sequence"].str.upper().str.fullmatch(r"[ACGTN]+").to_numpy()
+    bad = np.flatnonzero(~ok)
+    if not len(bad):
+        return
+    lines = df.attrs.get("lines")
+    where = f"{path}:{lines[bad[0]]}" if lines is not None else f"{path}: record {bad[0] + 1}"
+    s = df["sequence"].iloc[bad[0]]
+    chars = "".join(sorted(set(s.upper()) - set("ACGTN")))
+    more = f"; {len(bad)} sequences in all" if len(bad) > 1 else ""
+    raise InputError(f"{where}: sequence {s[:40]!r}{'...' if len(s) > 40 else ''} has characters other than "
+                     f"A, C, G, T, N ({chars!r}{more})", hint="replace ambiguity codes with N")
+
+
 def read_sequences(path: str | Path, *, label: int | None = None, sequence_column: str = "sequence",
-                   label_column: str | None = "label") -> pd.DataFrame:
-    """FASTA or CSV/TSV -> DataFrame(sequence, label?, name?). `label` sets (or overrides) every label."""
+                   label_column: str | None = "label", require_label: bool = False) -> pd.DataFrame:
+    """Read FASTA or CSV/TSV sequences and check them.
+
+    Parameters
+    ----------
+    path
+        FASTA (``.fa``, ``.fasta``, ``.fna``, ``.fas``, optionally ``.gz``) or a CSV/TSV table.
+    label
+        Give every record this label (a table's label column is then ignored).
+    sequence_column, label_column
+        Column names in tables.
+    require_label
+        Refuse input without labels (a FASTA file, or a table without `label_column`) unless `label` is set.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``sequence``, ``label`` (when known) and ``name`` (when given); ``attrs["lines"]`` as the readers.
+
+    Raises
+    ------
+    InputError
+        Unreadable input (see the readers), an empty sequence, or characters other than ACGTN.
+    """
     path = Path(path)
-    name = path.name.lower().removesuffix(".gz")
-    if name.endswith((".fa", ".fasta", ".fna", ".fas")):
+    if _is_fasta(path):
+        if require_label and label is None:
+            raise InputError(f"{path}: FASTA has no labels; this file needs a CSV/TSV with a 0/1 "
+                             f"{label_column!r} column")
         df = read_fasta_records(path)
     else:
-        df = read_sequence_table(path, sequence_column=sequence_column, label_column=label_column)
+        df = read_sequence_table(path, sequence_column=sequence_column,
+                                 label_column=None if label is not None else label_column,
+                                 require_label=require_label and label is None)
     if label is not None:
         df["label"] = int(label)
-    bad = df["sequence"].str.len() == 0
-    if bad.any():
-        raise InputError(f"{path}: record {int(np.flatnonzero(bad.to_numpy())[0]) + 1} has an empty sequence")
-    return df.reset_index(drop=True)
+    bad = np.flatnonzero((df["sequence"].str.len() == 0).to_numpy())
+    if len(bad):
+        lines = df.attrs.get("lines")
+        where = f"{path}:{lines[bad[0]]}" if lines is not None else f"{path}: record {bad[0] + 1}"
+        raise InputError(f"{where}: empty sequence")
+    _check_alphabet(df, path)
+    lines = df.attrs.get("lines")
+    df = df.reset_index(drop=True)
+    df.attrs["lines"] = lines
+    return df
 
 
 # ---------------------------------------------------------------------------------- length rule
@@ -132,6 +250,9 @@ def fit_length(seqs: Sequence[str], length: int, align: str = "center") -> list[
 
 
 # ---------------------------------------------------------------------------------------- builder
+NEGATIVE_STRATEGIES = ("dinucleotide", "shuffle")
+
+
 def build_sequence_dataset(
     out: str | Path,
     *,
@@ -144,7 +265,7 @@ def build_sequence_dataset(
     length: int | None = None,
     align: str = "center",
     val_frac: float = 0.1,
-    test_frac: float = 0.1,
+    test_frac: float | None = None,
     negative_strategy: str = "dinucleotide",
     negatives_per_positive: int = 1,
     sequence_column: str = "sequence",
@@ -154,24 +275,27 @@ def build_sequence_dataset(
 ) -> Path:
     """Build a sequence-only dataset folder; returns its path.
 
-    Either given splits (`train` [+ `val`, `test`]: CSV/TSV with labels, or FASTA whose records all get
-    label 1 unless `negatives` FASTA are also given), or a pool (`inputs` tables, or `positives` [+
-    `negatives`] FASTA) split at random with `val_frac`/`test_frac` (stratified by label, seeded). Without
-    any negatives, `negatives_per_positive` shuffled copies of each positive (`negative_strategy`) are
-    made per split.
+    Four ways in (``params["mode"]`` in dataset.json records which):
+
+    ``given`` splits (`train` [+ `val`, `test`]: labelled tables, or FASTA whose records get label 1); a
+    ``pool`` (`inputs` tables, or `positives` [+ `negatives`]) split at random, stratified by label;
+    ``pool+test``: a pool split into train/val only plus labelled `test` tables that are the test split
+    exactly (rows, order, labels); ``test``: labelled `test` tables alone, for scoring a trained model.
+
+    When the rows outside given labelled test tables have no negatives, `negatives_per_positive` shuffled
+    copies of each positive (`negative_strategy`) are made per split. In the ``pool+test``/``test`` modes a
+    test table is never cropped: with `length` set its sequences must have exactly that length.
 
     Parameters
     ----------
     out
         The dataset folder.
-    inputs, positives, negatives
-        A pool: labelled tables, positive and negative FASTA files.
-    train, val, test
-        Given splits (files).
+    inputs, positives, negatives, train, val, test
+        A pool (labelled tables, positive and negative FASTA); given splits (`test` also with a pool or alone).
     length, align
         Common sequence length (default: the longest) and how shorter/longer ones are fitted (`fit_length`).
     val_frac, test_frac
-        Fractions of a pool held out (per label).
+        Fractions of a pool held out (per label); `test_frac` defaults to 0.1, or 0 with `test`.
     negative_strategy, negatives_per_positive
         How negatives are made when none are given (``dinucleotide`` or ``shuffle``) and how many.
     sequence_column, label_column
@@ -187,73 +311,163 @@ def build_sequence_dataset(
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise InputError(f"{out}: exists and is not empty", hint="use --force to overwrite")
-    given_split = bool(train or val or test)
-    df = _read_inputs(inputs, train, val, test, positives, negatives,
+    mode = _mode(inputs, train, val, test, positives, negatives)
+    test_frac = _check_options(mode, length, align, val_frac, test_frac, negative_strategy, negatives_per_positive)
+    df = _read_inputs(mode, inputs, train, val, test, positives, negatives, length=length,
                       sequence_column=sequence_column, label_column=label_column)
-    rng = np.random.default_rng(seed)
-    if not given_split:
-        df["split"] = _random_split(df["label"].to_numpy(), val_frac, test_frac, rng)
+    _split_pool(df, val_frac, test_frac, seed)
     lengths = df["sequence"].str.len()
     L = int(length) if length else int(lengths.max())
     df["sequence"] = fit_length(df["sequence"].tolist(), L, align)
-    made_negatives = False
-    if (df["label"] == 0).sum() == 0:
-        df = _with_shuffled_negatives(df, negative_strategy, negatives_per_positive, seed)
-        made_negatives = True
-    df = _sequence_rows(df, L)
+    overlap = _test_overlap(df)
+    made_negatives = _needs_negatives(df)
     if made_negatives:
-        df.loc[df["label"] == 0, "source"] = negative_strategy
-    params = dict(inputs=list(map(str, inputs)), train=list(map(str, train)), val=list(map(str, val)),
-                  test=list(map(str, test)), positives=list(map(str, positives)),
-                  negatives=list(map(str, negatives)), length=L, align=align, val_frac=val_frac,
-                  test_frac=test_frac, negative_strategy=negative_strategy if made_negatives else None,
-                  negatives_per_positive=negatives_per_positive, input_lengths=[int(lengths.min()),
-                                                                                 int(lengths.max())])
+        df = _with_shuffled_negatives(df, negative_strategy, negatives_per_positive, seed)
+    _check_train_classes(df)
+    df = _sequence_rows(df.drop(columns="given_test"), L)
+    files = {k: [str(f) for f in v] for k, v in (("inputs", inputs), ("train", train), ("val", val),
+                                                 ("test", test), ("positives", positives), ("negatives", negatives))}
+    params = dict(mode=mode, **files, length=L, align=align, val_frac=val_frac, test_frac=test_frac,
+                  negative_strategy=negative_strategy if made_negatives else None,
+                  negatives_per_positive=negatives_per_positive, test_in_train_val=overlap,
+                  input_lengths=[int(lengths.min()), int(lengths.max())])
     return write_dataset(out, df, builder="sequences", params=params, seed=seed, genome=None)
 
 
-def _read_inputs(inputs, train, val, test, positives, negatives, **kw) -> pd.DataFrame:
-    """All input sequences with ``label`` (and ``split`` for given splits); checks the combination."""
+def _split_pool(df: pd.DataFrame, val_frac: float, test_frac: float, seed: int) -> None:
+    """Fill the ``split`` of pool rows (those without one) at random, stratified by label (in place)."""
+    pool = df["split"].isna().to_numpy()
+    if pool.any():
+        rng = np.random.default_rng(seed)
+        df.loc[pool, "split"] = _random_split(df.loc[pool, "label"].to_numpy(), val_frac, test_frac, rng)
+    df["split"] = df["split"].astype(str)  # one string type on disk, whichever way the splits came
+
+
+def _mode(inputs, train, val, test, positives, negatives) -> str:
+    """Which way in (see `build_sequence_dataset`), or a `ConfigError` for a combination that is none."""
+    pool = bool(inputs or positives or negatives)
+    if (train or val) and pool:
+        raise ConfigError("give either --train/--val files or a pool (--input/--positives), not both",
+                          hint="a pool may go with a given --test file")
+    if val and not train:
+        raise ConfigError("--val needs a --train file too")
+    if negatives and not positives:
+        raise ConfigError("--negatives goes with --positives (a pool)",
+                          hint="for given splits put the labels in a table")
+    if train:
+        return "given"
+    if pool:
+        return "pool+test" if test else "pool"
+    if test:
+        return "test"
+    raise ConfigError("no input sequences",
+                      hint="give --input TABLE, --positives FASTA, --train FILE or a labelled --test table")
+
+
+def _check_options(mode: str, length, align: str, val_frac: float, test_frac, strategy: str,
+                   n_neg: int) -> float:
+    """Option checks that need no input; returns the test fraction of a pool."""
+    if length is not None and length < 1:
+        raise ConfigError(f"--length must be >= 1, got {length}")
+    if align not in ALIGN:
+        raise ConfigError(f"--align {align!r} is not allowed; choose one of: {', '.join(ALIGN)}")
+    if strategy not in NEGATIVE_STRATEGIES:
+        raise ConfigError(f"--negative-strategy {strategy!r} is not allowed for sequences; choose one of: "
+                          f"{', '.join(NEGATIVE_STRATEGIES)}")
+    if n_neg < 1:
+        raise ConfigError(f"--negatives-per-positive must be >= 1, got {n_neg}")
+    if mode in ("pool+test", "test"):
+        if test_frac:
+            raise ConfigError(f"--test-frac {test_frac} splits a test set off the pool, but --test gives it",
+                              hint="drop --test-frac: with --test the test split is exactly that file")
+        test_frac = 0.0
+    test_frac = 0.1 if test_frac is None else float(test_frac)
+    if mode in ("pool", "pool+test") and not (0 <= val_frac < 1 and 0 <= test_frac < 1
+                                              and val_frac + test_frac < 1):
+        raise ConfigError(f"--val-frac + --test-frac must be < 1, each in [0, 1) (got {val_frac} and {test_frac})")
+    return test_frac
+
+
+def _read_inputs(mode, inputs, train, val, test, positives, negatives, *, length, **kw) -> pd.DataFrame:
+    """All input sequences with ``label``, ``split`` (None for a pool row) and ``given_test``."""
     parts: list[pd.DataFrame] = []
-    given_split = bool(train or val or test)
-    if given_split and (inputs or positives):
-        raise ConfigError("give either --train/--val/--test files or a pool (--input/--positives), not both")
-    if given_split:
-        if not train:
-            raise ConfigError("--val/--test need a --train file too")
+
+    def add(df: pd.DataFrame, split, given_test: bool) -> None:
+        df["split"] = split
+        df["given_test"] = given_test
+        df.attrs.clear()  # line numbers are for read errors only; they do not concatenate
+        parts.append(df)
+
+    if mode == "given":
         for split, files in (("train", train), ("val", val), ("test", test)):
             for f in files:
-                df = read_sequences(f, **kw)
-                if "label" not in df:
+                df = read_sequences(f, require_label=not _is_fasta(Path(f)), **kw)
+                labelled = "label" in df
+                if not labelled:
                     df["label"] = 1
-                df["split"] = split
-                parts.append(df)
-        if negatives:
-            raise ConfigError("--negatives goes with --positives (a pool); for given splits put labels in a table")
-    else:
-        for f in inputs:
-            parts.append(read_sequences(f, **kw))
-        for f in positives:
-            parts.append(read_sequences(f, label=1, **kw))
-        for f in negatives:
-            parts.append(read_sequences(f, label=0, **kw))
-        if not parts:
-            raise ConfigError("no input sequences", hint="give --input TABLE, --positives FASTA or --train FILE")
-    df = pd.concat(parts, ignore_index=True)
-    if "label" not in df or df["label"].isna().any():
-        raise InputError("some inputs have no labels", hint="FASTA inputs: use --positives/--negatives")
-    return df
+                add(df, split, split == "test" and labelled)
+        return pd.concat(parts, ignore_index=True)
+    for f in inputs:
+        add(read_sequences(f, require_label=True, **kw), None, False)
+    for f in positives:
+        add(read_sequences(f, label=1, **kw), None, False)
+    for f in negatives:
+        add(read_sequences(f, label=0, **kw), None, False)
+    for f in test:
+        if _is_fasta(Path(f)):
+            raise InputError(f"{f}: a --test file with a pool or alone must be a CSV/TSV with a 0/1 "
+                             f"{kw.get('label_column', 'label')!r} column (FASTA has no labels)",
+                             hint="for positives-only test FASTA give --train FASTA --test FASTA")
+        df = read_sequences(f, require_label=True, **kw)
+        if length is not None:
+            _check_test_length(df, Path(f), int(length))
+        add(df, "test", True)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _check_test_length(df: pd.DataFrame, path: Path, length: int) -> None:
+    """A given test table is scored as given: with --length set, every sequence must have that length."""
+    n = df["sequence"].str.len().to_numpy()
+    bad = np.flatnonzero(n != length)
+    if len(bad):
+        line = df.attrs["lines"][bad[0]]
+        raise InputError(f"{path}:{line}: test sequence of {n[bad[0]]} bp, but --length is {length} "
+                         f"({len(bad)} of {len(n)} test sequences differ); a given test file is used as given, "
+                         "never cropped or padded", hint=f"give {length}-bp test sequences, or drop --length")
+
+
+def _test_overlap(df: pd.DataFrame) -> int:
+    """How many train/val rows have the same (fitted) sequence as a test row: leakage the user should see."""
+    test = df["split"] == "test"
+    if not test.any():
+        return 0
+    return int(df.loc[df["split"].isin(["train", "val"]), "sequence"].isin(set(df.loc[test, "sequence"])).sum())
+
+
+def _needs_negatives(df: pd.DataFrame) -> bool:
+    """True when the rows outside given labelled test tables are all positives."""
+    base = df.loc[~df["given_test"].to_numpy(bool), "label"]
+    return len(base) > 0 and not (base == 0).any()
+
+
+def _check_train_classes(df: pd.DataFrame) -> None:
+    """A train split must hold both labels (a test-only dataset has none)."""
+    labels = set(df.loc[df["split"] == "train", "label"].astype(int))
+    if labels and len(labels) < 2:
+        raise InputError(f"the train split has only label-{labels.pop()} sequences, so a model cannot learn "
+                         "from it", hint="give both labels, or only positives (negatives are then generated)")
 
 
 def _with_shuffled_negatives(df: pd.DataFrame, strategy: str, n: int, seed: int) -> pd.DataFrame:
-    """`df` plus `n` shuffled copies (label 0) of each positive, made per split."""
+    """`df` plus `n` shuffled copies (label 0) of each positive outside given test tables, made per split."""
     negs = []
     for split in SPLITS:
-        pos = df[(df["split"] == split) & (df["label"] == 1)]
+        pos = df[(df["split"] == split) & (df["label"] == 1) & ~df["given_test"].to_numpy(bool)]
         if len(pos) == 0:
             continue
         shuf = _shuffled(pos["sequence"].tolist(), strategy, n, seed)
-        negs.append(pd.DataFrame({"sequence": shuf, "label": 0, "split": split}))
+        negs.append(pd.DataFrame({"sequence": shuf, "label": 0, "split": split, "given_test": False,
+                                  "source": strategy}))
     return pd.concat([df, *negs], ignore_index=True)
 
 
@@ -269,7 +483,8 @@ def _sequence_rows(df: pd.DataFrame, L: int) -> pd.DataFrame:
     df.insert(0, "chrom", SEQUENCE_CHROM)
     df.insert(1, "start", np.arange(len(df), dtype=np.int64))
     df.insert(2, "end", df["start"] + L)
-    df["source"] = "given"
+    source = df.pop("source").fillna("given") if "source" in df else "given"
+    df["source"] = source
     return df
 
 
