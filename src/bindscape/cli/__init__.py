@@ -23,8 +23,8 @@ app = typer.Typer(
 )
 
 # sub-modules that define register(app); imported in order so `--help` lists commands sensibly
-_COMMAND_MODULES = ["build", "simulate", "motifs", "negatives", "train", "cross_species", "multitask", "explain", "run",
-                    "evaluate", "download"]
+_COMMAND_MODULES = ["build", "simulate", "motifs", "negatives", "train", "tune", "cross_species", "multitask", "explain",
+                    "run", "evaluate", "download"]
 
 
 @app.callback()

@@ -148,6 +148,54 @@ def train_summary(m: dict, *, title: str) -> None:
                   + ("" if m.get("finished", True) else "  (stopped early; --resume continues)"))
 
 
+def tune_summary(trials, *, title: str, monitor: str, best: int | None, cpu_seconds: float, stopped_by: str,
+                 files=(), max_rows: int = 40) -> None:
+    """Print `bindscape tune`'s trials: number, state, searched values, validation score, CPU seconds.
+
+    Parameters
+    ----------
+    trials : pandas.DataFrame
+        ``bindscape.train.tune.trials_table`` (``number, state, value, <dotted keys>, cpu_s, ...``).
+    title : str
+        The table's title.
+    monitor : str
+        The validation metric (column header of the score).
+    best : int or None
+        The best trial's number (marked with ``*``).
+    cpu_seconds : float
+        CPU time of the whole study.
+    stopped_by : str
+        Why the search stopped (``trials`` or ``budget``).
+    files : sequence of Path
+        Files to name under the table.
+    max_rows : int
+        With more trials, only the best `max_rows` complete ones are listed.
+    """
+    fixed = {"number", "state", "value", "cpu_s", "epochs_run", "best_epoch", "val_auroc", "val_auprc",
+             "last_value", "run"}
+    keys = [c for c in trials.columns if c not in fixed]
+    rows = trials
+    if len(rows) > max_rows:
+        rows = rows[rows["state"] == "complete"].sort_values("value", ascending=monitor == "val_loss").head(max_rows)
+    t = _table(title, ("trial", "state", "values", monitor, "CPU s"), left=("state", "values"))
+    for d in rows.to_dict("records"):
+        vals = " ".join(f"{k.split('.')[-1]}={d[k]:.3g}" if isinstance(d[k], float) else f"{k.split('.')[-1]}={d[k]}"
+                        for k in keys if d.get(k) is not None and d[k] == d[k])
+        score = d["value"] if d["state"] == "complete" else d.get("last_value")
+        last = d["state"] != "complete" and score is not None and score == score
+        cpu = d.get("cpu_s")
+        t.add_row(f"{d['number']}{' *' if d['number'] == best else ''}", d["state"], vals,
+                  _num(score) + (" (last)" if last else ""), "-" if cpu is None or cpu != cpu else f"{cpu:.1f}")
+    console = _console()
+    console.print(t)
+    n_done = int(trials["state"].isin(["complete", "pruned"]).sum()) if len(trials) else 0
+    console.print(f"{n_done} finished trials, {cpu_seconds / 60:.2f} CPU-min in all; stopped by "
+                  f"{'the budget' if stopped_by == 'budget' else '--trials'}"
+                  + ("" if best is not None else "; no trial completed, so no best.yaml"))
+    for f in files:
+        console.print(f"  {f}")
+
+
 def cross_species_summary(m: dict, cfg, run: Path) -> None:
     """Print a cross-species run: per species its role, validation auPRC and test metrics; the chosen lambda.
 

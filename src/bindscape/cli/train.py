@@ -43,16 +43,27 @@ def train_cmd(
     naming=RUN_NAMING,
     batch_size: int = typer.Option(None, "--batch-size", help="Override `data.batch_size`."),
     lr: float = typer.Option(None, "--lr", help="Override `optim.lr`."),
+    motif: list[str] = typer.Option(None, "--motif", help="Initialise first-layer filters from a motif (JASPAR "
+                                    "ID or name, or a MEME file: all its motifs); sets `model.motifs`. "
+                                    "Repeatable."),
     trainer=RUN_TRAINER,
+    final: bool = typer.Option(False, "--final", help="Final model: train on train + val for the best epoch "
+                               "count of the validated run (runs/<name>, or --epochs-from); writes <name>-final."),
+    epochs_from: Path = typer.Option(None, "--epochs-from", help="Validated run folder whose best epoch sets "
+                                     "the final model's epochs (implies --final)."),
     **kw,
 ):
     """Train a model on a dataset folder; writes runs/<name>/ (config, checkpoints, metrics, predictions)."""
     from bindscape.cli.summary import train_summary
-    from bindscape.train import load_config, run_metrics, train
+    from bindscape.train import load_config, run_metrics, train, train_final
 
     cfg = load_config(config, run_overrides((("dataset", dataset), ("data.batch_size", batch_size),
-                                             ("optim.lr", lr)), kw))
-    run = train(cfg, resume=kw["resume"], overwrite=kw["overwrite"])
+                                             ("optim.lr", lr),
+                                             ("model.motifs", list(motif) if motif else None)), kw))
+    if final or epochs_from is not None:
+        run = train_final(cfg, epochs_from=epochs_from, resume=kw["resume"], overwrite=kw["overwrite"])
+    else:
+        run = train(cfg, resume=kw["resume"], overwrite=kw["overwrite"])
     m = run_metrics(run)
     if m is None:  # DDP: the extra processes have no metrics to show
         return
@@ -144,7 +155,67 @@ def predict_cmd(
     return 0
 
 
+def parse_seeds(items: list[str] | None) -> list[int]:
+    """``--seeds 0,1,2`` (or repeated ``--seeds``) -> [0, 1, 2]; a `ConfigError` for anything else.
+
+    Parameters
+    ----------
+    items
+        The option's values.
+
+    Returns
+    -------
+    list of int
+    """
+    from bindscape.errors import ConfigError
+
+    out = []
+    for tok in ",".join(items or ["0,1,2"]).replace(" ", ",").split(","):
+        if tok.strip():
+            try:
+                out.append(int(tok))
+            except ValueError:
+                raise ConfigError(f"--seeds: {tok!r} is not an integer (e.g. --seeds 0,1,2)") from None
+    return out
+
+
+@option_groups
+def ensemble_cmd(
+    config: Path = typer.Argument(..., help="Training config (YAML) of every member; see docs/training.md."),
+    seeds: list[str] = typer.Option(None, "--seeds", help="Member seeds, e.g. 0,1,2 (default) or repeated."),
+    folds: int = typer.Option(None, "--folds", help="Chromosome folds of the train + val rows: member k "
+                              "validates on group k (one member per fold and seed)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Ensemble folder (default <out_dir>/<name>-ensemble)."),
+    epochs_from: Path = typer.Option(None, "--epochs-from", help="Members are final models (train + val) for "
+                                     "this validated run's best epoch count (not with --folds)."),
+    dataset: str = typer.Option(None, "--dataset", "-d", help="Override `dataset`."),
+    naming=RUN_NAMING,
+    set_: list[str] = typer.Option(None, "--set", help="Override any field: KEY=VALUE (dotted keys). Repeatable."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing ensemble folder (otherwise "
+                                   "finished members are reused and an unfinished one resumes)."),
+    **kw,
+):
+    """Train an ensemble over seeds (and chromosome folds) into ONE checkpoint folder for predict/evaluate/explain."""
+    from rich.console import Console
+
+    from bindscape.cli.summary import train_summary
+    from bindscape.train import cli_overrides, load_config, train_ensemble
+
+    ov = cli_overrides((("dataset", dataset), ("name", kw["name"]), ("out_dir", kw["out_dir"]),
+                        ("model.name", kw["model"]), ("trainer.max_epochs", kw["epochs"])), None, set_)
+    cfg = load_config(config, ov)
+    folder = train_ensemble(cfg, seeds=parse_seeds(seeds), folds=folds, out=out, epochs_from=epochs_from,
+                            overwrite=overwrite)
+    import json
+
+    m = json.loads((folder / "metrics.json").read_text())
+    train_summary({**m, "best_epoch": "per member"}, title=f"ensemble of {m['members']} ({cfg.model.name}) -> {folder}")
+    Console().print(f"use it as one checkpoint: bindscape predict --checkpoint {folder} ...")
+    return 0
+
+
 def register(app: typer.Typer) -> None:
-    """Add `bindscape train` and `bindscape predict` to `app`, the root `bindscape` typer app."""
+    """Add `bindscape train`, `bindscape ensemble` and `bindscape predict` to `app`, the root typer app."""
     app.command("train")(train_cmd)
+    app.command("ensemble")(ensemble_cmd)
     app.command("predict")(predict_cmd)

@@ -7,6 +7,7 @@
   the one engine (`bindscape.train.engine.fit`); samplers live in `bindscape.train.samplers`, the
   RC-averaged prediction helper in `bindscape.train.rc`.
 - `predict_dataset`, `predict_bed`, `predict_fasta`, `predict_genome`, `write_bedgraph`, `write_bigwig`.
+- `run_tune(cfg, budget_cpu_min)`: Optuna search (`bindscape.train.tune`), resumable from its ``study.db``.
 
 Code outside `bindscape.train` imports these names from the package (``from bindscape.train import
 train_cross_species``), never from its modules, so the modules can move without touching callers.
@@ -31,6 +32,10 @@ _LAZY = {
     "load_multitask_checkpoint": "bindscape.train.checkpoint",
     "save_model": "bindscape.train.checkpoint",
     "CheckpointError": "bindscape.train.checkpoint",
+    "train_final": "bindscape.train.ensemble",
+    "train_ensemble": "bindscape.train.ensemble",
+    "EnsembleModel": "bindscape.train.ensemble_model",
+    "EnsembleError": "bindscape.train.ensemble_model",
     "predict_dataset": "bindscape.train.predict",
     "predict_bed": "bindscape.train.predict",
     "predict_fasta": "bindscape.train.predict",
@@ -55,6 +60,11 @@ _LAZY = {
     "torch_dataset": "bindscape.train.data",
     "EpochBatchSampler": "bindscape.train.samplers",
     "BalancedBatchSampler": "bindscape.train.samplers",
+    "run_tune": "bindscape.train.tune",
+    "TuneConfig": "bindscape.train.tune",
+    "TuneResult": "bindscape.train.tune",
+    "load_tune_config": "bindscape.train.tune",
+    "parse_budget": "bindscape.train.tune",
 }
 
 

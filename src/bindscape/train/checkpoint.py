@@ -128,6 +128,10 @@ def _build(meta: dict, path: Path, multitask: bool):
         if cls is None:
             raise CheckpointError(f"{path}: unknown multitask model {name!r}")
         return cls(**hp)
+    if name == "motif_hybrid":  # a registry model plus PWM-score features (model.motif_score: late)
+        from bindscape.models.motif_init import MotifHybrid
+
+        return MotifHybrid(**hp)
     return get_model(name, **hp)
 
 
@@ -137,7 +141,9 @@ def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> LoadedChe
     Parameters
     ----------
     path
-        A checkpoint file (``best.ckpt``, ``last.ckpt``, ``model.pt``) or a run folder.
+        A checkpoint file (``best.ckpt``, ``last.ckpt``, ``model.pt``), a run folder, or an ensemble folder
+        (``ensemble.json`` + members: the model averages the members' probabilities,
+        `bindscape.train.ensemble_model`).
     map_location
         Device for the model.
 
@@ -145,9 +151,14 @@ def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> LoadedChe
     -------
     LoadedCheckpoint
         ``vocab`` and ``tracks`` are set for multitask checkpoints; ``extra`` holds the epoch and global
-        step (and the multitask ``pos_weight``).
+        step (and the multitask ``pos_weight``; for an ensemble, its manifest).
     """
     path = Path(path)
+    from bindscape.train.ensemble_model import is_ensemble, open_ensemble
+
+    if is_ensemble(path):  # an ensemble folder (bindscape ensemble): members averaged in probability
+        model, config, extra, folder = open_ensemble(path, load_checkpoint, map_location=map_location)
+        return LoadedCheckpoint(model=model, config=config, path=folder, extra=extra)
     if path.exists():
         path = resolve_checkpoint(path)
     obj = read_checkpoint(path)

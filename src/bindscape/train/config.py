@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from bindscape.errors import ConfigError
 from bindscape.schema import StrictModel, validate_model
@@ -33,6 +33,21 @@ class ModelConfig(StrictModel):
     """Registry name (`bindscape.models.list_models()`)."""
     params: dict[str, Any] = Field(default_factory=dict)
     """Extra constructor arguments (length and n_outputs come from the dataset)."""
+    motifs: list[str] = Field(default_factory=list)
+    """JASPAR IDs or names, or motif files (all their motifs): the first DNA conv's leading filters start as
+    their log-odds, both strands, centred (docs/training.md, "Motif-informed models")."""
+    motif_freeze_epochs: int = Field(0, ge=0)
+    """Keep the motif filters fixed for this many epochs."""
+    motif_score: Literal["none", "late"] = "none"
+    """``late``: each motif's best log-odds score (both strands) joins `embed()` before a new linear head."""
+    motif_background: Literal["uniform", "genome"] = "uniform"
+    """Background of the log-odds: uniform, or the base composition of the dataset's genome."""
+
+    @model_validator(mode="after")
+    def _motif_options(self):
+        if not self.motifs and (self.motif_freeze_epochs or self.motif_score != "none"):
+            raise ValueError("motif_freeze_epochs / motif_score need model.motifs")
+        return self
 
 
 class DataConfig(StrictModel):
@@ -42,8 +57,10 @@ class DataConfig(StrictModel):
     max_shift: int = Field(0, ge=0)
     num_workers: int = Field(0, ge=0)
     label_columns: list[str] = Field(default_factory=lambda: ["label"])
-    train_split: str = "train"
-    val_split: str = "val"
+    train_split: str | list[str] = "train"
+    """A split, or several trained on together (the final model: ``[train, val]``)."""
+    val_split: str | None = "val"
+    """None: no validation (a final model; best checkpoint = last epoch)."""
     test_split: str | None = "test"
 
 
@@ -130,7 +147,19 @@ def validate_config(data: dict, source: str = "config") -> TrainConfig:
     """
     cfg = validate_model(TrainConfig, data, source, what="training config", hint=HINT)
     check_model_name(cfg.model.name, source)
+    check_splits(cfg.data, source)
     return cfg
+
+
+def check_splits(d: DataConfig, source: str) -> None:
+    """A `ConfigError` when the validation or test split is also trained on (selection would be dishonest)."""
+    train = [d.train_split] if isinstance(d.train_split, str) else list(d.train_split)
+    if not train:
+        raise ConfigError(f"{source}: data.train_split: give at least one split")
+    for key, split in (("val_split", d.val_split), ("test_split", d.test_split)):
+        if split is not None and split in train:
+            raise ConfigError(f"{source}: data.{key}: {split!r} is also in data.train_split {train}",
+                              hint="a final model on train+val sets data.val_split: null (bindscape train --final)")
 
 
 def check_model_name(name: str, source: str) -> None:

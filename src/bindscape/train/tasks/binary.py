@@ -155,6 +155,10 @@ class BinaryTask(L.LightningModule):
     def configure_optimizers(self):
         return configure_adam(self, [p for p in self.model.parameters() if p.requires_grad], self.config)
 
+    def configure_callbacks(self):
+        n = int(self.config.get("model", {}).get("motif_freeze_epochs") or 0)
+        return [MotifFreezeCallback(n)] if n and getattr(self.model, "n_motif_filters", 0) else []
+
     # -- checkpoints ----------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         from bindscape.train.checkpoint import checkpoint_meta
@@ -162,17 +166,22 @@ class BinaryTask(L.LightningModule):
         checkpoint["bindscape"] = checkpoint_meta(self.config, self.model)
 
 
-def build_model(cfg, length: int, n_outputs: int):
+def build_model(cfg, length: int, n_outputs: int, genome=None):
     """The registry model named in ``cfg.model`` for windows of `length` bp and `n_outputs` outputs.
+
+    With ``model.motifs`` the first DNA convolution's leading filters start as the motifs' log-odds and,
+    with ``model.motif_score: late``, the model is wrapped in `bindscape.models.motif_init.MotifHybrid`.
 
     Parameters
     ----------
     cfg
-        A config with a ``model`` section (name, params).
+        A config with a ``model`` section (name, params, motif options).
     length
         Window length.
     n_outputs
         Output columns.
+    genome
+        The dataset's genome (for ``model.motif_background: genome``).
 
     Returns
     -------
@@ -180,11 +189,82 @@ def build_model(cfg, length: int, n_outputs: int):
     """
     from bindscape.models import get_model
 
-    kw = dict(cfg.model.params)
-    kw.update(length=length, n_outputs=n_outputs)
-    model = get_model(cfg.model.name, **kw)
+    mc = cfg.model
+    if getattr(mc, "motifs", None):
+        from bindscape.models.motif_init import base_composition, load_model_motifs, motif_model
+
+        if mc.motif_background == "genome" and genome is None:
+            raise ConfigError("model.motif_background: genome needs a dataset built on a genome",
+                              hint="use motif_background: uniform for sequence datasets")
+        bg = base_composition(genome) if mc.motif_background == "genome" else None
+        model = motif_model(mc.name, dict(mc.params), length=length, n_outputs=n_outputs,
+                            motifs=load_model_motifs(mc.motifs), score=mc.motif_score, background=bg)
+    else:
+        model = get_model(mc.name, **{**mc.params, "length": length, "n_outputs": n_outputs})
     model.check_length(length)
     return model
+
+
+class MotifFreezeCallback(L.Callback):
+    """Keeps the motif filters of the first DNA convolution fixed for the first `epochs` epochs.
+
+    Parameters
+    ----------
+    epochs : int
+        Epochs ``0 .. epochs - 1`` train with the motif filters frozen.
+    """
+
+    def __init__(self, epochs: int):
+        self.epochs = int(epochs)
+        self.freeze = None
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        from bindscape.models.motif_init import MotifFreeze
+
+        self.freeze = MotifFreeze(pl_module.model, getattr(pl_module.model, "n_motif_filters", 0))
+
+    def _active(self, trainer) -> bool:
+        return self.freeze is not None and trainer.current_epoch < self.epochs
+
+    def on_after_backward(self, trainer, pl_module) -> None:
+        if self._active(trainer):
+            self.freeze.zero_grad_rows()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self._active(trainer):
+            self.freeze.restore()
+
+
+def merged_splits(ds, splits: str | list[str]):
+    """The dataset and split to train on: as is for one split; for several, a view whose rows in `splits`
+    form one split named ``"a+b"`` (the final model trains on ``[train, val]``).
+
+    Parameters
+    ----------
+    ds
+        A loaded `bindscape.data.dataset.Dataset`.
+    splits
+        One split name or a list of them (each must have rows).
+
+    Returns
+    -------
+    tuple
+        ``(dataset, split name)``.
+    """
+    import dataclasses
+
+    if isinstance(splits, str):
+        return ds, splits
+    reg = ds.regions
+    have = set(reg["split"].unique()) if "split" in reg else set()
+    missing = [s for s in splits if s not in have]
+    if missing:
+        raise ConfigError(f"{ds.path}: data.train_split: no examples in split(s) {', '.join(map(repr, missing))}",
+                          hint=f"the dataset has splits: {', '.join(sorted(map(str, have))) or 'none'}")
+    name = "+".join(splits)
+    view = reg[reg["split"].isin(splits)].copy()
+    view["split"] = name
+    return dataclasses.replace(ds, regions=view.reset_index(drop=True)), name
 
 
 class BinaryPlugin:
@@ -194,6 +274,7 @@ class BinaryPlugin:
 
     def __init__(self):
         self.ds = self.genome = None
+        self.n_train = 0
 
     def setup(self, cfg: TrainConfig, resume: bool) -> Prepared:
         from bindscape.data.sequences import is_sequence_dataset
@@ -203,11 +284,13 @@ class BinaryPlugin:
         self.ds = ds = open_dataset(cfg.dataset)
         d = cfg.data
         self.genome = genome = None if is_sequence_dataset(ds) else ds.open_genome()
-        if not has_split(ds, d.train_split):
+        tview, tsplit = merged_splits(ds, d.train_split)
+        if not has_split(tview, tsplit):
             raise ConfigError(f"{cfg.dataset}: no examples in split {d.train_split!r}",
                               hint="build the dataset with a split (--split) or set data.train_split")
-        train_ds = torch_dataset(ds, d.train_split, rc_augment=d.rc_augment, max_shift=d.max_shift,
+        train_ds = torch_dataset(tview, tsplit, rc_augment=d.rc_augment, max_shift=d.max_shift,
                                  seed=cfg.trainer.seed, label_columns=d.label_columns, genome=genome)
+        self.n_train = len(train_ds)
         val_ds = (torch_dataset(ds, d.val_split, label_columns=d.label_columns, genome=genome)
                   if has_split(ds, d.val_split) else None)
         n_outputs = len(d.label_columns)
@@ -217,7 +300,7 @@ class BinaryPlugin:
 
             model, finetune_state = prepare_finetune(cfg, train_ds.length, n_outputs)
         else:
-            model = build_model(cfg, train_ds.length, n_outputs)
+            model = build_model(cfg, train_ds.length, n_outputs, genome=genome)
         train_loader = make_loader(train_ds, batch_size=d.batch_size, sampler=d.sampler, shuffle=True,
                                    seed=cfg.trainer.seed, num_workers=d.num_workers)
         val_loader = (make_loader(val_ds, batch_size=max(d.batch_size, 512), shuffle=False,
@@ -235,7 +318,7 @@ class BinaryPlugin:
         from bindscape.train.data import has_split, torch_dataset
         from bindscape.train.predict import predict_dataset
 
-        out: dict = {}
+        out: dict = {"n_train": self.n_train}
         d = cfg.data
         for key, split in (("val", d.val_split), ("test", d.test_split)):
             if not has_split(self.ds, split):
@@ -274,4 +357,4 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False) ->
     return fit(BinaryPlugin(), cfg, cfg.run_dir, resume=resume, overwrite=overwrite)
 
 
-__all__ = ["BinaryTask", "BinaryPlugin", "build_model", "gather_uneven", "configure_adam", "train"]
+__all__ = ["BinaryTask", "BinaryPlugin", "MotifFreezeCallback", "build_model", "merged_splits", "gather_uneven", "configure_adam", "train"]
