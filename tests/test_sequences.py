@@ -291,3 +291,23 @@ def test_train_split_with_one_class_is_refused(tmp_path):
     pd.DataFrame({"sequence": ["ACGT", "TTTT"], "label": [0, 0]}).to_csv(tmp_path / "t.csv", index=False)
     with pytest.raises(InputError, match="the train split has only label-0 sequences"):
         build_sequence_dataset(tmp_path / "ds", train=[tmp_path / "t.csv"])
+
+
+def test_pwm_baseline_scores_a_sequence_dataset(tmp_path):
+    """`evaluate --pwm` on a sequence-only dataset: no genome is needed (it used to raise AttributeError)."""
+    from bindscape.motifs.baseline import PWMBaseline
+    from bindscape.motifs.load import load_motif
+    from bindscape.recipes.kinds.tfbs import pwm_scores
+
+    rng = np.random.default_rng(0)
+    seqs = _random_seqs(rng, 40, 60)
+    labels = np.arange(40) % 2
+    seqs = [s[:20] + "TTACCCGG" + s[28:] if y else s for s, y in zip(seqs, labels)]  # a Reb1 site in positives
+    pd.DataFrame({"sequence": seqs, "label": labels}).to_csv(tmp_path / "t.csv", index=False)
+    ds = build_sequence_dataset(tmp_path / "ds", test=[tmp_path / "t.csv"])
+    assert load_dataset(ds).genome_path is None
+    scores = pwm_scores(PWMBaseline([load_motif("MA0363.3")]), ds, "test")
+    assert len(scores) == 40
+    score = scores["prob"].to_numpy()
+    assert (scores["label"].to_numpy() == labels).all()
+    assert score[labels == 1].min() > np.median(score[labels == 0])

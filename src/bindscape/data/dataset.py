@@ -46,7 +46,7 @@ class Dataset:
     @property
     def genome_path(self) -> str | None:
         """The genome path recorded in dataset.json (None for sequence-only datasets)."""
-        return self.meta.get("genome", {}).get("path")
+        return (self.meta.get("genome") or {}).get("path")
 
     @property
     def length(self) -> int | None:

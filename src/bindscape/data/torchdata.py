@@ -204,8 +204,10 @@ def dataset_onehot_batches(path: str | Path, split: str | None, batch_size: int 
     -------
     ``(regions, batches)``: the split's region table and a generator of ``(n, 4, L)`` float arrays.
     """
+    from bindscape.data.sequences import SequenceDataset, is_sequence_dataset
+
     ds = load_dataset(path)
-    tds = RegionDataset(ds, split=split)
+    tds = SequenceDataset(ds, split=split) if is_sequence_dataset(ds) else RegionDataset(ds, split=split)
     n = len(tds)
 
     def gen():
