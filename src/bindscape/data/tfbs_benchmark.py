@@ -140,17 +140,20 @@ def build_tfbs_benchmark(
     }
     params_common = {"tf": tf, "length": length, "ratio": ratio, "fold": fold, "k": k, "anchor": anchor,
                      "split_chroms": summary["split_chroms"]}
+    built = {}
     for si, name in enumerate(names):
         neg, notes = _split_negatives(name, si, pos, g, ins, roles, ratio=ratio, seed=seed, on_short=on_short,
                                       options=options.get(name, {}))
-        regions = _assemble(pos, neg, tf)
-        write_dataset(out / name, regions, builder="tfbs-negatives", params={**params_common, "strategy": name},
+        built[name] = _assemble(pos, neg, tf)
+        write_dataset(out / name, built[name], builder="tfbs-negatives", params={**params_common, "strategy": name},
                       seed=seed, genome=g, extra={"split_chroms": mapping, "notes": notes})
         summary["strategies"][name] = _strategy_info(pos, neg, notes, g, shortcut=shortcut, seed=seed)
+    hq = None
     if ins.accessible is not None:
-        summary["hq_test"] = _write_hq_test(out / "hq_test", pos, g, ins, roles["test"], tf=tf, seed=seed,
-                                            params={**params_common, "strategy": "accessible", "ratio": None},
-                                            mapping=mapping)
+        summary["hq_test"], hq = _write_hq_test(out / "hq_test", pos, g, ins, roles["test"], tf=tf, seed=seed,
+                                                params={**params_common, "strategy": "accessible", "ratio": None},
+                                                mapping=mapping)
+    _assert_isolated(out, built, summary["split_chroms"], hq)
     atomic_write_text(out / "benchmark.json", json.dumps(summary, indent=2, default=_json_default) + "\n")
     return summary
 
@@ -163,6 +166,14 @@ class _Inputs:
     accessible: pd.DataFrame | None
     others: pd.DataFrame | None
     blacklist: pd.DataFrame | None
+
+
+def _assert_isolated(out: Path, built: dict[str, pd.DataFrame], split_chroms, hq) -> None:
+    """A guarantee, checked: no dataset's training/validation rows leak test chromosomes or HQ test regions."""
+    for name, regions in built.items():
+        problems = check_negative_isolation(regions, split_chroms, hq)
+        if problems:
+            raise InputError(f"{out / name}: {'; '.join(problems)}")
 
 
 def _strategy_names(strategies, ins: _Inputs) -> list[str]:
@@ -228,8 +239,8 @@ def _strategy_info(pos, neg, notes, g, *, shortcut: bool, seed: int) -> dict[str
     return info
 
 
-def _write_hq_test(path: Path, pos, g, ins: _Inputs, test_chroms, *, tf, seed, params, mapping) -> dict[str, int]:
-    """Write the HQ test set (test positives + every accessible-but-unbound test region); return its counts."""
+def _write_hq_test(path: Path, pos, g, ins: _Inputs, test_chroms, *, tf, seed, params, mapping):
+    """Write the HQ test set (test positives + every accessible-but-unbound test region); return (counts, regions)."""
     ps = pos[pos["split"] == "test"]
     if ps.empty:
         raise InputError("no positives on the test chromosomes: cannot build the HQ test set")
@@ -240,7 +251,7 @@ def _write_hq_test(path: Path, pos, g, ins: _Inputs, test_chroms, *, tf, seed, p
     regions = _assemble(pos[pos["split"] == "test"], hq, tf)
     write_dataset(path, regions, builder="tfbs-negatives-hq", params=params, seed=seed, genome=g,
                   extra={"split_chroms": mapping})
-    return {"positives": int(len(ps)), "negatives": int(len(hq))}
+    return {"positives": int(len(ps)), "negatives": int(len(hq))}, regions
 
 
 def _json_default(x):
@@ -266,3 +277,167 @@ def _assemble(pos: pd.DataFrame, neg: pd.DataFrame, tf: str) -> pd.DataFrame:
     if "sequence" in df:
         df["sequence"] = df["sequence"].where(df["sequence"].notna(), None)
     return df
+
+
+# ------------------------------------------------------------------------------------------ mixtures
+def parse_mix(spec, *, where: str = "strategy") -> dict[str, float]:
+    """A training-negative mixture: strategy name -> fraction of the negatives (fractions sum to 1).
+
+    Parameters
+    ----------
+    spec
+        One strategy (``"genomic"``), several joined by ``+`` (``"genomic+accessible"``) or listed
+        (``["genomic", "accessible"]``) for equal shares, or a mapping ``{"genomic": 0.7, "accessible": 0.3}``
+        (positive fractions summing to 1).
+    where
+        The config field named in errors.
+
+    Returns
+    -------
+    dict
+        Canonical strategy names -> fractions, in `bindscape.data.negatives.STRATEGIES` order (so one mixture
+        has one name and label whatever order it was written in).
+    """
+    if isinstance(spec, str):
+        spec = [s.strip() for s in spec.split("+")]
+    if isinstance(spec, dict):
+        names, fracs = list(spec), list(spec.values())
+    elif isinstance(spec, (list, tuple)):
+        names, fracs = list(spec), [1.0 / max(len(spec), 1)] * len(spec)
+    else:
+        raise ConfigError(f"{where}: expected a strategy name, a list of names or a mapping name: fraction, "
+                          f"got {type(spec).__name__}")
+    if not names:
+        raise ConfigError(f"{where}: names no negative strategy")
+    try:
+        canon = [parse_strategies([str(n)])[0] for n in names]
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc.message}", hint=exc.hint) from None
+    if len(set(canon)) != len(canon):
+        raise ConfigError(f"{where}: a strategy is named twice ({', '.join(map(str, names))})")
+    try:
+        fr = [float(f) for f in fracs]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: fractions must be numbers, got {fracs}") from None
+    if any(not f > 0 for f in fr) or abs(sum(fr) - 1.0) > 1e-6:
+        raise ConfigError(f"{where}: fractions must be > 0 and sum to 1, got "
+                          f"{', '.join(f'{n}={f:g}' for n, f in zip(names, fr))}",
+                          hint="e.g. {genomic: 0.5, accessible: 0.5}")
+    return {s: f for s, f in sorted(zip(canon, fr), key=lambda t: STRATEGIES.index(t[0]))}
+
+
+def mix_name(mix: dict[str, float]) -> str:
+    """The dataset name of a mixture: the strategy itself, ``a+b`` for equal shares, else ``a70+b30`` (strategies
+    in `STRATEGIES` order).
+
+    Parameters
+    ----------
+    mix
+        Output of `parse_mix`.
+
+    Returns
+    -------
+    str
+        A folder-safe name.
+    """
+    if len(mix) == 1:
+        return next(iter(mix))
+    order = sorted(mix, key=STRATEGIES.index)  # one name for one mixture, whatever order it was written in
+    fr = list(mix.values())
+    if max(fr) - min(fr) < 1e-9:
+        return "+".join(order)
+    return "+".join(f"{s}{round(100 * mix[s]):d}" for s in order)
+
+
+def build_mixed_dataset(components: dict[str, str | Path], mix: dict[str, float], out: str | Path, *,
+                        ratio: float, seed: int = 0, genome=None) -> dict[str, Any]:
+    """A training set whose negatives are a stated mix of strategies, drawn from already built datasets.
+
+    Each split keeps its positives (identical in every component) and gets ``round(fraction * ratio *
+    positives)`` negatives of each strategy, sampled without replacement from that strategy's dataset in the
+    same split (so no negative crosses a split, and test/validation chromosomes stay held out). A strategy
+    with too few negatives contributes all it has; the shortfall is in the notes.
+
+    Parameters
+    ----------
+    components
+        Strategy -> its dataset folder (`build_tfbs_benchmark` output), for every strategy in `mix`.
+    mix
+        Strategy -> fraction (`parse_mix`).
+    out
+        The mixed dataset's folder.
+    ratio, seed
+        Negatives per positive in total; random seed.
+    genome
+        The `Genome` recorded in ``dataset.json``.
+
+    Returns
+    -------
+    dict
+        ``negatives_per_split`` ({split: {strategy: n}}), ``fractions`` and ``notes``.
+    """
+    from bindscape.data.dataset import load_dataset
+
+    missing = [s for s in mix if s not in components]
+    if missing:
+        raise ConfigError(f"mixture {mix_name(mix)}: no dataset built for {', '.join(missing)}",
+                          hint="add the strategy to data.strategies")
+    regions = {s: load_dataset(components[s]).regions for s in mix}
+    first = regions[next(iter(mix))]
+    parts, notes, counts = [first[first["label"] == 1]], [], {}
+    rng = np.random.default_rng(seed)
+    for split in SPLITS:
+        n_pos = int(((first["label"] == 1) & (first["split"] == split)).sum())
+        counts[split] = {}
+        for s, f in mix.items():
+            neg = regions[s][(regions[s]["label"] == 0) & (regions[s]["split"] == split)]
+            want = int(round(f * ratio * n_pos))
+            take = min(want, len(neg))
+            if take < want:
+                notes.append(f"{split}: {s}: only {len(neg):,} of {want:,} negatives available")
+            pick = np.sort(rng.choice(len(neg), size=take, replace=False)) if take else np.zeros(0, int)
+            parts.append(neg.iloc[pick])
+            counts[split][s] = take
+    df = pd.concat(parts, ignore_index=True)
+    if "sequence" in df:
+        df["sequence"] = df["sequence"].astype(object).where(df["sequence"].notna(), None)
+    meta = load_dataset(components[next(iter(mix))]).meta
+    params = {**(meta.get("params") or {}), "strategy": mix_name(mix), "mix": mix, "ratio": ratio}
+    write_dataset(out, df, builder="tfbs-negatives-mix", params=params, seed=seed, genome=genome,
+                  extra={"split_chroms": meta.get("split_chroms"), "notes": notes})
+    return {"fractions": mix, "negatives_per_split": counts, "notes": notes}
+
+
+def check_negative_isolation(regions: pd.DataFrame, split_chroms: dict[str, list[str]],
+                             hq: pd.DataFrame | None = None) -> list[str]:
+    """Problems that would leak test data into training: rows outside their split's chromosomes, training or
+    validation negatives overlapping the HQ test set.
+
+    Parameters
+    ----------
+    regions
+        A training dataset's regions (``chrom, start, end, split, label``).
+    split_chroms
+        Split -> its chromosomes.
+    hq
+        The HQ test set's regions, or None.
+
+    Returns
+    -------
+    list of str
+        One line per problem; empty when the dataset is isolated.
+    """
+    from bindscape.io.ranges import overlaps_any
+
+    problems = []
+    for split, chroms in split_chroms.items():
+        rows = regions[regions["split"] == split]
+        bad = ~rows["chrom"].isin(set(chroms))
+        if bad.any():
+            problems.append(f"{int(bad.sum())} {split} rows lie outside the {split} chromosomes")
+    if hq is not None and len(hq):
+        neg = regions[(regions["label"] == 0) & (regions["split"] != "test")]
+        hit = overlaps_any(neg[["chrom", "start", "end"]].reset_index(drop=True), hq[["chrom", "start", "end"]])
+        if np.asarray(hit).any():
+            problems.append(f"{int(np.asarray(hit).sum())} training/validation negatives overlap the HQ test set")
+    return problems

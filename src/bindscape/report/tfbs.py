@@ -2,8 +2,10 @@
 
 Sections: Overview (HQ auPRC cards, the PWM verdict), Data (training sets per negative strategy, splits, HQ
 counts, GC histograms), Training (curves and a table of trained models), Evaluation (ROC and PR curves per
-test set, metrics with bootstrap intervals, a models x test sets heatmap) and Interpretation (attributions,
-TF-MoDISco patterns, k-mer enrichment) of one model.
+test set, metrics with bootstrap intervals, a models x test sets heatmap), Training negatives (one row per
+trained model: its negatives, validation/own-test/HQ scores beside the PWM, and the top TF-MoDISco pattern with
+its Tomtom match) and Interpretation (attributions, TF-MoDISco patterns, k-mer enrichment) of the models
+`explained_models` names; each explained model's outputs are also written to ``explain/<model>/``.
 
 `recipe` is the ``tfbs`` recipe model (duck-typed: name, description, source, data, train, evaluate, explain).
 """
@@ -15,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bindscape._util import atomic_write_text
 from bindscape.data.torchdata import dataset_onehot_batches
+from bindscape.report.explain_section import add_explain_section
 from bindscape.report.sections import read_json, stage_records, training_history
 
 PWM = "PWM baseline"
@@ -90,9 +94,60 @@ def write_report(recipe, run_dir: str | Path) -> Path:
     _data(r, stages.get("datasets", {}))
     _training(r, recipe, run_dir, stages)
     _evaluation(r, recipe, metrics, pd.read_parquet(run_dir / "evaluation" / "predictions.parquet"))
-    if recipe.explain.enabled and recipe.train:
-        _explain(r, recipe, run_dir, stages)
+    explained = {name: _explain_model(recipe, run_dir, stages, name) for name in explained_models(recipe)}
+    if recipe.train:
+        _negatives_section(r, recipe, run_dir, stages, metrics, explained)
+    for name, (res, note) in explained.items():
+        sec = add_explain_section(r, res, title=f"Interpretation ({name})")
+        if note and sec is not None:
+            sec.note(note, kind="warning")
     return r.write(run_dir / "report.html")
+
+
+def explained_models(recipe) -> list[str]:
+    """The train runs the report interprets: ``explain.models`` (``all`` or a list), else ``explain.model``,
+    else the first.
+
+    Parameters
+    ----------
+    recipe
+        The ``tfbs`` recipe.
+
+    Returns
+    -------
+    list of str
+        Train run names; empty when explain is disabled or nothing is trained.
+    """
+    ex = recipe.explain
+    if not ex.enabled or not recipe.train:
+        return []
+    models = getattr(ex, "models", None)
+    if models == "all":
+        return [m.name for m in recipe.train]
+    if models:
+        return list(models)
+    return [ex.model or recipe.train[0].name]
+
+
+def negatives_label(strategy) -> str:
+    """A train entry's negatives in words: ``genomic`` or ``genomic 50% + accessible 50%``.
+
+    Parameters
+    ----------
+    strategy
+        The entry's ``strategy`` (a name, a list or a mapping; see `bindscape.data.tfbs_benchmark.parse_mix`).
+
+    Returns
+    -------
+    str
+        The label.
+    """
+    from bindscape.data.tfbs_benchmark import parse_mix
+
+    mix = parse_mix(strategy)
+    if len(mix) == 1:
+        return next(iter(mix))
+    return " + ".join(f"{s} {100 * f:.0f}%" for s, f in mix.items())
 
 
 def _overview(r, recipe, metrics: pd.DataFrame, ev: dict) -> None:
@@ -120,6 +175,10 @@ def _data(r, data: dict) -> None:
     rows = []
     for s, info in (summary.get("strategies") or {}).items():
         rows.append({"strategy": s, **{k: v for k, v in info.items() if isinstance(v, (int, float, str))}})
+    for s, info in (summary.get("mixes") or {}).items():  # training sets mixing strategies (train entries)
+        per = info.get("negatives_per_split") or {}
+        rows.append({"strategy": s, "negatives": sum(sum(v.values()) for v in per.values()),
+                     "notes": "; ".join(info.get("notes") or []) or None})
     if rows:
         ds.table(pd.DataFrame(rows), caption="Training sets per negative strategy: counts, GC/repeat match (KS) and "
                                              "the k-mer shortcut detector's cross-validated auROC (0.5 = negatives "
@@ -147,7 +206,7 @@ def _training(r, recipe, run_dir: Path, stages: dict) -> None:
         info = stages.get(f"train-{m.name}", {})
         run = Path(info.get("run", run_dir / "models" / m.name))
         mj = read_json(run / "metrics.json")
-        trows.append({"model": m.name, "architecture": mj.get("model"), "trained on": m.strategy,
+        trows.append({"model": m.name, "architecture": mj.get("model"), "trained on": negatives_label(m.strategy),
                       "parameters": mj.get("n_parameters"), "epochs": mj.get("epochs_run"),
                       "best epoch": mj.get("best_epoch"), "CPU s": mj.get("cpu_seconds"),
                       "val auPRC": (mj.get("val") or {}).get("auprc"), "resumed": info.get("resumed")})
@@ -190,13 +249,12 @@ def _evaluation(r, recipe, metrics: pd.DataFrame, preds: pd.DataFrame) -> None:
                     f"`{recipe.evaluate.motif}` (max log-odds over both strands).")
 
 
-def _explain(r, recipe, run_dir: Path, stages: dict) -> None:
-    """Attributions of the strongest test true positives, MoDISco patterns with Tomtom, k-mer enrichment."""
+def _explain_model(recipe, run_dir: Path, stages: dict, name: str) -> tuple[dict, str | None]:
+    """Attributions of one model's strongest test true positives, MoDISco patterns with Tomtom, k-mer enrichment;
+    written to ``explain/<name>/``. Returns (result, a note when motif discovery was skipped)."""
     from bindscape.errors import NotEnoughDataError
-    from bindscape.explain.pipeline import explain_run
-    from bindscape.report.explain_section import add_explain_section
+    from bindscape.explain.pipeline import explain_run, write_outputs
 
-    name = recipe.explain.model or recipe.train[0].name
     info = stages.get(f"train-{name}", {})
     run = Path(info.get("run", run_dir / "models" / name))
     ex = recipe.explain
@@ -209,9 +267,88 @@ def _explain(r, recipe, run_dir: Path, stages: dict) -> None:
     except NotEnoughDataError as exc:  # e.g. MoDISco finds no pattern in a small run
         res = explain_run(ckpt, modisco=False, **kw)
         note = f"Motif discovery skipped: {exc.message}."
-    sec = add_explain_section(r, res, title=f"Interpretation ({name})")
-    if note and sec is not None:
-        sec.note(note, kind="warning")
+    write_outputs(res, run_dir / "explain" / name)
+    return res, note
 
 
-__all__ = ["MAX_GC_ROWS", "PWM", "gc_values", "write_report"]
+def top_pattern(res: dict, motif: str | None = None) -> dict:
+    """What TF-MoDISco found for one model: its top pattern, that pattern's best Tomtom match and, when `motif`
+    is given, whether the motif matches one of the top three patterns.
+
+    Parameters
+    ----------
+    res
+        An `explain_run` result (``patterns``, ``annotation`` when MoDISco ran).
+    motif
+        The TF's motif ID (e.g. ``MA0363.3``) or None.
+
+    Returns
+    -------
+    dict
+        ``top pattern``, ``seqlets``, ``Tomtom match``, ``match q`` and ``TF motif in top 3`` (None where unknown).
+    """
+    from bindscape.explain.modisco import find_match
+
+    out = {"top pattern": None, "seqlets": None, "Tomtom match": None, "match q": None, "TF motif in top 3": None}
+    pats = list(res.get("patterns") or [])
+    if not pats:
+        return out
+    p = pats[0]
+    out.update({"top pattern": p.consensus, "seqlets": int(p.n_seqlets)})
+    ann = res.get("annotation")
+    if ann is not None and len(ann):
+        best = ann[ann["pattern"] == p.name]
+        if len(best):
+            b = best.iloc[0]
+            out.update({"Tomtom match": f"{b['target']} ({b['target_id']})", "match q": float(b["q"])})
+        if motif:
+            hit = find_match(ann, motif, top_patterns=3)
+            out["TF motif in top 3"] = (f"yes, {hit['pattern']} (q = {hit['q']:.2g})"
+                                        if hit is not None and hit["q"] < 0.05 else "no")
+    return out
+
+
+def _metric(metrics: pd.DataFrame, model: str, test_set: str, col: str):
+    row = metrics[(metrics["model"] == model) & (metrics["test_set"] == test_set)]
+    return float(row[col].iloc[0]) if len(row) and col in row and pd.notna(row[col].iloc[0]) else None
+
+
+def _negatives_section(r, recipe, run_dir: Path, stages: dict, metrics: pd.DataFrame, explained: dict) -> None:
+    """One row per training-negative strategy: scores beside the PWM and what MoDISco found."""
+    from bindscape.data.tfbs_benchmark import mix_name, parse_mix
+
+    sec = r.section("Training negatives", intro="Did the model learn the TF's motif or the chromatin? One row per "
+                    "trained model: its negatives, validation auPRC, auPRC on its own test split, HQ auROC and "
+                    "auPRC with 95% bootstrap intervals, training CPU seconds and the top TF-MoDISco pattern of its "
+                    "attributions with the pattern's best Tomtom match (JASPAR).")
+    rows = []
+    for m in recipe.train:
+        key = mix_name(parse_mix(m.strategy))
+        mj = read_json(Path(stages.get(f"train-{m.name}", {}).get("run", run_dir / "models" / m.name))
+                       / "metrics.json")
+        lo, hi = _metric(metrics, m.name, "HQ test", "auPRC_lo"), _metric(metrics, m.name, "HQ test", "auPRC_hi")
+        row = {"model": m.name, "negatives": negatives_label(m.strategy),
+               "val auPRC": (mj.get("val") or {}).get("auprc"),
+               "own test auPRC": _metric(metrics, m.name, f"{key} test", "auPRC"),
+               "HQ auROC": _metric(metrics, m.name, "HQ test", "auROC"),
+               "HQ auPRC": _metric(metrics, m.name, "HQ test", "auPRC"),
+               "HQ auPRC 95% CI": f"{lo:.3f}-{hi:.3f}" if lo is not None and hi is not None else None,
+               "CPU s": mj.get("cpu_seconds")}
+        if m.name in explained:
+            row.update(top_pattern(explained[m.name][0], recipe.evaluate.motif))
+        rows.append(row)
+    if PWM in set(metrics["model"]):
+        lo, hi = _metric(metrics, PWM, "HQ test", "auPRC_lo"), _metric(metrics, PWM, "HQ test", "auPRC_hi")
+        rows.append({"model": PWM, "negatives": "-", "HQ auROC": _metric(metrics, PWM, "HQ test", "auROC"),
+                     "HQ auPRC": _metric(metrics, PWM, "HQ test", "auPRC"),
+                     "HQ auPRC 95% CI": f"{lo:.3f}-{hi:.3f}" if lo is not None and hi is not None else None})
+    table = pd.DataFrame(rows)
+    sec.table(table, caption="Per training-negative strategy (own test: the strategy's own test split; the PWM "
+              "row has no training). Models without a pattern column were not explained: set `explain: {models: "
+              "all}` in the recipe.", float_format={"match q": "{:.2g}"})
+    atomic_write_text(run_dir / "evaluation" / "negatives.json",
+                      table.to_json(orient="records", indent=2, double_precision=15) + "\n")
+
+
+__all__ = ["MAX_GC_ROWS", "PWM", "explained_models", "gc_values", "negatives_label", "top_pattern",
+           "write_report"]

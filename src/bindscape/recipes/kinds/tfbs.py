@@ -23,6 +23,8 @@ import pandas as pd
 from pydantic import Field
 
 from bindscape._util import atomic_path, atomic_write_text
+from bindscape.data.negatives import parse_strategies
+from bindscape.data.tfbs_benchmark import mix_name, parse_mix
 from bindscape.data.torchdata import dataset_onehot_batches
 from bindscape.errors import ConfigError
 from bindscape.recipes.engine import RecipeBase, RunState, fill_late_vars, resume_training, stage
@@ -57,10 +59,15 @@ class DataStage(StrictModel):
 
 
 class ModelRun(StrictModel):
-    """One model to train on one strategy's training set (training-config sections)."""
+    """One model to train on one strategy's training set, or on a mix of strategies (training-config sections).
+
+    ``strategy``: one name (``genomic``), names joined by ``+`` or listed (equal shares of the negatives), or a
+    mapping ``{genomic: 0.7, accessible: 0.3}`` (fractions summing to 1); see
+    `bindscape.data.tfbs_benchmark.parse_mix`.
+    """
 
     name: str
-    strategy: str
+    strategy: str | list[str] | dict[str, float]
     model: dict[str, Any] = Field(default_factory=lambda: {"name": "bindscape_cnn"})
     data: dict[str, Any] = Field(default_factory=dict)
     optim: dict[str, Any] = Field(default_factory=dict)
@@ -77,10 +84,13 @@ class EvaluateStage(StrictModel):
 
 
 class ExplainStage(StrictModel):
-    """The interpretation section of the report."""
+    """The interpretation section of the report: one model (``model``, default the first) or several
+    (``models: all`` or a list of train run names; one Interpretation section and one row of the "Training
+    negatives" table each)."""
 
     enabled: bool = True
     model: str | None = None  # a train run name; default the first
+    models: Literal["all"] | list[str] | None = None
     method: str = "deeplift_shap"
     n: int = Field(300, ge=10)
     modisco: bool = True
@@ -114,15 +124,38 @@ def check(rec: Recipe) -> None:
     names = [r.name for r in rec.train]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: train: model run names must be unique, got {names}")
+    built = parse_strategies(rec.data.strategies)
     for r in rec.train:
-        if r.strategy not in rec.data.strategies:
-            raise ConfigError(
-                f"{path}: train.{r.name}.strategy: {r.strategy!r} is not among data.strategies",
-                hint=f"use one of: {', '.join(rec.data.strategies)}",
-            )
+        mix = parse_mix(r.strategy, where=f"{path}: train.{r.name}.strategy")
+        for s in mix:
+            if s not in built:
+                raise ConfigError(
+                    f"{path}: train.{r.name}.strategy: {s!r} is not among data.strategies",
+                    hint=f"use one of: {', '.join(built)} (or add {s} to data.strategies)",
+                )
     if rec.explain.model and rec.explain.model not in names:
         raise ConfigError(f"{path}: explain.model: {rec.explain.model!r} is not a train run",
                           hint=f"use one of: {', '.join(names)}")
+    bad = [m for m in (rec.explain.models if isinstance(rec.explain.models, list) else []) if m not in names]
+    if bad:
+        raise ConfigError(f"{path}: explain.models: {', '.join(map(repr, bad))} not a train run",
+                          hint=f"use 'all' or some of: {', '.join(names)}")
+
+
+def strategy_key(m: ModelRun) -> str:
+    """The training dataset a train entry uses: its strategy, or its mixture's name (`mix_name`).
+
+    Parameters
+    ----------
+    m
+        A train entry.
+
+    Returns
+    -------
+    str
+        A key of the datasets stage's ``datasets``.
+    """
+    return mix_name(parse_mix(m.strategy, where=f"train.{m.name}.strategy"))
 
 
 def run(state: RunState, *, progress: bool = True) -> None:
@@ -141,6 +174,10 @@ def run(state: RunState, *, progress: bool = True) -> None:
         rec = fill_late_vars(rec, {"sim": info["sim"]})
         state.recipe = rec
     data_info = stage(state, "datasets", lambda: _datasets(rec, run_dir))
+    missing = [m.name for m in rec.train if strategy_key(m) not in data_info["datasets"]]
+    if missing:
+        raise ConfigError(f"{run_dir}: its datasets stage predates train entries {', '.join(missing)} (a new "
+                          "negative mix)", hint="rerun with --force to rebuild the datasets")
     models = {}
     for m in rec.train:
         models[m.name] = stage(state, f"train:{m.name}", lambda m=m: _train(rec, m, run_dir, data_info, progress))
@@ -158,7 +195,8 @@ def _simulate(rec: Recipe, run_dir: Path) -> dict:
 
 
 def _datasets(rec: Recipe, run_dir: Path) -> dict:
-    from bindscape.data.tfbs_benchmark import build_tfbs_benchmark
+    from bindscape.data.tfbs_benchmark import build_mixed_dataset, build_tfbs_benchmark
+    from bindscape.io.genome import Genome
 
     d = rec.data
     out = run_dir / "datasets"
@@ -167,8 +205,17 @@ def _datasets(rec: Recipe, run_dir: Path) -> dict:
         strategies=d.strategies, length=d.length, ratio=d.ratio, fold=d.fold, k=d.groups,
         seed=int(rec.vars.get("seed", 0)), blacklist=d.blacklist, on_short="warn", force=True,
     )
-    return {"folder": str(out.resolve()), "summary": summary,
-            "datasets": {s: str((out / s).resolve()) for s in d.strategies},
+    datasets = {s: str((out / s).resolve()) for s in parse_strategies(d.strategies)}
+    mixes = {}
+    for m in rec.train:
+        key = strategy_key(m)
+        if key not in datasets:
+            mixes[key] = build_mixed_dataset(datasets, parse_mix(m.strategy), out / key, ratio=d.ratio,
+                                             seed=int(rec.vars.get("seed", 0)), genome=Genome(d.genome))
+            datasets[key] = str((out / key).resolve())
+    if mixes:
+        summary["mixes"] = mixes
+    return {"folder": str(out.resolve()), "summary": summary, "datasets": datasets,
             "hq_test": str((out / "hq_test").resolve()) if (out / "hq_test").exists() else None}
 
 
@@ -177,7 +224,7 @@ def _train(rec: Recipe, m: ModelRun, run_dir: Path, data_info: dict, progress: b
 
     cfg = bindscape.train.validate_config(
         {
-            "dataset": data_info["datasets"][m.strategy],
+            "dataset": data_info["datasets"][strategy_key(m)],
             "name": m.name,
             "out_dir": str(run_dir / "models"),
             "model": m.model,
@@ -299,10 +346,10 @@ def evaluate_benchmark(rec: Recipe, run_dir: Path, data_info: dict, models: dict
     for name, info in models.items():
         m = next(x for x in rec.train if x.name == name)
         ckpt = load_checkpoint(Path(info["run"]) / "checkpoints" / "best.ckpt")
-        own = data_info["datasets"][m.strategy]
+        own = data_info["datasets"][strategy_key(m)]
         val = model_scores(ckpt, own, "val", progress)
         tests = {t: model_scores(ckpt, p, sp, progress) for t, (p, sp) in test_sets.items()}
-        add(name, m.strategy, val, tests)
+        add(name, strategy_key(m), val, tests)
 
     if rec.evaluate.motif:
         from bindscape.motifs import PWMBaseline, load_motif
@@ -343,4 +390,5 @@ def _summary(metrics: pd.DataFrame, test_sets: list[str]) -> dict:
     return summary
 
 
-__all__ = ["LATE_VARS", "SCHEMA", "Recipe", "check", "evaluate_benchmark", "model_scores", "pwm_scores", "run"]
+__all__ = ["LATE_VARS", "SCHEMA", "Recipe", "check", "evaluate_benchmark", "model_scores", "pwm_scores", "run",
+           "strategy_key"]
