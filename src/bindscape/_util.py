@@ -50,15 +50,7 @@ def _umask() -> int:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write `text` to `path` atomically (see `atomic_path`).
-
-    Parameters
-    ----------
-    path
-        The file.
-    text
-        Its new contents (default text encoding).
-    """
+    """Write `text` (default text encoding) to the file `path` atomically (see `atomic_path`)."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
 

@@ -48,12 +48,6 @@ def train_cross_species_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `bindscape train-cross-species` to `app`, the root `bindscape` typer app.
-
-    Parameters
-    ----------
-    app
-        The root typer app, changed in place.
-    """
+    """Add `bindscape train-cross-species` to `app`, the root `bindscape` typer app."""
     app.command("train-cross-species", help="Train across species: source | target | joint | morale | grl.")(
         train_cross_species_cmd)

@@ -143,11 +143,5 @@ def list_cmd():
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `bindscape download` command group to `app`, the root `bindscape` typer app.
-
-    Parameters
-    ----------
-    app
-        The root typer app, changed in place.
-    """
+    """Add the `bindscape download` command group to `app`, the root `bindscape` typer app."""
     app.add_typer(download_app, name="download")

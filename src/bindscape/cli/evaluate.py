@@ -72,11 +72,5 @@ def evaluate(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `bindscape evaluate` to `app`, the root `bindscape` typer app.
-
-    Parameters
-    ----------
-    app
-        The root typer app, changed in place.
-    """
+    """Add `bindscape evaluate` to `app`, the root `bindscape` typer app."""
     app.command("evaluate")(evaluate)

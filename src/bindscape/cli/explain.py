@@ -72,11 +72,5 @@ def explain_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `bindscape explain` to `app`, the root `bindscape` typer app.
-
-    Parameters
-    ----------
-    app
-        The root typer app, changed in place.
-    """
+    """Add `bindscape explain` to `app`, the root `bindscape` typer app."""
     app.command("explain")(explain_cmd)

@@ -149,11 +149,5 @@ def scan_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `bindscape motifs` command group to `app`, the root `bindscape` typer app.
-
-    Parameters
-    ----------
-    app
-        The root typer app, changed in place.
-    """
+    """Add the `bindscape motifs` command group to `app`, the root `bindscape` typer app."""
     app.add_typer(motifs_app, name="motifs")

@@ -106,12 +106,6 @@ def predict_bp_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `bindscape train-multitask` and `bindscape predict-bp` to `app`, the root `bindscape` typer app.
-
-    Parameters
-    ----------
-    app
-        The root typer app, changed in place.
-    """
+    """Add `bindscape train-multitask` and `bindscape predict-bp` to `app`, the root `bindscape` typer app."""
     app.command("train-multitask")(train_multitask_cmd)
     app.command("predict-bp")(predict_bp_cmd)

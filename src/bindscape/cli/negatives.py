@@ -22,11 +22,5 @@ def qc(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `bindscape qc` to `app`, the root `bindscape` typer app.
-
-    Parameters
-    ----------
-    app
-        The root typer app, changed in place.
-    """
+    """Add `bindscape qc` to `app`, the root `bindscape` typer app."""
     app.command("qc")(qc)

@@ -51,12 +51,6 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `bindscape run` and `bindscape demo` to `app`, the root `bindscape` typer app.
-
-    Parameters
-    ----------
-    app
-        The root typer app, changed in place.
-    """
+    """Add `bindscape run` and `bindscape demo` to `app`, the root `bindscape` typer app."""
     app.command("run")(run)
     app.command("demo")(demo)

@@ -22,13 +22,7 @@ def _parse_sets(sets: list[str] | None) -> dict:
 
 
 def register(app: typer.Typer) -> None:
-    """Add `bindscape simulate` to `app`, the root `bindscape` typer app.
-
-    Parameters
-    ----------
-    app
-        The root typer app, changed in place.
-    """
+    """Add `bindscape simulate` to `app`, the root `bindscape` typer app."""
 
     @app.command("simulate")
     def simulate_cmd(

@@ -66,14 +66,7 @@ def dinuc_shuffle(codes, seeds, out):  # pragma: no cover - compiled
     every call or reallocated per row, and the steps share the row's random stream, whose exact order of
     draws keeps datasets built with the same seed byte-identical.
 
-    Parameters
-    ----------
-    codes
-        uint8 (N, L) base codes (0-3 = A, C, G, T; 4 = N).
-    seeds
-        uint64 (N,) per-row seeds.
-    out
-        uint8 (N, L) output, filled in place.
+    Parameters as `mono_shuffle`.
     """
     n, L = codes.shape
     K = 5

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from bindscape._util import atomic_path, atomic_write_text
-from bindscape.errors import InputError
+from bindscape.errors import ConfigError, InputError
 
 REGIONS_FILE = "regions.parquet"
 META_FILE = "dataset.json"
@@ -258,6 +258,38 @@ def load_dataset(path: str | Path) -> Dataset:
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise InputError(f"{path / REGIONS_FILE}: cannot be read as parquet ({exc})") from None
     return Dataset(path=path, regions=regions, meta=meta)
+
+
+def regions_and_genome(source, genome, who: str) -> tuple[pd.DataFrame, Any]:
+    """The regions table and genome behind a torch dataset `who` built from `source` (a dataset folder, a
+    `Dataset` or a regions table): a table needs `genome`; a dataset opens its own unless one is given."""
+    if isinstance(source, pd.DataFrame):
+        if genome is None:
+            raise ConfigError(f"{who} needs a genome when given a regions table")
+        return source, genome
+    ds = source if isinstance(source, Dataset) else load_dataset(source)
+    return ds.regions, (genome if genome is not None else ds.open_genome())
+
+
+def select_split(regions: pd.DataFrame, split: str | None, rebuild: str = "") -> pd.DataFrame:
+    """The rows of `split` (None: all), re-indexed from 0; a `ConfigError` when the table has no ``split``
+    column (`rebuild` is appended to that message) or no rows are left."""
+    if split is not None:
+        if "split" not in regions:
+            raise ConfigError(f"dataset has no split column{rebuild}")
+        regions = regions[regions["split"] == split]
+    regions = regions.reset_index(drop=True)
+    if len(regions) == 0:
+        raise ConfigError(f"no examples{f' in split {split!r}' if split else ''}")
+    return regions
+
+
+def window_length(regions: pd.DataFrame, who: str) -> int:
+    """The one window length of `regions`; a `ConfigError` naming the torch dataset `who` when they differ."""
+    lengths = (regions["end"] - regions["start"]).unique()
+    if len(lengths) != 1:
+        raise ConfigError(f"windows have {len(lengths)} different lengths; a {who} needs one")
+    return int(lengths[0])
 
 
 def bp_labels(regions: pd.DataFrame, length: int | None = None) -> np.ndarray:

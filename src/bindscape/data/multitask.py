@@ -24,8 +24,7 @@ import pandas as pd
 import torch
 
 from bindscape.data.builders import Condition, bound_stretches, build_bp, read_conditions
-from bindscape.data.dataset import Dataset as DiskDataset
-from bindscape.data.dataset import bp_labels, load_dataset, write_dataset
+from bindscape.data.dataset import bp_labels, regions_and_genome, window_length, write_dataset
 from bindscape.errors import BindscapeError, ConfigError, InputError
 
 NO_CELL = "-"
@@ -277,14 +276,7 @@ class MultitaskBPDataset(torch.utils.data.Dataset):
     def __init__(self, source, split: str | None = None, *, vocab: ConditionVocab | None = None, tracks=None,
                  genome=None, rc_augment: bool = False, use_relaxed: bool = False, seed: int = 0,
                  conditions: Sequence[str] | None = None, exclude: Sequence[str] | None = None):
-        if isinstance(source, pd.DataFrame):
-            regions = source
-            if genome is None:
-                raise ConfigError("MultitaskBPDataset needs a genome when given a regions table")
-        else:
-            ds = source if isinstance(source, DiskDataset) else load_dataset(source)
-            regions = ds.regions
-            genome = genome if genome is not None else ds.open_genome()
+        regions, genome = regions_and_genome(source, genome, "MultitaskBPDataset")
         if "tf" not in regions or "bound_starts" not in regions:
             raise InputError("not a multi-condition base-pair dataset (needs tf and bound_starts columns)",
                              hint="build it with bindscape.data.multitask.build_multitask_bp or `bindscape build bp`")
@@ -303,10 +295,7 @@ class MultitaskBPDataset(torch.utils.data.Dataset):
         if len(self.regions) == 0:
             raise ConfigError(f"no examples{f' in split {split!r}' if split else ''} for these conditions")
         self.vocab = vocab or ConditionVocab.from_regions(self.regions)
-        lengths = (self.regions["end"] - self.regions["start"]).unique()
-        if len(lengths) != 1:
-            raise ConfigError(f"windows have {len(lengths)} different lengths; need one")
-        self.length = int(lengths[0])
+        self.length = window_length(self.regions, "MultitaskBPDataset")
         self.genome = genome
         self.tracks = tracks
         self.rc_augment = rc_augment
@@ -333,13 +322,7 @@ class MultitaskBPDataset(torch.utils.data.Dataset):
         return len(self.regions)
 
     def set_epoch(self, epoch: int) -> None:
-        """Re-draw the reverse-complement augmentation (called by the training loop at each epoch).
-
-        Parameters
-        ----------
-        epoch
-            The epoch about to start.
-        """
+        """Re-draw the reverse-complement augmentation (called by the training loop at each epoch)."""
         self.epoch = epoch
 
     def inputs(self, idx) -> np.ndarray:

@@ -192,6 +192,19 @@ def _kernels():
 
 
 # --------------------------------------------------------------------------------- sequence helpers
+def _shuffle_rows(codes, seed: int, seeds, *, salt: int, kernel: str, check_alphabet: bool) -> np.ndarray:
+    """Validate ``(N, L)`` codes, derive per-row seeds (unless given) and run a shuffle kernel."""
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    if codes.ndim != 2:
+        raise ValueError(f"codes must be 2-D (N, L), got shape {codes.shape}")
+    if check_alphabet and codes.size and codes.max() > 4:
+        raise ValueError("codes must be in 0..4 (A, C, G, T, N)")
+    seeds = _row_seeds(seed, len(codes), salt) if seeds is None else np.asarray(seeds, dtype=np.uint64)
+    out = np.empty_like(codes)
+    _kernels()[kernel](codes, seeds, out)
+    return out
+
+
 def shuffle_codes(codes: np.ndarray, *, seed: int = 0, seeds: np.ndarray | None = None) -> np.ndarray:
     """Mononucleotide shuffle of each row of uint8 codes (N, L): keeps each row's base counts exactly.
 
@@ -209,13 +222,7 @@ def shuffle_codes(codes: np.ndarray, *, seed: int = 0, seeds: np.ndarray | None 
     numpy.ndarray
         ``(N, L)`` uint8 shuffled codes.
     """
-    codes = np.ascontiguousarray(codes, dtype=np.uint8)
-    if codes.ndim != 2:
-        raise ValueError(f"codes must be 2-D (N, L), got shape {codes.shape}")
-    seeds = _row_seeds(seed, len(codes), 1) if seeds is None else np.asarray(seeds, dtype=np.uint64)
-    out = np.empty_like(codes)
-    _kernels()["mono"](codes, seeds, out)
-    return out
+    return _shuffle_rows(codes, seed, seeds, salt=1, kernel="mono", check_alphabet=False)
 
 
 def dinucleotide_shuffle_codes(codes: np.ndarray, *, seed: int = 0, seeds: np.ndarray | None = None) -> np.ndarray:
@@ -224,30 +231,9 @@ def dinucleotide_shuffle_codes(codes: np.ndarray, *, seed: int = 0, seeds: np.nd
     Each row keeps its first and last base and the count of every dinucleotide (N counts as a fifth letter),
     and is drawn uniformly from all such sequences (Altschul-Erickson). Row r is shuffled with its own seed
     (``seeds[r]``, or one derived from `seed` and r), so a row's shuffle does not depend on the batch.
-
-    Parameters
-    ----------
-    codes
-        ``(N, L)`` base codes in 0..4.
-    seed
-        Seed from which the per-row seeds are derived (when `seeds` is None).
-    seeds
-        ``(N,)`` explicit per-row seeds.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(N, L)`` uint8 shuffled codes.
+    Arguments and result as `shuffle_codes` (codes must be in 0..4).
     """
-    codes = np.ascontiguousarray(codes, dtype=np.uint8)
-    if codes.ndim != 2:
-        raise ValueError(f"codes must be 2-D (N, L), got shape {codes.shape}")
-    if codes.size and codes.max() > 4:
-        raise ValueError("codes must be in 0..4 (A, C, G, T, N)")
-    seeds = _row_seeds(seed, len(codes), 2) if seeds is None else np.asarray(seeds, dtype=np.uint64)
-    out = np.empty_like(codes)
-    _kernels()["dinuc"](codes, seeds, out)
-    return out
+    return _shuffle_rows(codes, seed, seeds, salt=2, kernel="dinuc", check_alphabet=True)
 
 
 def region_codes(genome, regions: pd.DataFrame, *, length: int | None = None) -> np.ndarray:
@@ -661,38 +647,13 @@ def _sequence_strategy(name, positives, genome, *, ratio, seed, kernel_key):
 
 
 def shuffle(positives: pd.DataFrame, genome, *, ratio: float = 1.0, seed: int = 0) -> pd.DataFrame:
-    """Mononucleotide shuffles of the positives (``sequence`` column; keeps base counts exactly).
-
-    Parameters
-    ----------
-    positives, genome
-        The positive windows and the `Genome` their sequences are read from.
-    ratio, seed
-        As for every strategy (see the module doc).
-
-    Returns
-    -------
-    pandas.DataFrame
-        The negatives at their positives' coordinates, with ``pos_index`` and ``sequence``.
-    """
+    """Mononucleotide shuffles of the positives (keeps base counts exactly): the negatives at their positives'
+    coordinates, with ``pos_index`` and the shuffled ``sequence``; arguments as for every strategy (module doc)."""
     return _sequence_strategy("shuffle", positives, genome, ratio=ratio, seed=seed, kernel_key="mono")
 
 
 def dinucleotide(positives: pd.DataFrame, genome, *, ratio: float = 1.0, seed: int = 0) -> pd.DataFrame:
-    """Exact dinucleotide shuffles of the positives (``sequence`` column; Altschul-Erickson).
-
-    Parameters
-    ----------
-    positives, genome
-        The positive windows and the `Genome` their sequences are read from.
-    ratio, seed
-        As for every strategy (see the module doc).
-
-    Returns
-    -------
-    pandas.DataFrame
-        The negatives at their positives' coordinates, with ``pos_index`` and ``sequence``.
-    """
+    """Exact dinucleotide shuffles of the positives (Altschul-Erickson); output and arguments as `shuffle`."""
     return _sequence_strategy("dinucleotide", positives, genome, ratio=ratio, seed=seed, kernel_key="dinuc")
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bindscape.data.dataset import SPLITS, Dataset, load_dataset, write_dataset
+from bindscape.data.dataset import SPLITS, Dataset, load_dataset, select_split, write_dataset
 from bindscape.errors import ConfigError, InputError
 
 ALIGN = ("center", "left")
@@ -548,13 +548,7 @@ class SequenceDataset:
         if "sequence" not in regions:
             raise InputError("not a sequence-only dataset (no 'sequence' column)",
                              hint="genome-based datasets load with RegionDataset")
-        if split is not None:
-            if "split" not in regions:
-                raise ConfigError("dataset has no split column")
-            regions = regions[regions["split"] == split]
-        self.regions = regions.reset_index(drop=True)
-        if len(self.regions) == 0:
-            raise ConfigError(f"no examples{f' in split {split!r}' if split else ''}")
+        self.regions = select_split(regions, split)
         seqs = self.regions["sequence"].tolist()
         L = {len(s) for s in seqs}
         if len(L) != 1:

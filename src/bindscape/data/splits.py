@@ -183,19 +183,10 @@ def auto_split(
     ``sum_s |P_s - target_s| + balance_weight * |N_s - P_s|`` subject to each split holding at least one
     chromosome. Absolute values are linearised with two auxiliary variables per term.
 
-    Parameters
-    ----------
-    pos_counts, neg_counts
-        Chromosome -> number of positives / negatives (at least 3 chromosomes, some positives).
-    val_frac, test_frac
-        Target shares of the positives in validation and test.
-    balance_weight
-        Weight of the positive/negative share balance in the objective.
+    `pos_counts`, `neg_counts`: chromosome -> number of positives / negatives (at least 3 chromosomes, some
+    positives); `val_frac`, `test_frac`: target shares of the positives in validation and test.
 
-    Returns
-    -------
-    dict[str, str]
-        Chromosome -> ``train``/``val``/``test`` (at least one chromosome stays in training).
+    Returns chromosome -> ``train``/``val``/``test`` (at least one chromosome stays in training).
     """
     from scipy.optimize import Bounds, LinearConstraint, milp
 

@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from bindscape.data.dataset import Dataset as DiskDataset
-from bindscape.data.dataset import bp_labels, load_dataset
+from bindscape.data.dataset import bp_labels, load_dataset, regions_and_genome, select_split, window_length
 from bindscape.errors import ConfigError
 
 
@@ -42,25 +42,9 @@ class RegionDataset(Dataset):
         seed: int = 0,
         label_column: str = "label",
     ):
-        if isinstance(source, pd.DataFrame):
-            regions = source
-            if genome is None:
-                raise ConfigError("RegionDataset needs a genome when given a regions table")
-        else:
-            ds = source if isinstance(source, DiskDataset) else load_dataset(source)
-            regions = ds.regions
-            genome = genome if genome is not None else ds.open_genome()
-        if split is not None:
-            if "split" not in regions:
-                raise ConfigError("dataset has no split column; rebuild it with --split")
-            regions = regions[regions["split"] == split]
-        self.regions = regions.reset_index(drop=True)
-        if len(self.regions) == 0:
-            raise ConfigError(f"no examples{f' in split {split!r}' if split else ''}")
-        lengths = (self.regions["end"] - self.regions["start"]).unique()
-        if len(lengths) != 1:
-            raise ConfigError(f"windows have {len(lengths)} different lengths; a RegionDataset needs one")
-        self.length = int(lengths[0])
+        regions, genome = regions_and_genome(source, genome, "RegionDataset")
+        self.regions = select_split(regions, split, "; rebuild it with --split")
+        self.length = window_length(self.regions, "RegionDataset")
         self.genome = genome
         self.rc_augment = rc_augment
         self.max_shift = int(max_shift)
@@ -102,13 +86,7 @@ class RegionDataset(Dataset):
         return self._y if not self.bp else (self._y.max(axis=1))
 
     def set_epoch(self, epoch: int) -> None:
-        """Change the augmentation draw (called by the training loop at each epoch).
-
-        Parameters
-        ----------
-        epoch
-            The epoch about to start.
-        """
+        """Change the augmentation draw (called by the training loop at each epoch)."""
         self.epoch = epoch
 
     def _rng(self, idx: np.ndarray) -> np.random.Generator:

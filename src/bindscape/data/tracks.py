@@ -209,24 +209,9 @@ class TrackSet:
         return self._cache[key]
 
     def fetch(self, cell: str, chroms, starts, length: int) -> np.ndarray:
-        """(N, 2 * n_tracks, L): for each track name, the signal (0 if missing) then the presence indicator.
-
-        Parameters
-        ----------
-        cell
-            Cell type whose tracks are read (files are loaded once and cached).
-        chroms
-            ``(N,)`` chromosome of each window.
-        starts
-            ``(N,)`` 0-based window starts.
-        length
-            Window length L.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``(N, 2 * n_tracks, L)`` float32.
-        """
+        """(N, 2 * n_tracks, L) float32: for each track name, the signal (0 if missing) then the presence
+        indicator, of the tracks of `cell` (files are loaded once and cached); windows as in
+        `SignalTrack.fetch`."""
         n = len(starts)
         out = np.zeros((n, self.n_channels, length), dtype=np.float32)
         for k, name in enumerate(self.names):

@@ -102,18 +102,7 @@ def transitions(labels) -> np.ndarray:
 
 
 def transition_rate(labels) -> np.ndarray:
-    """Label changes per base-pair step for each row (N,): transitions / (L - 1).
-
-    Parameters
-    ----------
-    labels
-        ``(N, L)`` 0/1 labels or calls (a 1-D array is one row).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(N,)`` rates in [0, 1].
-    """
+    """Label changes per base-pair step for each row: `transitions` / (L - 1), ``(N,)`` rates in [0, 1]."""
     y = np.atleast_2d(np.asarray(labels))
     return transitions(y) / max(y.shape[1] - 1, 1)
 

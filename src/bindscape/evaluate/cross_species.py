@@ -58,10 +58,8 @@ def species_table(runs: list[dict], split: str = "test") -> pd.DataFrame:
 
     Parameters
     ----------
-    runs
-        Runs as ``{"mode", "seed", "run": run folder, ...}`` dicts.
-    split
-        Which predictions to score (``test`` or ``val``).
+    runs, split
+        The runs (see the module docstring); which predictions to score (``test`` or ``val``).
 
     Returns
     -------
@@ -117,10 +115,8 @@ def confusion_over_seeds(runs: list[dict], species: str, threshold: float = 0.5)
 
     Parameters
     ----------
-    runs
-        Runs as ``{"mode", "seed", "run", ...}`` dicts.
-    species
-        Species whose test windows are counted.
+    runs, species
+        The runs (see the module docstring) and the species whose test windows are counted.
     threshold
         Probability at or above which a window is called bound.
 
@@ -169,10 +165,8 @@ def differential_errors(runs: list[dict], species: str, reference: str = "target
 
     Parameters
     ----------
-    runs
-        Runs as ``{"mode", "seed", "run", ...}`` dicts.
-    species
-        Species whose test windows are compared.
+    runs, species
+        The runs (see the module docstring) and the species whose test windows are compared.
     reference
         The mode compared against (needs runs).
     delta
@@ -282,12 +276,9 @@ def repeat_stratified(runs: list[dict], species: str, genome, *, min_fraction: f
 
     Parameters
     ----------
-    runs
-        Runs as ``{"mode", "seed", "run", ...}`` dicts.
-    species
-        Species whose test windows are scored.
-    genome
-        That species' genome (soft-masked repeats).
+    runs, species, genome
+        The runs (see the module docstring), the species whose test windows are scored and its genome
+        (soft-masked repeats).
     min_fraction
         Soft-masked fraction from which a window counts as a repeat window.
     annotation

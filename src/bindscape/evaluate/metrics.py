@@ -156,22 +156,8 @@ def _from_counts(tp, fp, tn, fn) -> dict[str, np.ndarray]:
 
 
 def threshold_metrics(y, s, threshold: float) -> dict[str, float]:
-    """Accuracy, precision, recall, specificity, F1, MCC and confusion counts at `threshold` (score >= t).
-
-    Parameters
-    ----------
-    y
-        0/1 labels.
-    s
-        Scores, finite, same length.
-    threshold
-        Scores at or above it are called positive.
-
-    Returns
-    -------
-    dict[str, float]
-        The metrics (0 where undefined), ``TP/FP/TN/FN`` and ``threshold``.
-    """
+    """Accuracy, precision, recall, specificity, F1, MCC (0 where undefined), the confusion counts
+    ``TP/FP/TN/FN`` and ``threshold``, for the calls ``s >= threshold`` (arguments as in `confusion`)."""
     c = confusion(y, s, threshold)
     m = {k: float(v) for k, v in _from_counts(c["TP"], c["FP"], c["TN"], c["FN"]).items()}
     return {**m, **c, "threshold": float(threshold)}

@@ -106,8 +106,7 @@ def core_mask_from_motif(x: np.ndarray, motif, *, flank: int = 0) -> np.ndarray:
 def explain_run(checkpoint, *, method: str = "deeplift_shap", dataset=None, split: str | None = "test",
                 n: int = 500, target: int = 0, batch_size: int = 64, rc_average: bool = False,
                 modisco: bool = False, modisco_method: str | None = None, motifs=None, annotate: bool = True,
-                kmers: bool = False,
-                k: int = 5, top_frac: float = 0.01, core_motif=None, tss=None, tss_distance: int = 1000,
+                kmers: bool = False, k: int = 5, top_frac: float = 0.01, core_motif=None, tss=None, tss_distance: int = 1000,
                 n_steps: int = 50, n_baselines: int = 10, max_seqlets: int = 2000, n_tracks: int = 3,
                 device=None, random_state: int = 0) -> dict:
     """Run attributions (+ MoDISco/Tomtom, + k-mer enrichment) for a checkpoint. Returns a dict with
@@ -116,54 +115,30 @@ def explain_run(checkpoint, *, method: str = "deeplift_shap", dataset=None, spli
 
     Parameters
     ----------
-    checkpoint
-        The model checkpoint.
-    method
-        Attribution method (`bindscape.explain.attributions.METHODS` or an alias).
-    dataset
-        Dataset folder (None: the one recorded in the checkpoint).
-    split
-        Split the true positives come from (None or ``all``: every split).
-    n
-        Number of top-scoring true positives explained.
-    target
-        Output (logit) index explained.
-    batch_size
-        Sequences per attribution batch.
-    rc_average
-        Average attributions over both strands.
-    modisco
-        Also run TF-MoDISco on hypothetical contributions.
-    modisco_method
-        Attribution method for MoDISco (None: `method`).
-    motifs
-        Motif database for the Tomtom annotation (see `load_database`).
-    annotate
-        Annotate the MoDISco patterns with Tomtom.
-    kmers
-        Also compute k-mer enrichment in the top-scoring windows.
-    k, top_frac
-        k-mer length and top share of windows (`kmer_enrichment`).
-    core_motif
-        Motif (anything `load_motif` takes) whose best match is excluded from the k-mer windows.
-    tss
-        TSS intervals (table or BED path): k-mer enrichment per proximal/distal group.
-    tss_distance
-        Largest distance (bp) of a proximal region's centre from a TSS.
+    checkpoint, dataset
+        The model checkpoint; the dataset folder (None: the one recorded in the checkpoint).
+    method, target
+        Attribution method (`bindscape.explain.attributions.METHODS` or an alias); output (logit) index.
+    split, n
+        Split the true positives come from (None or ``all``: every split); how many top-scoring ones.
+    batch_size, rc_average, device
+        Sequences per attribution batch; average over both strands; where to compute (None: model's device).
     n_steps, n_baselines
         IG/EIG steps and shuffled references per sequence (`attribute`).
-    max_seqlets
-        Most seqlets per MoDISco metacluster.
-    n_tracks
-        Number of top sequences given as score tracks.
-    device
-        Where to compute attributions (None: the model's device).
-    random_state
-        Seed of shuffled references and MoDISco.
-
-    Returns
-    -------
-    dict
+    modisco, modisco_method, max_seqlets
+        Also run TF-MoDISco on hypothetical contributions; its attribution method (None: `method`); most
+        seqlets per metacluster.
+    annotate, motifs
+        Annotate the MoDISco patterns with Tomtom against the motif database `motifs` (`load_database`).
+    kmers, k, top_frac
+        Also compute k-mer enrichment in the top-scoring windows; k-mer length and top share of windows.
+    core_motif
+        Motif (anything `load_motif` takes) whose best match is excluded from the k-mer windows.
+    tss, tss_distance
+        TSS intervals (table or BED path): k-mer enrichment per proximal/distal group; largest distance (bp)
+        of a proximal region's centre from a TSS.
+    n_tracks, random_state
+        Number of top sequences given as score tracks; seed of shuffled references and MoDISco.
     """
     from bindscape.data.dataset import load_dataset
     from bindscape.train import load_checkpoint
@@ -185,52 +160,81 @@ def explain_run(checkpoint, *, method: str = "deeplift_shap", dataset=None, spli
     timings["attribute_s"] = time.perf_counter() - t1
     scores = position_scores(attr, x, method)
     out = {"x": x, "attributions": attr, "scores": scores, "regions": rows, "method": method, "timings": timings}
-    seqs = ["".join("ACGTN"[c] for c in np.where(x[i].sum(0) > 0, x[i].argmax(0), 4)) for i in range(len(x))]
-    def _name(i, r):
-        loc = f"{r['chrom']}:{r['start']}-{r['end']}" if {"chrom", "start", "end"} <= set(r.index) else f"#{i}"
-        return f"{loc} (p={r['prob']:.3f})"
-
-    out["tracks"] = [{"name": _name(i, r), "scores": scores[i], "sequence": seqs[i]}
-                     for i, (_, r) in enumerate(rows.head(n_tracks).iterrows())]
+    out["tracks"] = _score_tracks(x, scores, rows, n_tracks)
     if modisco:
-        from bindscape.explain.modisco import annotate_patterns, run_modisco
-
         t2 = time.perf_counter()
-        mm = check_method(modisco_method or method)
-        if mm == "deeplift_shap":
-            hyp = attribute(model, x, "deeplift_shap", target=target, batch_size=batch_size,
-                            n_baselines=n_baselines, device=device, random_state=random_state, hypothetical=True,
-                            rc_average=rc_average)
-        else:
-            a2 = attr if mm == method else attribute(model, x, mm, target=target, batch_size=batch_size,
-                                                     n_steps=n_steps, device=device, random_state=random_state)
-            hyp = hypothetical(a2, x, mm)
-        patterns = run_modisco(x, hyp, max_seqlets=max_seqlets, random_state=random_state)
-        out["patterns"] = patterns
-        if annotate:  # Tomtom; its numba kernel takes ~1.5 min to compile on first use
-            out["annotation"] = annotate_patterns(patterns, motifs)
+        hyp = _hypothetical_for_modisco(model, x, attr, method, modisco_method, target=target, batch_size=batch_size,
+                                        n_steps=n_steps, n_baselines=n_baselines, rc_average=rc_average,
+                                        device=device, random_state=random_state)
+        out.update(_modisco_patterns(x, hyp, max_seqlets=max_seqlets, random_state=random_state,
+                                     annotate=annotate, motifs=motifs))
         timings["modisco_s"] = time.perf_counter() - t2
     if kmers:
-        from bindscape.explain.kmers import kmer_enrichment, kmer_enrichment_by_group, tss_groups
-
         t3 = time.perf_counter()
-        core = None
-        if core_motif is not None:
-            from bindscape.motifs import load_motif
-
-            core = core_mask_from_motif(x, load_motif(core_motif))
-        if tss is not None:
-            from bindscape.io.bed import read_bed
-
-            tss_df = tss if isinstance(tss, pd.DataFrame) else read_bed(tss)
-            groups = tss_groups(rows, tss_df, distance=tss_distance)
-            out["kmers"] = kmer_enrichment_by_group(scores, x, groups, k=k, top_frac=top_frac, core_mask=core)
-        else:
-            out["kmers"] = kmer_enrichment(scores, x, k=k, top_frac=top_frac, core_mask=core)
+        out["kmers"] = _kmer_table(x, scores, rows, k=k, top_frac=top_frac, core_motif=core_motif, tss=tss,
+                                   tss_distance=tss_distance)
         timings["kmers_s"] = time.perf_counter() - t3
     out["meta"] = {"checkpoint": str(loaded.path), "dataset": str(ds_path), "split": split or "all",
                    "n": int(len(x)), "method": method, "target": target, "rc_average": rc_average}
     return out
+
+
+def _hypothetical_for_modisco(model, x, attr, method: str, modisco_method: str | None, *, target, batch_size,
+                              n_steps, n_baselines, rc_average, device, random_state) -> np.ndarray:
+    """Hypothetical contributions for MoDISco by `modisco_method` (None: `method`, whose attributions `attr`
+    are reused when they can be); arguments as in `explain_run`."""
+    mm = check_method(modisco_method or method)
+    if mm == "deeplift_shap":
+        return attribute(model, x, "deeplift_shap", target=target, batch_size=batch_size,
+                         n_baselines=n_baselines, device=device, random_state=random_state, hypothetical=True,
+                         rc_average=rc_average)
+    a2 = attr if mm == method else attribute(model, x, mm, target=target, batch_size=batch_size,
+                                             n_steps=n_steps, device=device, random_state=random_state)
+    return hypothetical(a2, x, mm)
+
+
+def _modisco_patterns(x, hyp, *, max_seqlets, random_state, annotate, motifs) -> dict:
+    """``patterns`` (TF-MoDISco on hypothetical contributions `hyp`) and, with `annotate`, their Tomtom
+    ``annotation`` against `motifs`."""
+    from bindscape.explain.modisco import annotate_patterns, run_modisco
+
+    patterns = run_modisco(x, hyp, max_seqlets=max_seqlets, random_state=random_state)
+    out = {"patterns": patterns}
+    if annotate:  # Tomtom; its numba kernel takes ~1.5 min to compile on first use
+        out["annotation"] = annotate_patterns(patterns, motifs)
+    return out
+
+
+def _score_tracks(x: np.ndarray, scores: np.ndarray, rows: pd.DataFrame, n_tracks: int) -> list[dict]:
+    """The first `n_tracks` sequences as score tracks: ``name`` (location and probability), ``scores`` and
+    ``sequence`` (letters of the one-hot `x`, N where a column is all zero)."""
+    seqs = ["".join("ACGTN"[c] for c in np.where(x[i].sum(0) > 0, x[i].argmax(0), 4)) for i in range(len(x))]
+
+    def _name(i, r):
+        loc = f"{r['chrom']}:{r['start']}-{r['end']}" if {"chrom", "start", "end"} <= set(r.index) else f"#{i}"
+        return f"{loc} (p={r['prob']:.3f})"
+
+    return [{"name": _name(i, r), "scores": scores[i], "sequence": seqs[i]}
+            for i, (_, r) in enumerate(rows.head(n_tracks).iterrows())]
+
+
+def _kmer_table(x, scores, rows, *, k, top_frac, core_motif, tss, tss_distance) -> pd.DataFrame:
+    """k-mer enrichment in the top-scoring windows (per TSS-proximal/distal group when `tss` is given),
+    without the best match of `core_motif`; arguments as in `explain_run`."""
+    from bindscape.explain.kmers import kmer_enrichment, kmer_enrichment_by_group, tss_groups
+
+    core = None
+    if core_motif is not None:
+        from bindscape.motifs import load_motif
+
+        core = core_mask_from_motif(x, load_motif(core_motif))
+    if tss is None:
+        return kmer_enrichment(scores, x, k=k, top_frac=top_frac, core_mask=core)
+    from bindscape.io.bed import read_bed
+
+    tss_df = tss if isinstance(tss, pd.DataFrame) else read_bed(tss)
+    groups = tss_groups(rows, tss_df, distance=tss_distance)
+    return kmer_enrichment_by_group(scores, x, groups, k=k, top_frac=top_frac, core_mask=core)
 
 
 def write_outputs(result: dict, out_dir) -> list[Path]:

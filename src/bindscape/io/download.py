@@ -21,6 +21,11 @@ ENCODE blacklists v2        https://github.com/Boyle-Lab/Blacklist/raw/... ``BIN
 
 Files land in the download cache: ``cache_dir`` argument > ``$BINDSCAPE_DOWNLOADS`` >
 ``~/.cache/bindscape/downloads``.
+
+The ``fetch_*`` functions share their keyword arguments, which their docstrings do not repeat: `out` (the
+destination file, or a folder: an existing one, or a path ending with a separator; None: a folder of the
+cache), `cache` (the download cache root, see `cache_dir`) and `resume`, `force`, `progress`, `timeout` (as
+in `download`).
 """
 
 from __future__ import annotations
@@ -504,17 +509,8 @@ def parse_md5sum(text: str) -> dict[str, str]:
 
 
 def check_genome_name(name: str) -> str:
-    """A known UCSC genome name, spelled as in `GENOMES` (a `ConfigError` for others).
-
-    Parameters
-    ----------
-    name
-        Assembly name, case-insensitive (``hg38``, ``mm10``, ...).
-
-    Returns
-    -------
-    str
-    """
+    """A known UCSC genome `name` (case-insensitive: ``hg38``, ``mm10``, ...), spelled as in `GENOMES`; a
+    `ConfigError` for others."""
     if name in GENOMES:
         return name
     by_lower = {g.lower(): g for g in GENOMES}
@@ -531,21 +527,8 @@ def fetch_genome(name: str, *, out: str | os.PathLike | None = None, cache: str 
     """Download a UCSC genome (``NAME.fa.gz`` + ``NAME.chrom.sizes``) into `out` (a folder) or the cache.
 
     UCSC's ``md5sum.txt`` in the same folder is fetched and the FASTA verified against it when present.
-
-    Parameters
-    ----------
-    name
-        UCSC assembly name (`check_genome_name`).
-    out
-        Destination folder (None: ``CACHE/genomes/NAME``).
-    cache
-        Download cache root (`cache_dir`).
-    resume, force, progress, timeout
-        As in `download`.
-
-    Returns
-    -------
-    GenomeFiles
+    `name`: UCSC assembly name (`check_genome_name`); `out`: a folder (None: ``CACHE/genomes/NAME``); the
+    other arguments as in the module docstring.
     """
     name = check_genome_name(name)
     folder = Path(out).expanduser() if out is not None else cache_dir(cache) / "genomes" / name
@@ -597,23 +580,10 @@ class EncodeFile:
 def fetch_encode(accession: str, *, out: str | os.PathLike | None = None,
                  cache: str | os.PathLike | None = None, resume: bool = True, progress: bool = True,
                  timeout: float = 60, force: bool = False) -> EncodeFile:
-    """Download an ENCODE file by accession (``ENCFF...``), md5- and size-verified against its metadata.
+    """Download an ENCODE file by `accession` (``ENCFF...``, `check_accession`), md5- and size-verified
+    against its metadata, into `out` (None: ``CACHE/encode/``); other arguments as in the module docstring.
 
-    Parameters
-    ----------
-    accession
-        ENCODE file accession (`check_accession`).
-    out
-        Destination file, or folder (existing, or ending with a separator); None: ``CACHE/encode/``.
-    cache
-        Download cache root (`cache_dir`).
-    resume, force, progress, timeout
-        As in `download`.
-
-    Returns
-    -------
-    EncodeFile
-        The file, its accession and metadata (also written next to it as ``ACCESSION.json``).
+    Returns the file, its accession and metadata (also written next to it as ``ACCESSION.json``).
     """
     acc = check_accession(accession)
     base = base_url("encode")
@@ -650,17 +620,8 @@ def fetch_encode(accession: str, *, out: str | os.PathLike | None = None,
 
 
 def check_blacklist_name(assembly: str) -> str:
-    """`assembly` when an ENCODE blacklist v2 exists for it (`BLACKLISTS`); a `ConfigError` otherwise.
-
-    Parameters
-    ----------
-    assembly
-        Assembly name, exact spelling (``hg38``, ``mm10``, ...).
-
-    Returns
-    -------
-    str
-    """
+    """`assembly` (exact spelling: ``hg38``, ``mm10``, ...) when an ENCODE blacklist v2 exists for it
+    (`BLACKLISTS`); a `ConfigError` otherwise."""
     if assembly in BLACKLISTS:
         return assembly
     raise ConfigError(f"no ENCODE blacklist v2 for {assembly!r}; available: {', '.join(BLACKLISTS)}",
@@ -670,24 +631,8 @@ def check_blacklist_name(assembly: str) -> str:
 def fetch_blacklist(assembly: str, *, out: str | os.PathLike | None = None,
                     cache: str | os.PathLike | None = None, resume: bool = True, progress: bool = True,
                     timeout: float = 60, force: bool = False) -> Path:
-    """Download the ENCODE blacklist v2 (Boyle-Lab/Blacklist) for `assembly` as a .bed.gz.
-
-    Parameters
-    ----------
-    assembly
-        Assembly name (`check_blacklist_name`).
-    out
-        Destination file, or folder (existing, or ending with a separator); None: ``CACHE/blacklist/``.
-    cache
-        Download cache root (`cache_dir`).
-    resume, force, progress, timeout
-        As in `download`.
-
-    Returns
-    -------
-    Path
-        The downloaded file.
-    """
+    """Download the ENCODE blacklist v2 (Boyle-Lab/Blacklist) for `assembly` (`check_blacklist_name`) as a
+    .bed.gz into `out` (None: ``CACHE/blacklist/``); other arguments as in the module docstring."""
     assembly = check_blacklist_name(assembly)
     fname = BLACKLISTS[assembly]
     dest = _resolve_dest(out, cache_dir(cache) / "blacklist", fname)
@@ -698,26 +643,9 @@ def fetch_blacklist(assembly: str, *, out: str | os.PathLike | None = None,
 def fetch_url(url: str, *, out: str | os.PathLike | None = None, cache: str | os.PathLike | None = None,
               sha256: str | None = None, md5: str | None = None, resume: bool = True, progress: bool = True,
               timeout: float = 60, force: bool = False) -> Path:
-    """Download any http(s)/ftp URL into `out` or ``CACHE/url/``, verified when a digest is given.
-
-    Parameters
-    ----------
-    url
-        A full http(s):// or ftp:// URL.
-    out
-        Destination file, or folder (existing, or ending with a separator); None: ``CACHE/url/``.
-    cache
-        Download cache root (`cache_dir`).
-    sha256, md5
-        Expected hex digests (None: not checked).
-    resume, force, progress, timeout
-        As in `download`.
-
-    Returns
-    -------
-    Path
-        The downloaded file, named after the URL's last path part.
-    """
+    """Download any full http(s):// or ftp:// `url` into `out` (None: ``CACHE/url/``), named after the URL's
+    last path part, verified against the hex digests `sha256` / `md5` when given; other arguments as in the
+    module docstring."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https", "ftp") or not parts.netloc:
         raise ConfigError(f"not a downloadable URL: {url!r}", hint="give a full http(s):// or ftp:// URL")

@@ -730,18 +730,8 @@ class Genome:
         return self._array(chrom, "codes")
 
     def repeat_mask(self, chrom: str) -> np.ndarray:
-        """bool per base: True where the FASTA had lower case (soft-masked repeat).
-
-        Parameters
-        ----------
-        chrom
-            Chromosome name (unknown: an error).
-
-        Returns
-        -------
-        numpy.ndarray
-            ``(size,)`` bool.
-        """
+        """``(size,)`` bool of chromosome `chrom` (unknown: an error): True where the FASTA had lower case
+        (soft-masked repeat)."""
         self._check_chrom(chrom)
         n = self._sizes[chrom]
         if n == 0:
@@ -1029,35 +1019,14 @@ class Genome:
             return cnt[:, 0] / (lengths - cnt[:, 1]).astype(np.float64)
 
     def repeat_fraction(self, chroms, starts, ends) -> np.ndarray:
-        """Soft-masked (lower-case) fraction per interval (NaN when empty).
-
-        Parameters
-        ----------
-        chroms, starts, ends
-            As in `gc_fraction`.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``(N,)`` float64.
-        """
+        """Soft-masked (lower-case) fraction per interval (NaN when empty); arguments and result as
+        `gc_fraction`."""
         cnt, lengths = self._interval_counts(chroms, starts, ends)
         with np.errstate(invalid="ignore", divide="ignore"):
             return cnt[:, 2] / lengths.astype(np.float64)
 
     def n_fraction(self, chroms, starts, ends) -> np.ndarray:
-        """N fraction per interval (NaN when empty).
-
-        Parameters
-        ----------
-        chroms, starts, ends
-            As in `gc_fraction`.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``(N,)`` float64.
-        """
+        """N fraction per interval (NaN when empty); arguments and result as `gc_fraction`."""
         cnt, lengths = self._interval_counts(chroms, starts, ends)
         with np.errstate(invalid="ignore", divide="ignore"):
             return cnt[:, 1] / lengths.astype(np.float64)

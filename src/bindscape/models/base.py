@@ -102,18 +102,8 @@ class BindscapeModel(nn.Module):
         return int(d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of one-hot sequences: ``head(embed(x))`` after checking the input shape and length.
-
-        Parameters
-        ----------
-        x
-            ``(N, 4, L)`` one-hot DNA.
-
-        Returns
-        -------
-        torch.Tensor
-            ``(N, n_outputs)`` logits.
-        """
+        """``(N, n_outputs)`` logits of ``(N, 4, L)`` one-hot sequences: ``head(embed(x))`` after checking the
+        input shape and length."""
         self._check_input(x)
         return self.head(self.embed(x))
 

@@ -51,13 +51,7 @@ class ConditionedModel(ConditionMixin, BindscapeModel):
         return 1
 
     def check_length(self, length: int) -> None:
-        """Raise `InputLengthError` unless `length` is the window length the model predicts.
-
-        Parameters
-        ----------
-        length
-            Input length in bp.
-        """
+        """Raise `InputLengthError` unless `length` (bp) is the window length the model predicts."""
         if length != self.length:
             raise InputLengthError(f"model 'conditioned' predicts {self.length} bp windows, got {length} bp")
 
@@ -90,18 +84,7 @@ class ConditionedModel(ConditionMixin, BindscapeModel):
         return self.decoder(h)
 
     def forward(self, x, tf=None, cell=None, tf_vec=None, cell_vec=None) -> torch.Tensor:
-        """Per-bp logits for one condition per row.
-
-        Parameters
-        ----------
-        x, tf, cell, tf_vec, cell_vec
-            As in `embed`.
-
-        Returns
-        -------
-        torch.Tensor
-            ``(N, L)`` logits.
-        """
+        """``(N, L)`` per-bp logits for one condition per row (arguments as in `embed`)."""
         return self.head(self.embed(x, tf, cell, tf_vec, cell_vec))
 
     @property

@@ -55,17 +55,6 @@ class BindscapeCNN(BindscapeModel):
         return max(self._pool, 1)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Stem, pooling and dilated blocks, then global max + mean pooling through the MLP.
-
-        Parameters
-        ----------
-        x
-            ``(N, 4, L)`` one-hot DNA.
-
-        Returns
-        -------
-        torch.Tensor
-            ``(N, hidden)``.
-        """
+        """Stem, pooling and dilated blocks, then global max + mean pooling through the MLP: ``(N, hidden)``."""
         h = self.blocks(self.pool(self.stem(x)))
         return self.mlp(torch.cat([h.amax(dim=-1), h.mean(dim=-1)], dim=1))

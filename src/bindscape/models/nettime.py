@@ -130,18 +130,8 @@ class NetTIME(ConditionMixin, BindscapeModel):
         self.check_length(int(x.shape[-1]))
 
     def h0(self, n: int, tf=None, cell=None, tf_vec=None, cell_vec=None, device=None) -> torch.Tensor:
-        """Initial GRU state (2 * layers, N, d_tf + d_cell): the concatenated embeddings, or zeros.
-
-        Parameters
-        ----------
-        n, tf, cell, tf_vec, cell_vec, device
-            As in `condition_vector`.
-
-        Returns
-        -------
-        torch.Tensor
-            Zeros when the model does not use embeddings.
-        """
+        """Initial GRU state (2 * layers, N, d_tf + d_cell): the concatenated embeddings (arguments as in
+        `condition_vector`), or zeros when the model does not use embeddings."""
         if not self.use_embeddings:
             return torch.zeros(2 * self.gru_layers, n, self.hidden, device=device)
         v = self.condition_vector(n, tf, cell, tf_vec, cell_vec, device=device)
@@ -180,35 +170,12 @@ class NetTIME(ConditionMixin, BindscapeModel):
         return self.decoder(torch.cat(parts, dim=1))
 
     def embed(self, x, tf=None, cell=None, **kw) -> torch.Tensor:
-        """`features` averaged over positions.
-
-        Parameters
-        ----------
-        x, tf, cell
-            As in `features`.
-        **kw
-            ``tf_vec`` / ``cell_vec``, as in `features`.
-
-        Returns
-        -------
-        torch.Tensor
-            ``(N, decoder)``.
-        """
+        """`features` averaged over positions, ``(N, decoder)`` (arguments, ``tf_vec`` / ``cell_vec`` in `kw`,
+        as in `features`)."""
         return self.features(x, tf, cell, **kw).mean(dim=-1)
 
     def forward(self, x, tf=None, cell=None, tf_vec=None, cell_vec=None) -> torch.Tensor:
-        """Per-bp logits for one condition per row.
-
-        Parameters
-        ----------
-        x, tf, cell, tf_vec, cell_vec
-            As in `features`.
-
-        Returns
-        -------
-        torch.Tensor
-            ``(N, L)`` logits.
-        """
+        """``(N, L)`` per-bp logits for one condition per row (arguments as in `features`)."""
         return self.head(self.features(x, tf, cell, tf_vec, cell_vec)).squeeze(1)
 
     @property

@@ -46,6 +46,10 @@ class _ConvRecurrent(BindscapeModel):
     def min_length(self) -> int:
         return self._k + self._p - 1
 
+    def _pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """`self.conv` (convolution and pooling) output as ``(N, positions, channels)``, the recurrent input."""
+        return self.conv(x).transpose(1, 2)
+
 
 class DeepSEA(BindscapeModel):
     """DeepSEA (Zhou & Troyanskaya 2015) as used by AgentBind: 3 conv (320/480/960, kernel 8, pool 4 twice),
@@ -82,18 +86,7 @@ class DeepSEA(BindscapeModel):
         return ((k * p + (k - 1)) * p) + (k - 1)
 
     def embed(self, x):
-        """Conv trunk, flatten, FC.
-
-        Parameters
-        ----------
-        x
-            ``(N, 4, length)`` one-hot DNA.
-
-        Returns
-        -------
-        torch.Tensor
-            ``(N, hidden)``.
-        """
+        """Conv trunk, flatten, FC: ``(N, 4, length)`` one-hot DNA to ``(N, hidden)``."""
         return self.fc(self.trunk(x))
 
 
@@ -116,20 +109,9 @@ class DanQ(_ConvRecurrent):
         self.head = nn.Linear(hidden, n_outputs)
 
     def embed(self, x):
-        """Conv and pooling, biLSTM over the pooled positions, flatten, FC.
-
-        Parameters
-        ----------
-        x
-            ``(N, 4, length)`` one-hot DNA.
-
-        Returns
-        -------
-        torch.Tensor
-            ``(N, hidden)``.
-        """
-        h = self.conv(x).transpose(1, 2)
-        h, _ = self.rnn(h)
+        """Conv and pooling, biLSTM over the pooled positions, flatten, FC: ``(N, 4, length)`` to
+        ``(N, hidden)``."""
+        h, _ = self.rnn(self._pooled(x))
         return self.fc(h)
 
 
@@ -156,20 +138,8 @@ class CNNLSTM(_ConvRecurrent):
         self.head = nn.Linear(d, n_outputs)
 
     def embed(self, x):
-        """Conv and pooling, the LSTM's last hidden state, then the dense stack.
-
-        Parameters
-        ----------
-        x
-            ``(N, 4, L)`` one-hot DNA.
-
-        Returns
-        -------
-        torch.Tensor
-            ``(N, dense[-1])``.
-        """
-        h = self.conv(x).transpose(1, 2)
-        _, (hn, _) = self.rnn(h)
+        """Conv and pooling, the LSTM's last hidden state, then the dense stack: ``(N, dense[-1])``."""
+        _, (hn, _) = self.rnn(self._pooled(x))
         return self.dense(hn[-1])
 
     def keras_parameter_count(self) -> int:
@@ -202,20 +172,9 @@ class CNNBiGRU(_ConvRecurrent):
         self.head = nn.Linear(channels, n_outputs)
 
     def embed(self, x):
-        """Conv and pooling, biGRU, position-wise FC layers and 1x1 conv, global average pool.
-
-        Parameters
-        ----------
-        x
-            ``(N, 4, L)`` one-hot DNA.
-
-        Returns
-        -------
-        torch.Tensor
-            ``(N, channels)``.
-        """
-        h = self.conv(x).transpose(1, 2)
-        h, _ = self.rnn(h)
+        """Conv and pooling, biGRU, position-wise FC layers and 1x1 conv, global average pool:
+        ``(N, channels)``."""
+        h, _ = self.rnn(self._pooled(x))
         h = self.fc(h).transpose(1, 2)
         return self.pointwise(h).mean(dim=-1)
 
@@ -241,18 +200,8 @@ class AttentionPool(nn.Module):
             self.logit.weight.mul_(2.0)
 
     def forward(self, x):
-        """Pool `x` by `pool` along the last axis (zero-padded to a multiple of it).
-
-        Parameters
-        ----------
-        x
-            ``(N, C, L)`` features.
-
-        Returns
-        -------
-        torch.Tensor
-            ``(N, C, ceil(L / pool))``.
-        """
+        """Pool ``(N, C, L)`` features by `pool` along the last axis (zero-padded to a multiple of it) to
+        ``(N, C, ceil(L / pool))``."""
         n, c, L = x.shape
         rem = L % self.pool
         if rem:
@@ -291,17 +240,6 @@ class EnformerLite(BindscapeModel):
         return 4
 
     def embed(self, x):
-        """Stem, residual blocks with attention pooling, global max + mean pooling.
-
-        Parameters
-        ----------
-        x
-            ``(N, 4, L)`` one-hot DNA.
-
-        Returns
-        -------
-        torch.Tensor
-            ``(N, 2 * channels)``.
-        """
+        """Stem, residual blocks with attention pooling, global max + mean pooling: ``(N, 2 * channels)``."""
         h = self.blocks(self.stem(x))
         return self.drop(torch.cat([h.amax(dim=-1), h.mean(dim=-1)], dim=1))

@@ -607,18 +607,8 @@ def _meme_rows(path: Path, lines: list[str], k: int, mid: str, w: int | None) ->
 
 
 def read_jaspar(path) -> list[Motif]:
-    """Motifs of a JASPAR-format file (`>ID name` then 4 rows `A [ ... ]`, or 4 bare rows of counts).
-
-    Parameters
-    ----------
-    path
-        The file (``.gz`` allowed).
-
-    Returns
-    -------
-    list[Motif]
-        Count motifs, in file order.
-    """
+    """Count motifs, in file order, of a JASPAR-format file (`>ID name` then 4 rows `A [ ... ]`, or 4 bare
+    rows of counts); ``.gz`` allowed."""
     path = Path(path)
     lines = _read_lines(path)
     motifs: list[Motif] = []
@@ -666,18 +656,8 @@ def read_jaspar(path) -> list[Motif]:
 
 
 def read_transfac(path) -> list[Motif]:
-    """Motifs of a TRANSFAC-format file (AC/ID/NA fields, a `P0`/`PO` matrix, `//` between motifs).
-
-    Parameters
-    ----------
-    path
-        The file (``.gz`` allowed).
-
-    Returns
-    -------
-    list[Motif]
-        Count motifs, in file order.
-    """
+    """Count motifs, in file order, of a TRANSFAC-format file (AC/ID/NA fields, a `P0`/`PO` matrix, `//`
+    between motifs); ``.gz`` allowed."""
     path = Path(path)
     lines = _read_lines(path)
     motifs: list[Motif] = []

@@ -707,52 +707,14 @@ def iter_genome_hits(motifs, genome, *, pvalue: float = DEFAULT_PVALUE, pseudoco
     sc = scanner or Scanner(motifs, pvalue=pvalue, pseudocount=pseudocount, background=background,
                             bin_size=bin_size, both_strands=both_strands)
     sizes = _sizes(g)
-    if chroms is not None:
-        missing = [c for c in chroms if c not in sizes]
-        if missing:
-            from bindscape.errors import ChromosomeError
-
-            raise ChromosomeError(f"chromosomes not in the genome: {', '.join(missing[:5])}",
-                                  hint=f"the genome has {', '.join(list(sizes)[:5])}...")
-        spans = [(c, 0, sizes[c]) for c in chroms]
-    elif regions is not None:
-        spans = _merge_regions(regions, sizes)
-    else:
-        spans = [(c, 0, n) for c, n in sizes.items()]
+    spans = _scan_spans(sizes, chroms, regions)
     if chunk_size < 10 * sc.max_width:
         raise ConfigError(f"chunk size {chunk_size} is too small for motifs of {sc.max_width} bp")
-    overlap = sc.max_width - 1
     all_chroms = list(sizes)
     chrom_idx = {c: i for i, c in enumerate(all_chroms)}
 
-    # pieces: (chrom, own_start, own_end, read_end)
-    def pieces():
-        for c, s, e in spans:
-            x = s
-            while x < e:
-                own_end = min(x + chunk_size, e)
-                yield c, x, own_end, min(own_end + overlap, e)
-                x = own_end
-
     def run(batch):
-        arrays, starts, idx, own = [], [], [], []
-        for c, s, oe, re_ in batch:
-            arr = np.asarray(g.codes(c)[s:re_])
-            arrays.append(arr)
-            starts.append(s)
-            idx.append(chrom_idx[c])
-            own.append(oe - s)
-        lens = np.array([len(a) for a in arrays], dtype=np.int64)
-        X = np.concatenate(arrays) if len(arrays) > 1 else np.array(arrays[0], dtype=np.uint8, copy=True)
-        offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
-        cols = sc.scan_codes(X, offsets)
-        keep = cols["start"] < np.asarray(own, dtype=np.int64)[cols["seq"]]
-        cols = {k: v[keep] for k, v in cols.items()}
-        piece_start = np.asarray(starts, dtype=np.int64)
-        cols["start"] = cols["start"] + piece_start[cols["seq"]]
-        cols["end"] = cols["end"] + piece_start[cols["seq"]]
-        cols["seq"] = np.asarray(idx, dtype=np.int64)[cols["seq"]]
-        return sc._table(cols, all_chroms)
+        return _scan_batch(g, sc, batch, all_chroms, chrom_idx)
 
     from bindscape._util import progress as _progress
 
@@ -760,7 +722,7 @@ def iter_genome_hits(motifs, genome, *, pvalue: float = DEFAULT_PVALUE, pseudoco
     with _progress(disable=not progress or None) as bar:
         task = bar.add_task("scanning", total=total)
         batch, size = [], 0
-        for piece in pieces():
+        for piece in _scan_pieces(spans, chunk_size, sc.max_width - 1):
             batch.append(piece)
             size += piece[3] - piece[1]
             if size >= chunk_size:
@@ -770,6 +732,55 @@ def iter_genome_hits(motifs, genome, *, pvalue: float = DEFAULT_PVALUE, pseudoco
         if batch:
             yield run(batch)
             bar.advance(task, sum(p[2] - p[1] for p in batch))
+
+
+def _scan_spans(sizes: dict[str, int], chroms, regions) -> list[tuple[str, int, int]]:
+    """(chrom, start, end) spans to scan: whole `chroms`, else the merged `regions`, else the whole genome."""
+    if chroms is not None:
+        missing = [c for c in chroms if c not in sizes]
+        if missing:
+            from bindscape.errors import ChromosomeError
+
+            raise ChromosomeError(f"chromosomes not in the genome: {', '.join(missing[:5])}",
+                                  hint=f"the genome has {', '.join(list(sizes)[:5])}...")
+        return [(c, 0, sizes[c]) for c in chroms]
+    if regions is not None:
+        return _merge_regions(regions, sizes)
+    return [(c, 0, n) for c, n in sizes.items()]
+
+
+def _scan_pieces(spans, chunk_size: int, overlap: int):
+    """Pieces ``(chrom, own_start, own_end, read_end)`` of at most `chunk_size` own bases, read `overlap`
+    bases further so that hits across piece borders are found (and reported by the piece that owns them)."""
+    for c, s, e in spans:
+        x = s
+        while x < e:
+            own_end = min(x + chunk_size, e)
+            yield c, x, own_end, min(own_end + overlap, e)
+            x = own_end
+
+
+def _scan_batch(g, sc: Scanner, batch, all_chroms: list[str], chrom_idx: dict[str, int]) -> pd.DataFrame:
+    """Hits (genome coordinates) of a batch of `_scan_pieces`, each hit kept by the piece owning its start
+    (`chrom_idx`: position of each chromosome in `all_chroms`)."""
+    arrays, starts, idx, own = [], [], [], []
+    for c, s, oe, re_ in batch:
+        arr = np.asarray(g.codes(c)[s:re_])
+        arrays.append(arr)
+        starts.append(s)
+        idx.append(chrom_idx[c])
+        own.append(oe - s)
+    lens = np.array([len(a) for a in arrays], dtype=np.int64)
+    X = np.concatenate(arrays) if len(arrays) > 1 else np.array(arrays[0], dtype=np.uint8, copy=True)
+    offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    cols = sc.scan_codes(X, offsets)
+    keep = cols["start"] < np.asarray(own, dtype=np.int64)[cols["seq"]]
+    cols = {k: v[keep] for k, v in cols.items()}
+    piece_start = np.asarray(starts, dtype=np.int64)
+    cols["start"] = cols["start"] + piece_start[cols["seq"]]
+    cols["end"] = cols["end"] + piece_start[cols["seq"]]
+    cols["seq"] = np.asarray(idx, dtype=np.int64)[cols["seq"]]
+    return sc._table(cols, all_chroms)
 
 
 def scan_genome(motifs, genome, **kwargs) -> pd.DataFrame:

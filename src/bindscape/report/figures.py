@@ -4,8 +4,9 @@ Every function uses the same style (colour-blind-safe Okabe-Ito palette, readabl
 layout, about 5 x 4 inches at 110 dpi so an inline PNG stays small). matplotlib and logomaker are imported
 inside the functions (Agg backend), so ``import bindscape`` stays fast.
 
-All functions are pure: data in, a new Figure out. Pass the Figure to ``Section.figure`` (which closes it
-after rendering) or save it yourself.
+All functions are pure: data in, a new `matplotlib.figure.Figure` out (their docstrings do not repeat it, nor
+that `title` is the axes title). Pass the Figure to ``Section.figure`` (which closes it after rendering) or
+save it yourself.
 """
 
 from __future__ import annotations
@@ -112,18 +113,7 @@ def roc_curves(
 ):
     """ROC curves: ``{name: (fpr, tpr, auc)}``; one line per model plus the chance diagonal when `baseline`.
 
-    Parameters
-    ----------
-    curves
-        See above; an ``auc`` of None or NaN leaves it out of the legend.
-    baseline
-        Draw the chance diagonal.
-    title
-        Axes title.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
+    An ``auc`` of None or NaN leaves it out of the legend.
     """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=FIGSIZE)
@@ -143,20 +133,8 @@ def pr_curves(
     prevalence: float | None = None,
     title: str = "Precision-recall",
 ):
-    """Precision-recall curves: ``{name: (recall, precision, ap)}``; `prevalence` draws the no-skill line.
-
-    Parameters
-    ----------
-    curves
-        See above; an ``ap`` of None or NaN leaves it out of the legend.
-    prevalence
-        Share of positives (None: no no-skill line).
-    title
-        Axes title.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
+    """Precision-recall curves: ``{name: (recall, precision, ap)}``; `prevalence` (share of positives) draws
+    the no-skill line. An ``ap`` of None or NaN leaves it out of the legend.
     """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=FIGSIZE)
@@ -185,13 +163,9 @@ def training_curves(history, metrics: Sequence[str] | None = None, title: str = 
     metrics
         Columns to draw (None: every numeric column but `x`); columns starting with ``train`` are dashed.
     title
-        Figure title.
+        Figure title (over both panels).
     x
         The x-axis column.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
     """
     plt = pyplot()
     import pandas as pd
@@ -239,8 +213,6 @@ def heatmap(matrix, title: str = "", fmt: str = "{:.2f}", cmap: str = "viridis",
     ----------
     matrix
         Values (anything `pandas.DataFrame` accepts); its index and columns label the axes.
-    title
-        Axes title.
     fmt
         Format of the cell text (cells are written only up to 400 cells).
     cmap
@@ -251,10 +223,6 @@ def heatmap(matrix, title: str = "", fmt: str = "{:.2f}", cmap: str = "viridis",
         Axis labels (None: the columns' / index's name).
     cbar_label
         Colour bar label.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
     """
     plt = pyplot()
     import pandas as pd
@@ -299,19 +267,8 @@ def heatmap(matrix, title: str = "", fmt: str = "{:.2f}", cmap: str = "viridis",
 
 @_styled
 def calibration_curve(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], title: str = "Calibration"):
-    """Reliability diagram: ``{name: (mean_predicted, fraction_positive)}`` per bin, plus the diagonal.
-
-    Parameters
-    ----------
-    curves
-        See above (e.g. from `bindscape.evaluate.metrics.calibration`).
-    title
-        Axes title.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
+    """Reliability diagram: ``{name: (mean_predicted, fraction_positive)}`` per bin (e.g. from
+    `bindscape.evaluate.metrics.calibration`), plus the diagonal."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=FIGSIZE)
     ax.plot([0, 1], [0, 1], ls="--", lw=1, color=BASELINE_COLOR, label="perfectly calibrated")
@@ -333,8 +290,6 @@ def bar_with_intervals(df, title: str = "", ylabel: str = "", name: str = "name"
     ----------
     df
         The table.
-    title
-        Axes title.
     ylabel
         Value axis label (default: the `value` column's name).
     name, value, lo, hi
@@ -343,10 +298,6 @@ def bar_with_intervals(df, title: str = "", ylabel: str = "", name: str = "name"
         Horizontal bars (None: when there are more than 6 bars or a label is longer than 12 characters).
     sort
         Sort the bars by value, largest first.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
     """
     plt = pyplot()
     import pandas as pd
@@ -396,16 +347,10 @@ def learning_curve(df, x: str = "n_positives", metric: str = "metric", model: st
         Long-format table.
     x, metric, model
         Column names of the training-set size, the metric and the model (no `model` column: one line).
-    title
-        Axes title.
     logx
         Logarithmic x axis (when all sizes are positive).
     ylabel
         y-axis label (None: the `metric` column's name).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
     """
     plt = pyplot()
     import pandas as pd
@@ -448,16 +393,10 @@ def histograms(values: Mapping[str, Sequence[float]], bins: int | Sequence[float
         Series name -> values (non-finite values are dropped).
     bins
         Number of equal bins over the range of all values, or the bin edges.
-    title
-        Axes title.
     xlabel
         x-axis label.
     density
         Normalise each histogram to a density (False: counts).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
     """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(FIGSIZE[0], FIGSIZE[1] * 0.8))
@@ -497,22 +436,8 @@ def logo(matrix, title: str = "", ylabel: str = "bits", start: int = 1):
     """A sequence logo (information content, probabilities, or a signed contribution-weight matrix).
 
     `matrix`: (L, 4) array or DataFrame with columns A, C, G, T ((4, L) is transposed). Negative values are
-    drawn below the axis, so a CWM from attribution scores works as is.
-
-    Parameters
-    ----------
-    matrix
-        See above.
-    title
-        Axes title.
-    ylabel
-        y-axis label.
-    start
-        Number of the first position on the x axis.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
+    drawn below the axis, so a CWM from attribution scores works as is. `start` numbers the first position on
+    the x axis; `ylabel` labels the y axis.
     """
     plt = pyplot()
     import logomaker
@@ -554,16 +479,10 @@ def attribution_track(values, sequence: str | None = None, title: str = "", ylab
         See above.
     sequence
         The sequence's letters (length L; None: no letters).
-    title
-        Axes title.
     ylabel
         y-axis label.
     start
         Added to the x tick labels (e.g. the window's genomic start; 0: positions from 0).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
     """
     plt = pyplot()
     import logomaker

@@ -68,15 +68,7 @@ def markdown(text: str) -> str:
     """A very small markdown subset to HTML: paragraphs (blank lines), ``- `` bullet lists, `code`,
     **bold** and *italic*. Everything else is escaped, so user text can never inject markup.
 
-    Parameters
-    ----------
-    text
-        The source text.
-
-    Returns
-    -------
-    str
-        HTML: one ``<p>`` or ``<ul>`` per block.
+    Returns HTML: one ``<p>`` or ``<ul>`` per block of `text`.
     """
     blocks = re.split(r"\n\s*\n", str(text).strip())
     html_blocks = []
@@ -209,7 +201,9 @@ def _clean_svg(data: bytes) -> bytes:
 
 
 class Section:
-    """One numbered part of a report. Blocks appear in the order they are added."""
+    """One numbered part of a report. Blocks appear in the order they are added; every block method
+    (`text`, `heading`, `code`, `note`, `metrics`, `table`, `figure`, `html`) returns the section itself, for
+    chaining."""
 
     def __init__(self, report: Report, title: str, anchor: str, intro: str | None = None):
         self.report = report
@@ -220,52 +214,19 @@ class Section:
 
     # -- content
     def text(self, text: str) -> Section:
-        """A paragraph (or several, separated by blank lines); **bold**, *italic*, `code`, ``- `` lists.
-
-        Parameters
-        ----------
-        text
-            The text (see `markdown`).
-
-        Returns
-        -------
-        Section
-            This section, for chaining.
-        """
+        """A paragraph (or several, separated by blank lines); **bold**, *italic*, `code`, ``- `` lists (see
+        `markdown`)."""
         self._blocks.append(("html", lambda t=text: f'<div class="prose">{markdown(t)}</div>'))
         return self
 
     def heading(self, text: str) -> Section:
-        """A sub-heading inside the section.
-
-        Parameters
-        ----------
-        text
-            Heading text (escaped, no markup).
-
-        Returns
-        -------
-        Section
-            This section, for chaining.
-        """
+        """A sub-heading inside the section (`text` is escaped, no markup)."""
         self._blocks.append(("html", lambda t=text: f"<h3>{_esc(t)}</h3>"))
         return self
 
     def code(self, text: str, caption: str | None = None) -> Section:
-        """A preformatted block (a config, a command line, a log excerpt).
-
-        Parameters
-        ----------
-        text
-            The block's text (escaped, shown as is).
-        caption
-            Caption below it (inline markup allowed; None: none).
-
-        Returns
-        -------
-        Section
-            This section, for chaining.
-        """
+        """A preformatted block (a config, a command line, a log excerpt): `text` escaped and shown as is, with
+        an optional `caption` below it (inline markup allowed)."""
 
         def render(t=text, c=caption):
             cap = f'<div class="caption">{_inline(c)}</div>' if c else ""
@@ -275,20 +236,7 @@ class Section:
         return self
 
     def note(self, text: str, kind: str = "info") -> Section:
-        """A highlighted call-out box (kind: info | warning).
-
-        Parameters
-        ----------
-        text
-            The box's text (see `markdown`).
-        kind
-            ``warning``; anything else is ``info``.
-
-        Returns
-        -------
-        Section
-            This section, for chaining.
-        """
+        """A highlighted call-out box of `text` (see `markdown`); `kind` ``warning``, anything else is ``info``."""
         k = "warning" if kind == "warning" else "info"
         self._blocks.append(("html", lambda t=text: f'<div class="callout {k}">{markdown(t)}</div>'))
         return self
@@ -307,11 +255,6 @@ class Section:
             Caption below the row (None: none).
         notes
             Card name -> small print under that card.
-
-        Returns
-        -------
-        Section
-            This section, for chaining.
         """
         values = dict(values)
         notes = dict(notes or {})
@@ -354,11 +297,6 @@ class Section:
             Caption (None: none).
         float_format, highlight_max, highlight_min, index, max_rows
             See above (highlight columns must exist).
-
-        Returns
-        -------
-        Section
-            This section, for chaining.
         """
         import pandas as pd
 
@@ -388,11 +326,6 @@ class Section:
             See above.
         alt
             Alternative text (None: the caption, else ``figure <n>``).
-
-        Returns
-        -------
-        Section
-            This section, for chaining.
         """
         mime, data, natural = _figure_payload(fig, fmt)
         b64 = base64.b64encode(data).decode("ascii")
@@ -406,18 +339,7 @@ class Section:
         return self
 
     def html(self, raw: str) -> Section:
-        """Trusted raw HTML (not escaped): only for markup bindscape itself generates.
-
-        Parameters
-        ----------
-        raw
-            The HTML fragment.
-
-        Returns
-        -------
-        Section
-            This section, for chaining.
-        """
+        """Trusted raw HTML fragment `raw` (not escaped): only for markup bindscape itself generates."""
         self._blocks.append(("html", lambda r=raw: r))
         return self
 

@@ -79,20 +79,8 @@ def trial_history_figure(trials: pd.DataFrame, monitor: str, minimize: bool = Fa
 
 
 def add_tune_section(report, tune_dir: str | Path, title: str = "Hyper-parameter search"):
-    """Add the search's section: headline numbers, trial history, best config and the trials table.
-
-    Parameters
-    ----------
-    report
-        A `bindscape.report.Report`.
-    tune_dir
-        The tune folder.
-    title
-        The section's title.
-
-    Returns
-    -------
-    The new `Section`.
+    """Add a section titled `title` to the `bindscape.report.Report` `report` for the search in `tune_dir`:
+    headline numbers, trial history, best config and the trials table. Returns the new `Section`.
     """
     tune_dir = Path(tune_dir)
     s = read_json(tune_dir / "tune.json")

@@ -470,29 +470,16 @@ def place_lineage_domains(
 
     Parameters
     ----------
-    flat
-        The genome in flat coordinates.
-    access
-        Cell name -> accessible domains (`make_accessibility`); not changed.
-    groups
-        The site groups (`make_groups`).
-    cells
-        Cell-type configs (``opened_by``, ``opened_fraction``, ``opened_length``).
-    acfg
-        The ``accessibility`` config.
+    flat, access, groups
+        The genome in flat coordinates; cell name -> accessible domains (`make_accessibility`; not changed);
+        the site groups (`make_groups`).
+    cells, acfg
+        Cell-type configs (``opened_by``, ``opened_fraction``, ``opened_length``); the ``accessibility``
+        config.
     rng
         Random stream (one child stream per cell).
-    shared
-        See above.
-    degrade
-        Turned-over group ids (never used to open a domain).
-    pad
-        Free bases kept on each side of a fixed group.
-
-    Returns
-    -------
-    tuple[dict[str, numpy.ndarray], dict[int, int]]
-        See above.
+    degrade, pad
+        Turned-over group ids (never used to open a domain); free bases kept on each side of a fixed group.
     """
     degrade = degrade or set()
     valid = flat.valid_mask()
@@ -744,33 +731,14 @@ def plant_groups(
     in `degrade` are planted with each site mutated below threshold (turnover). `fixed` maps group indices to
     start positions chosen beforehand (lineage domains); those are planted there first. Returns the instances.
 
-    Parameters
-    ----------
-    flat
-        The genome in flat coordinates; its codes are changed in place.
-    groups
-        The site groups (`make_groups`); placed in random order, a group without a free position after
-        200 tries is skipped.
-    motifs
-        TF name -> `SiteMotif` (for degrading sites).
-    rng
-        Random stream.
-    open_mask, open_bias
-        See above (None / 0: no bias).
-    degrade
-        See above.
-    pad
-        Free bases kept on each side of a group (no other group, no N).
-    species
-        Species name (not used in placement).
-    fixed
-        See above; a fixed position that is not free is an error.
+    `flat`: the genome in flat coordinates, its codes changed in place; `groups` (`make_groups`) are placed
+    in random order, a group without a free position after 200 tries is skipped; `motifs`: TF name ->
+    `SiteMotif` (for degrading sites); `open_mask` / `open_bias` None / 0: no bias; `pad`: free bases kept on
+    each side of a group (no other group, no N); `species` is not used in placement; a `fixed` position that
+    is not free is an error.
 
-    Returns
-    -------
-    pandas.DataFrame
-        One row per planted site: ``tf, fstart, fend, strand, origin, affinity, log_odds, site_id,
-        cluster_id`` (flat coordinates).
+    Returns one row per planted site: ``tf, fstart, fend, strand, origin, affinity, log_odds, site_id,
+    cluster_id`` (flat coordinates).
     """
     degrade = degrade or set()
     valid = flat.codes != 4
@@ -1096,52 +1064,23 @@ def call_chip_peaks(
     rng: np.random.Generator,
     prefix: str,
 ) -> pd.DataFrame:
-    """ChIP-seq-like narrowPeaks for one TF x cell: a `sensitivity` share of binding events (bound sites
-    merged within `merge_distance`) is called, stronger events more often; false positives are added so
-    that `precision` of the peaks lie on a bound site (a share in accessible DNA, the rest anywhere).
+    """ChIP-seq-like narrowPeaks (chromosome coordinates) for one `tf` x `cell`: a `sensitivity` share of
+    binding events (bound sites merged within `merge_distance`) is called, stronger events more often; false
+    positives are added so that `precision` of the peaks lie on a bound site (a share in the cell's
+    accessible domains `access_dom`, the rest anywhere).
 
-    Parameters
-    ----------
-    flat
-        The genome in flat coordinates.
-    inst
-        Instances with ``bound_<cell>`` (`assign_binding`).
-    tf, cell
-        The experiment.
-    access_dom
-        The cell's accessible domains (where the accessible false positives go).
-    ccfg
-        The ``chip`` config (sensitivity, precision, merge distance, widths, summit jitter).
-    rng
-        Random stream.
-    prefix
-        Peak names are ``<prefix>_1``, ``<prefix>_2``, ...
-
-    Returns
-    -------
-    pandas.DataFrame
-        narrowPeak columns, chromosome coordinates.
+    `flat`: the genome in flat coordinates; `inst`: instances with ``bound_<cell>`` (`assign_binding`);
+    `ccfg`: the ``chip`` config (sensitivity, precision, merge distance, widths, summit jitter); `rng`: the
+    random stream; peak names are ``<prefix>_1``, ``<prefix>_2``, ...
     """
     sel = inst[(inst.tf == tf) & inst[f"bound_{cell}"]].sort_values("fstart")
-    fs, fe = sel.fstart.to_numpy(), sel.fend.to_numpy()
-    strength = sel.affinity.to_numpy()
-    acc = sel[f"accessible_{cell}"].to_numpy(bool)
-    # events
-    if len(fs):
-        new = np.concatenate([[True], fs[1:] - fe[:-1] > ccfg.merge_distance])
-        ev = np.cumsum(new) - 1
-    else:
-        ev = np.zeros(0, dtype=int)
-    n_ev = int(ev.max() + 1) if len(ev) else 0
-    ev_s = np.array([fs[ev == k].min() for k in range(n_ev)], dtype=np.int64)
-    ev_e = np.array([fe[ev == k].max() for k in range(n_ev)], dtype=np.int64)
-    ev_str = np.array([strength[ev == k].max() for k in range(n_ev)])
-    ev_acc = np.array([acc[ev == k].any() for k in range(n_ev)])
+    n_sites = len(sel)
+    ev_s, ev_e, ev_str, ev_acc, ev_n = _binding_events(sel, cell, ccfg.merge_distance)
+    n_ev = len(ev_s)
     # call events (stronger ones first, Gumbel-top-k) until `sensitivity` of the bound sites are covered
-    ev_n = np.bincount(ev, minlength=n_ev) if n_ev else np.zeros(0, dtype=int)
     keys = np.log(0.3 + ev_str) + rng.gumbel(size=n_ev)
     rank = np.argsort(-keys, kind="stable")
-    k_call = int(np.searchsorted(np.cumsum(ev_n[rank]), ccfg.sensitivity * len(fs) - 0.5) + 1) if n_ev else 0
+    k_call = int(np.searchsorted(np.cumsum(ev_n[rank]), ccfg.sensitivity * n_sites - 0.5) + 1) if n_ev else 0
     called = np.sort(rank[: min(k_call, n_ev)])
     c_s, c_e = ev_s[called], ev_e[called]
     center = (c_s + c_e) // 2
@@ -1154,10 +1093,46 @@ def call_chip_peaks(
     signal = 4 + 40 * (0.3 + 0.7 * ev_str[called]) * np.where(ev_acc[called], 1.0, 0.5) * rng.lognormal(
         0, 0.3, len(called)
     )
-    # false positives
     n_fp = int(round(len(called) * (1 - ccfg.precision) / ccfg.precision)) if ccfg.precision < 1 else 0
     all_bound = inst[inst[f"bound_{cell}"] & (inst.tf == tf)]
     avoid = np.sort(np.concatenate([all_bound.fstart.to_numpy(), start, end]))
+    fp_s, fp_e, fp_sum = _false_positive_peaks(flat, access_dom, avoid, n_fp, ccfg, rng)
+    fp_signal = 2 + 6 * rng.lognormal(0, 0.4, len(fp_s))
+    return _narrowpeak(
+        flat,
+        np.concatenate([start, fp_s]),
+        np.concatenate([end, fp_e]),
+        np.concatenate([summit, fp_sum]),
+        np.concatenate([signal, fp_signal]),
+        prefix,
+    )
+
+
+def _binding_events(sel: pd.DataFrame, cell: str, merge_distance: int):
+    """Binding events of bound sites `sel` (sorted by ``fstart``): sites closer than `merge_distance` merge.
+
+    Returns the events' (start, end, strongest affinity, any accessible in `cell`, number of sites)."""
+    fs, fe = sel.fstart.to_numpy(), sel.fend.to_numpy()
+    strength = sel.affinity.to_numpy()
+    acc = sel[f"accessible_{cell}"].to_numpy(bool)
+    if len(fs):
+        new = np.concatenate([[True], fs[1:] - fe[:-1] > merge_distance])
+        ev = np.cumsum(new) - 1
+    else:
+        ev = np.zeros(0, dtype=int)
+    n_ev = int(ev.max() + 1) if len(ev) else 0
+    ev_s = np.array([fs[ev == k].min() for k in range(n_ev)], dtype=np.int64)
+    ev_e = np.array([fe[ev == k].max() for k in range(n_ev)], dtype=np.int64)
+    ev_str = np.array([strength[ev == k].max() for k in range(n_ev)])
+    ev_acc = np.array([acc[ev == k].any() for k in range(n_ev)])
+    ev_n = np.bincount(ev, minlength=n_ev) if n_ev else np.zeros(0, dtype=int)
+    return ev_s, ev_e, ev_str, ev_acc, ev_n
+
+
+def _false_positive_peaks(flat: Flat, access_dom: np.ndarray, avoid: np.ndarray, n_fp: int, ccfg,
+                          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Up to `n_fp` false-positive peaks (start, end, summit) on non-N bases, 1 kb away from `avoid` and from
+    each other; a ``fp_accessible_share`` of them centred in `access_dom`."""
     valid = flat.codes != 4
     acc_idx = np.flatnonzero(domains_mask(access_dom, len(flat.codes)) & valid) if len(access_dom) else None
     fp_s, fp_e, fp_sum = [], [], []
@@ -1179,37 +1154,12 @@ def call_chip_peaks(
         fp_e.append(s + w_)
         fp_sum.append(c)
         avoid = np.sort(np.concatenate([avoid, [s, s + w_]]))
-    fp_s, fp_e, fp_sum = (np.array(x, dtype=np.int64) for x in (fp_s, fp_e, fp_sum))
-    fp_signal = 2 + 6 * rng.lognormal(0, 0.4, len(fp_s))
-    return _narrowpeak(
-        flat,
-        np.concatenate([start, fp_s]),
-        np.concatenate([end, fp_e]),
-        np.concatenate([summit, fp_sum]),
-        np.concatenate([signal, fp_signal]),
-        prefix,
-    )
+    return tuple(np.array(x, dtype=np.int64) for x in (fp_s, fp_e, fp_sum))
 
 
 def atac_peaks(flat: Flat, domains: np.ndarray, rng: np.random.Generator, prefix: str) -> pd.DataFrame:
-    """ATAC-like peaks: the cell's accessible domains, summit near the middle, log-normal signal.
-
-    Parameters
-    ----------
-    flat
-        The genome in flat coordinates.
-    domains
-        ``(k, 2)`` accessible domains of one cell type.
-    rng
-        Random stream (summit offsets, signal).
-    prefix
-        Peak names are ``<prefix>_1``, ``<prefix>_2``, ...
-
-    Returns
-    -------
-    pandas.DataFrame
-        narrowPeak columns, chromosome coordinates.
-    """
+    """ATAC-like narrowPeaks of one cell type's ``(k, 2)`` accessible `domains`: summit near the middle,
+    log-normal signal (`rng` draws both); the other arguments as in `call_chip_peaks`."""
     if len(domains) == 0:
         return pd.DataFrame(columns=NARROWPEAK_COLUMNS)
     s, e = domains[:, 0], domains[:, 1]

@@ -335,18 +335,8 @@ def _set_path(node: Any, parts: list[str], value: Any, full: str, root: dict) ->
 
 
 def parse_override_value(text: str) -> Any:
-    """A ``--set KEY=VALUE`` value parsed as YAML (``2`` -> 2, ``[a, b]`` -> list).
-
-    Parameters
-    ----------
-    text
-        The value text.
-
-    Returns
-    -------
-    Any
-        The YAML value, or `text` itself when it is not valid YAML.
-    """
+    """A ``--set KEY=VALUE`` value `text` parsed as YAML (``2`` -> 2, ``[a, b]`` -> list), or `text` itself
+    when it is not valid YAML."""
     import yaml
 
     try:

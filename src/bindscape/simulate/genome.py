@@ -492,15 +492,7 @@ def write_fasta_gz(
 
 
 def write_chrom_sizes(path: str | os.PathLike, genome: Genome) -> None:
-    """Write ``chrom<TAB>size`` lines, atomically.
-
-    Parameters
-    ----------
-    path
-        Output file.
-    genome
-        The genome.
-    """
+    """Write the ``chrom<TAB>size`` lines of `genome` to `path`, atomically."""
     from bindscape._util import atomic_write_text
 
     atomic_write_text(path, "".join(f"{c}\t{n}\n" for c, n in genome.chrom_sizes.items()))

@@ -130,17 +130,7 @@ def cpg_oe(seqs) -> float:
 
 
 def tpa_oe(seqs) -> float:
-    """TpA observed/expected: f_TA / (f_T f_A) over the whole sequence.
-
-    Parameters
-    ----------
-    seqs
-        uint8 codes, as in `dinucleotide_counts`.
-
-    Returns
-    -------
-    float
-    """
+    """TpA observed/expected: f_TA / (f_T f_A) over the whole sequence (`seqs` as in `cpg_oe`)."""
     return float(rho(seqs)[3, 0])
 
 

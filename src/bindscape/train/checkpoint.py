@@ -85,18 +85,8 @@ def resolve_checkpoint(path: Path) -> Path:
 
 
 def read_checkpoint(path: Path) -> dict:
-    """The raw checkpoint dict (``weights_only=True``), checked to be a bindscape checkpoint.
-
-    Parameters
-    ----------
-    path
-        A checkpoint file.
-
-    Returns
-    -------
-    dict
-        With ``bindscape`` (format, config, model arguments) and ``state_dict``.
-    """
+    """The raw dict of checkpoint file `path` (``weights_only=True``), checked to be a bindscape checkpoint:
+    ``bindscape`` (format, config, model arguments) and ``state_dict``."""
     import torch
 
     if not path.exists():

@@ -132,19 +132,8 @@ class TrainConfig(StrictModel):
 
 
 def validate_config(data: dict, source: str = "config") -> TrainConfig:
-    """Validate a single-task training config (a mapping) before any work.
-
-    Parameters
-    ----------
-    data
-        The parsed YAML.
-    source
-        Where it came from (starts every error message).
-
-    Returns
-    -------
-    TrainConfig
-    """
+    """Validate a single-task training config `data` (the parsed YAML mapping) before any work; `source`
+    (where it came from) starts every error message."""
     cfg = validate_model(TrainConfig, data, source, what="training config", hint=HINT)
     check_model_name(cfg.model.name, source)
     check_splits(cfg.data, source)

@@ -110,18 +110,8 @@ def sha256(path: str | Path) -> str:
 
 
 def read_manifest(folder: Path) -> dict:
-    """The checked ``ensemble.json`` of an ensemble folder.
-
-    Parameters
-    ----------
-    folder
-        The ensemble folder.
-
-    Returns
-    -------
-    dict
-        ``format``, ``average``, ``members`` (each with ``path`` and ``sha256``), ...
-    """
+    """The checked ``ensemble.json`` of an ensemble `folder`: ``format``, ``average``, ``members`` (each with
+    ``path`` and ``sha256``), ..."""
     f = folder / MANIFEST
     try:
         man = json.loads(f.read_text())

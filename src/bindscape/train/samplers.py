@@ -68,13 +68,7 @@ class EpochBatchSampler:
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
-        """Re-draw the batch order from ``(seed, epoch)``.
-
-        Parameters
-        ----------
-        epoch
-            The epoch about to start.
-        """
+        """Re-draw the batch order from ``(seed, epoch)`` for the epoch about to start."""
         self.epoch = epoch
 
     def _all(self) -> int:
@@ -128,13 +122,7 @@ class BalancedBatchSampler:
         self.drop_last = drop_last
 
     def set_epoch(self, epoch: int) -> None:
-        """Re-draw the negatives' order and the positives' cycles from ``(seed, epoch)``.
-
-        Parameters
-        ----------
-        epoch
-            The epoch about to start.
-        """
+        """Re-draw the negatives' order and the positives' cycles from ``(seed, epoch)``."""
         self.epoch = epoch
 
     def __len__(self) -> int:
@@ -161,13 +149,7 @@ class ShardedBalancedSampler:
         self.inner = inner
 
     def set_epoch(self, epoch: int) -> None:
-        """Pass the epoch on to the wrapped sampler (when it has ``set_epoch``).
-
-        Parameters
-        ----------
-        epoch
-            The epoch about to start.
-        """
+        """Pass the epoch about to start on to the wrapped sampler (when it has ``set_epoch``)."""
         if hasattr(self.inner, "set_epoch"):
             self.inner.set_epoch(epoch)
 
@@ -222,13 +204,7 @@ class CrossSpeciesBatchSampler:
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
-        """Re-draw every species' streams from ``(seed, epoch)``.
-
-        Parameters
-        ----------
-        epoch
-            The epoch about to start.
-        """
+        """Re-draw every species' streams from ``(seed, epoch)``."""
         self.epoch = epoch
 
     def __len__(self) -> int:

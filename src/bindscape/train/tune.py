@@ -182,18 +182,9 @@ def _choices_of(field) -> list | None:
 
 
 def motif_space(cfg: TrainConfig) -> dict[str, DimSpec]:
-    """Motif dimensions, when the model config has motif fields and names motifs (``model.motifs``).
-
-    Parameters
-    ----------
-    cfg
-        The base config.
-
-    Returns
-    -------
-    dict
-        ``model.motif_freeze_epochs`` (0 .. 3) and ``model.motif_score`` (its allowed values) where present.
-    """
+    """Motif dimensions of the base config `cfg`, when its model config has motif fields and names motifs
+    (``model.motifs``): ``model.motif_freeze_epochs`` (0 .. 3) and ``model.motif_score`` (its allowed values)
+    where present."""
     fields = type(cfg.model).model_fields
     if "motifs" not in fields or not getattr(cfg.model, "motifs", None):
         return {}
@@ -281,19 +272,8 @@ def resolve_space(cfg: TrainConfig, tcfg: TuneConfig) -> dict[str, DimSpec]:
 
 
 def config_value(spec: DimSpec, value: Any) -> Any:
-    """The config value of a suggested `value` (a depth n becomes the dilations ``[1, 2, ..., 2**(n-1)]``).
-
-    Parameters
-    ----------
-    spec
-        The dimension.
-    value
-        What the sampler suggested.
-
-    Returns
-    -------
-    The value to set in the config.
-    """
+    """The value to set in the config for the `value` the sampler suggested for dimension `spec` (a depth n
+    becomes the dilations ``[1, 2, ..., 2**(n-1)]``)."""
     if spec.type == "depth":
         return [2**i for i in range(int(value))]
     if spec.type == "int":
@@ -630,12 +610,8 @@ def write_outputs(study, base: dict, space: dict[str, DimSpec], tune_dir: Path, 
     ----------
     study
         The `optuna.Study`.
-    base
-        The base config as a dict.
-    space
-        The search space.
-    tune_dir
-        The tune folder.
+    base, space, tune_dir
+        As in `run_trial`.
     stopped_by
         Why the search stopped (``trials`` or ``budget``).
     budget_cpu_min

@@ -154,19 +154,9 @@ def _report(rec: MultitaskRecipe, run_dir: Path) -> dict:
 
 # ------------------------------------------------------------------------------------------- evaluation
 def evaluate(rec: MultitaskRecipe, run_dir: Path) -> dict:
-    """The evaluate stage: writes comparison, transfer, calling and embedding tables into `run_dir`.
-
-    Parameters
-    ----------
-    rec
-        The recipe.
-    run_dir
-        The run folder (``data/``, ``models/``).
-
-    Returns
-    -------
-    The chosen IOU threshold, the CRF's description and the stage's CPU seconds.
-    """
+    """The evaluate stage of recipe `rec`: writes comparison, transfer, calling and embedding tables into the
+    run folder `run_dir` (``data/``, ``models/``). Returns the chosen IOU threshold, the CRF's description and
+    the stage's CPU seconds."""
     import torch
 
     from bindscape.data.dataset import load_dataset

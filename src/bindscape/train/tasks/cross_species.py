@@ -345,13 +345,7 @@ class MultiSpeciesDataset(torch.utils.data.Dataset):
         return sum(len(p) for p in self.parts)
 
     def set_epoch(self, epoch: int) -> None:
-        """Pass the epoch to every species' dataset (re-draws their augmentation).
-
-        Parameters
-        ----------
-        epoch
-            The epoch about to start.
-        """
+        """Pass the epoch to every species' dataset (re-draws their augmentation)."""
         for p in self.parts:
             p.set_epoch(epoch)
 

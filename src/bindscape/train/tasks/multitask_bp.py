@@ -114,20 +114,9 @@ class MultitaskConfig(StrictModel):
 
 
 def validate_multitask_config(data: dict, source: str = "config") -> MultitaskConfig:
-    """Validate a multitask training config (a mapping) before any work.
-
-    Parameters
-    ----------
-    data
-        A multitask config: ``dataset``, ``model``, ``conditions``/``exclude``, ``tracks``, ``data``, ``optim``,
-        ``loss`` and ``trainer`` sections.
-    source
-        File name or label that starts each error line.
-
-    Returns
-    -------
-    MultitaskConfig
-    """
+    """Validate a multitask training config `data` (a mapping with ``dataset``, ``model``,
+    ``conditions``/``exclude``, ``tracks``, ``data``, ``optim``, ``loss`` and ``trainer`` sections) before any
+    work; `source` (file name or label) starts each error line."""
     return validate_model(MultitaskConfig, data, source, what="multitask config", hint=HINT)
 
 
