@@ -284,9 +284,14 @@ def recipe_summary(state, started: float) -> None:
     ev = run_dir / "evaluation" / "summary.json"
     if ev.exists():
         s = json.loads(ev.read_text())
-        if "beats_pwm_on_hq" in s:
-            word = "[green]beats[/green]" if s["beats_pwm_on_hq"] else "[red]does not beat[/red]"
-            console.print(f"best model on the HQ test set ({s.get('best_model_hq')}) {word} the PWM baseline")
+        from rich.markup import escape
+
+        from bindscape.report.tfbs import selection_text
+
+        text = selection_text(s)
+        if text:
+            style = "green" if s.get("beats_pwm_on_hq", True) else "red"
+            console.print(f"[{style}]{escape(text)}[/{style}]", highlight=False)
     console.print(f"stages run: {', '.join(state.ran) or 'none'}; skipped (done earlier): "
                   f"{', '.join(state.skipped) or 'none'}; {time.perf_counter() - started:.0f} s")
     report = run_dir / "report.html"

@@ -7,6 +7,8 @@ peaks into a folder of datasets::
                          split train/val/test on held-out chromosome groups (kgroup fold)
     OUT/hq_test/         the shared high-quality test set: the test chromosomes' positives plus every
                          accessible-but-unbound region there (needs accessibility peaks)
+    OUT/hq_val/          the same on the validation chromosomes: the HQ validation set that model selection
+                         reads (never the HQ test set)
     OUT/benchmark.json   per strategy: counts, GC/repeat KS statistics, shortcut-detector auROC, notes
 
 Chromosomes are dealt into `k` size-balanced groups (`bindscape.data.splits.kgroup_folds`); fold `fold`
@@ -148,12 +150,15 @@ def build_tfbs_benchmark(
         write_dataset(out / name, built[name], builder="tfbs-negatives", params={**params_common, "strategy": name},
                       seed=seed, genome=g, extra={"split_chroms": mapping, "notes": notes})
         summary["strategies"][name] = _strategy_info(pos, neg, notes, g, shortcut=shortcut, seed=seed)
-    hq = None
+    hq = hq_val = None
     if ins.accessible is not None:
         summary["hq_test"], hq = _write_hq_test(out / "hq_test", pos, g, ins, roles["test"], tf=tf, seed=seed,
                                                 params={**params_common, "strategy": "accessible", "ratio": None},
                                                 mapping=mapping)
-    _assert_isolated(out, built, summary["split_chroms"], hq)
+        summary["hq_val"], hq_val = _write_hq_test(out / "hq_val", pos, g, ins, roles["val"], tf=tf, seed=seed,
+                                                   params={**params_common, "strategy": "accessible",
+                                                           "ratio": None}, mapping=mapping, split="val")
+    _assert_isolated(out, built, summary["split_chroms"], hq, hq_val)
     atomic_write_text(out / "benchmark.json", json.dumps(summary, indent=2, default=_json_default) + "\n")
     return summary
 
@@ -168,12 +173,18 @@ class _Inputs:
     blacklist: pd.DataFrame | None
 
 
-def _assert_isolated(out: Path, built: dict[str, pd.DataFrame], split_chroms, hq) -> None:
-    """A guarantee, checked: no dataset's training/validation rows leak test chromosomes or HQ test regions."""
+def _assert_isolated(out: Path, built: dict[str, pd.DataFrame], split_chroms, hq, hq_val=None) -> None:
+    """A guarantee, checked: no dataset's training/validation rows leak test chromosomes or HQ test regions, no
+    training negative overlaps the HQ validation set, and the HQ validation set lies on the validation
+    chromosomes only."""
     for name, regions in built.items():
-        problems = check_negative_isolation(regions, split_chroms, hq)
+        problems = check_negative_isolation(regions, split_chroms, hq, hq_val)
         if problems:
             raise InputError(f"{out / name}: {'; '.join(problems)}")
+    if hq_val is not None and len(hq_val):
+        off = ~hq_val["chrom"].isin(set(split_chroms["val"]))
+        if off.any():
+            raise InputError(f"{out / 'hq_val'}: {int(off.sum())} rows lie outside the validation chromosomes")
 
 
 def _strategy_names(strategies, ins: _Inputs) -> list[str]:
@@ -239,18 +250,27 @@ def _strategy_info(pos, neg, notes, g, *, shortcut: bool, seed: int) -> dict[str
     return info
 
 
-def _write_hq_test(path: Path, pos, g, ins: _Inputs, test_chroms, *, tf, seed, params, mapping):
-    """Write the HQ test set (test positives + every accessible-but-unbound test region); return (counts, regions)."""
-    ps = pos[pos["split"] == "test"]
+def _write_hq_test(path: Path, pos, g, ins: _Inputs, test_chroms, *, tf, seed, params, mapping,
+                   split: str = "test"):
+    """Write an HQ set: one split's positives + every accessible-but-unbound region on `test_chroms` (that
+    split's chromosomes); return (counts, regions).
+
+    ``split="test"`` is the HQ test set (an error when the test chromosomes hold no positive); ``split="val"``
+    the HQ validation set that model selection reads (skipped, ``(None, None)``, without validation
+    positives). Its rows carry ``split`` so they can never pass for another split's.
+    """
+    ps = pos[pos["split"] == split]
     if ps.empty:
+        if split != "test":
+            return None, None
         raise InputError("no positives on the test chromosomes: cannot build the HQ test set")
     acc = ins.accessible
     hq = sample_negatives("accessible", ps, g, ratio=None, seed=seed, peaks=ins.peaks,
                           accessible=acc[acc["chrom"].isin(set(test_chroms))], on_short="ignore")
-    hq["split"] = "test"
-    regions = _assemble(pos[pos["split"] == "test"], hq, tf)
-    write_dataset(path, regions, builder="tfbs-negatives-hq", params=params, seed=seed, genome=g,
-                  extra={"split_chroms": mapping})
+    hq["split"] = split
+    regions = _assemble(ps, hq, tf)
+    write_dataset(path, regions, builder="tfbs-negatives-hq", params={**params, "hq_split": split}, seed=seed,
+                  genome=g, extra={"split_chroms": mapping})
     return {"positives": int(len(ps)), "negatives": int(len(hq))}, regions
 
 
@@ -409,9 +429,9 @@ def build_mixed_dataset(components: dict[str, str | Path], mix: dict[str, float]
 
 
 def check_negative_isolation(regions: pd.DataFrame, split_chroms: dict[str, list[str]],
-                             hq: pd.DataFrame | None = None) -> list[str]:
+                             hq: pd.DataFrame | None = None, hq_val: pd.DataFrame | None = None) -> list[str]:
     """Problems that would leak test data into training: rows outside their split's chromosomes, training or
-    validation negatives overlapping the HQ test set.
+    validation negatives overlapping the HQ test set, training negatives overlapping the HQ validation set.
 
     Parameters
     ----------
@@ -421,6 +441,8 @@ def check_negative_isolation(regions: pd.DataFrame, split_chroms: dict[str, list
         Split -> its chromosomes.
     hq
         The HQ test set's regions, or None.
+    hq_val
+        The HQ validation set's regions, or None.
 
     Returns
     -------
@@ -440,4 +462,10 @@ def check_negative_isolation(regions: pd.DataFrame, split_chroms: dict[str, list
         hit = overlaps_any(neg[["chrom", "start", "end"]].reset_index(drop=True), hq[["chrom", "start", "end"]])
         if np.asarray(hit).any():
             problems.append(f"{int(np.asarray(hit).sum())} training/validation negatives overlap the HQ test set")
+    if hq_val is not None and len(hq_val):
+        neg = regions[(regions["label"] == 0) & (regions["split"] == "train")]
+        hit = np.asarray(overlaps_any(neg[["chrom", "start", "end"]].reset_index(drop=True),
+                                      hq_val[["chrom", "start", "end"]]))
+        if hit.any():
+            problems.append(f"{int(hit.sum())} training negatives overlap the HQ validation set")
     return problems

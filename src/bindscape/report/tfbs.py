@@ -90,11 +90,13 @@ def write_report(recipe, run_dir: str | Path) -> Path:
     metrics = pd.read_csv(run_dir / "evaluation" / "metrics.csv")
     r = Report(f"bindscape run: {recipe.name}", subtitle=recipe.description or None,
                command=f"bindscape run {recipe.source}")
-    _overview(r, recipe, metrics, read_json(run_dir / "evaluation" / "summary.json"))
+    ev = read_json(run_dir / "evaluation" / "summary.json")
+    _overview(r, recipe, metrics, ev)
     _data(r, stages.get("datasets", {}))
     _training(r, recipe, run_dir, stages)
     _evaluation(r, recipe, metrics, pd.read_parquet(run_dir / "evaluation" / "predictions.parquet"))
-    explained = {name: _explain_model(recipe, run_dir, stages, name) for name in explained_models(recipe)}
+    explained = {name: _explain_model(recipe, run_dir, stages, name)
+                 for name in explained_models(recipe, (ev or {}).get("selected_model"))}
     if recipe.train:
         _negatives_section(r, recipe, run_dir, stages, metrics, explained)
     for name, (res, note) in explained.items():
@@ -104,14 +106,16 @@ def write_report(recipe, run_dir: str | Path) -> Path:
     return r.write(run_dir / "report.html")
 
 
-def explained_models(recipe) -> list[str]:
+def explained_models(recipe, selected: str | None = None) -> list[str]:
     """The train runs the report interprets: ``explain.models`` (``all`` or a list), else ``explain.model``,
-    else the first.
+    else the model selected on validation (`selected`), else the first.
 
     Parameters
     ----------
     recipe
         The ``tfbs`` recipe.
+    selected
+        The evaluate stage's selected model (``summary.json``'s ``selected_model``), or None.
 
     Returns
     -------
@@ -126,7 +130,8 @@ def explained_models(recipe) -> list[str]:
         return [m.name for m in recipe.train]
     if models:
         return list(models)
-    return [ex.model or recipe.train[0].name]
+    names = [m.name for m in recipe.train]
+    return [ex.model or (selected if selected in names else names[0])]
 
 
 def negatives_label(strategy) -> str:
@@ -159,10 +164,48 @@ def _overview(r, recipe, metrics: pd.DataFrame, ev: dict) -> None:
     cards = {f"{model}: HQ auPRC": hq.loc[model, "auPRC"] for model in hq.index}
     if cards:
         ov.metrics(cards, caption="auPRC on the HQ test set")
-    if "beats_pwm_on_hq" in ev:
-        verdict = "beats" if ev["beats_pwm_on_hq"] else "does NOT beat"
-        ov.note(f"The best trained model ({ev.get('best_model_hq')}) {verdict} the PWM baseline on the HQ test set "
-                "(auPRC).", kind="info" if ev["beats_pwm_on_hq"] else "warning")
+    text = selection_text(ev)
+    if text:
+        ov.note(text, kind="info" if ev.get("beats_pwm_on_hq", True) else "warning")
+
+
+def selection_text(ev: dict) -> str | None:
+    """The evaluate stage's verdict in words: which model was selected on validation, and how it compares with
+    the PWM on the HQ test and on its own test set (auPRC with 95% intervals, paired-bootstrap difference).
+
+    Parameters
+    ----------
+    ev
+        ``evaluation/summary.json`` (`bindscape.recipes.kinds.tfbs.selection_summary`).
+
+    Returns
+    -------
+    str or None
+        One paragraph; None when no model was selected.
+    """
+    if not ev.get("selected_model"):
+        return None
+    on = ev.get("selected_on", "validation auPRC")
+    score = ev.get("hq_val_auprc", {}).get(ev["selected_model"]) if on.startswith("HQ") else None
+    parts = [f"Selected on {on}{f' ({score:.3f})' if score is not None else ''}: {ev['selected_model']}."]
+    for tset, c in (ev.get("comparison") or {}).items():
+        m, b, d = c["model"], c["pwm"], c["difference"]
+        if d["auPRC_lo"] > 0:
+            verdict = "beats the PWM (the interval of the difference excludes 0)"
+        elif d["auPRC"] > 0:
+            verdict = "beats the PWM on the point estimate only (the interval of the difference includes 0)"
+        else:
+            verdict = "does NOT beat the PWM"
+        parts.append(f"On the {tset} it scores auPRC {_ci(m)} vs the PWM's {_ci(b)}; difference "
+                     f"{d['auPRC']:+.3f} [{d['auPRC_lo']:+.3f}, {d['auPRC_hi']:+.3f}] (paired bootstrap): {verdict}.")
+    return " ".join(parts)
+
+
+def _ci(r: dict) -> str:
+    """``0.950 [0.940, 0.963]`` (the interval when there is one)."""
+    if "auPRC_lo" in r and "auPRC_hi" in r:
+        return f"{r['auPRC']:.3f} [{r['auPRC_lo']:.3f}, {r['auPRC_hi']:.3f}]"
+    return f"{r['auPRC']:.3f}"
 
 
 def _data(r, data: dict) -> None:
