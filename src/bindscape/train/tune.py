@@ -666,12 +666,16 @@ def _search(study, base: dict, space: dict[str, DimSpec], tune_dir: Path, budget
              f"{prior / 60:.2f} of {budget_s / 60:.2f} CPU-min spent; searching {', '.join(space)}")
     with progress(disable=None if show_progress is None else not show_progress) as bar:
         task = bar.add_task("tune", total=trials, completed=finished())
+        started = False
         try:
             while True:
                 if trials is not None and finished() >= trials:
                     return "trials"
-                if spent() >= budget_s:
+                # the budget is checked between trials: a session with budget left always starts one trial
+                # (otherwise its own start-up CPU time could exhaust a tiny budget before any trial runs)
+                if (spent() if started else prior) >= budget_s:
                     return "budget"
+                started = True
                 study.optimize(lambda t: run_trial(t, base, space, tune_dir), n_trials=1)
                 study.set_user_attr("cpu_seconds", round(spent(), 2))
                 best = (f", best {study.best_value:.4f}"
