@@ -93,10 +93,8 @@ def build_tfbs_benchmark(
 
     Parameters
     ----------
-    genome, peaks, out
-        The genome, the TF's peaks and the output folder (see above).
-    tf, accessible, others, blacklist
-        The TF's name and the optional inputs (see above).
+    genome, peaks, out, tf, accessible, others, blacklist
+        The inputs described above, the output folder and the TF's name.
     strategies, ratio, options, on_short
         Which negative strategies, negatives per positive, per-strategy options and what a shortfall does.
     length, anchor, include_excluded
@@ -152,12 +150,11 @@ def build_tfbs_benchmark(
         summary["strategies"][name] = _strategy_info(pos, neg, notes, g, shortcut=shortcut, seed=seed)
     hq = hq_val = None
     if ins.accessible is not None:
+        hq_params = {**params_common, "strategy": "accessible", "ratio": None}
         summary["hq_test"], hq = _write_hq_test(out / "hq_test", pos, g, ins, roles["test"], tf=tf, seed=seed,
-                                                params={**params_common, "strategy": "accessible", "ratio": None},
-                                                mapping=mapping)
+                                                params=hq_params, mapping=mapping)
         summary["hq_val"], hq_val = _write_hq_test(out / "hq_val", pos, g, ins, roles["val"], tf=tf, seed=seed,
-                                                   params={**params_common, "strategy": "accessible",
-                                                           "ratio": None}, mapping=mapping, split="val")
+                                                   params=hq_params, mapping=mapping, split="val")
     _assert_isolated(out, built, summary["split_chroms"], hq, hq_val)
     atomic_write_text(out / "benchmark.json", json.dumps(summary, indent=2, default=_json_default) + "\n")
     return summary

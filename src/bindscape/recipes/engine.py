@@ -45,7 +45,8 @@ DEFAULT_KIND = "tfbs"
 KINDS: dict[str, str] = {"tfbs": "bindscape.recipes.kinds.tfbs",
                          "cross-species": "bindscape.recipes.kinds.cross_species",
                          "multitask-bp": "bindscape.recipes.kinds.multitask_bp",
-                         "multitask": "bindscape.recipes.kinds.multitask_bp"}
+                         "multitask": "bindscape.recipes.kinds.multitask_bp",
+                         "agentbind": "bindscape.recipes.kinds.agentbind"}
 """Recipe kind (the ``kind:`` of a recipe) -> the module that runs it."""
 
 
@@ -176,7 +177,7 @@ def kind_module(kind: str, source: str = "recipe") -> ModuleType:
     The imported kind module; an unknown kind is a `ConfigError` listing the known ones.
     """
     if kind not in KINDS:
-        raise ConfigError(f"{source}: unknown kind {kind!r}", hint="use tfbs, cross-species or multitask-bp")
+        raise ConfigError(f"{source}: unknown kind {kind!r}", hint=f"use one of: {', '.join(KINDS)}")
     return importlib.import_module(KINDS[kind])
 
 
@@ -245,17 +246,7 @@ class RunState:
     timings: dict[str, float] = field(default_factory=dict)
 
     def marker(self, stage: str) -> Path:
-        """The marker file of `stage` (``stages/<stage>.json``, ``:`` written as ``-``).
-
-        Parameters
-        ----------
-        stage
-            Stage name.
-
-        Returns
-        -------
-        Path
-        """
+        """The marker file of stage name `stage` (``stages/<stage>.json``, ``:`` written as ``-``)."""
         return self.run_dir / STAGES_DIR / f"{stage.replace(':', '-')}.json"
 
     def done(self, stage: str) -> dict | None:
