@@ -76,19 +76,38 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except SystemExit as exc:  # typer.Exit / click exits
         return int(exc.code or 0)
-    except Exception as exc:  # click usage errors come as click.exceptions.UsageError
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:  # usage errors: click's exceptions, or those of the click that typer vendors
+        kind = _click_error_kind(exc)
+        if kind == "usage":
             exc.show()
             return 2
-        if isinstance(exc, click.exceptions.Exit):
+        if kind == "exit":
             return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
+        if kind == "abort":
             print("aborted", file=sys.stderr)
             return 1
         raise
     return 0
+
+
+def _click_error_kind(exc: Exception) -> str | None:
+    """``usage``, ``exit`` or ``abort`` when `exc` is one of click's exceptions, else None.
+
+    Recent typer releases ship their own copy of click (``typer._click``) whose exception classes are not
+    click's, so both modules are checked (a misspelt command used to end in a traceback with exit 1).
+    """
+    for name in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        if isinstance(exc, mod.ClickException):
+            return "usage"
+        if isinstance(exc, mod.Exit):
+            return "exit"
+        if isinstance(exc, mod.Abort):
+            return "abort"
+    return None
 
 
 def run_cli(argv: list[str]) -> int:
