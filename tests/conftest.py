@@ -65,6 +65,24 @@ def random_seqs(sizes: dict[str, int], seed: int = 0, softmask: bool = True) -> 
     return out
 
 
+def planted_sequences(n: int, length: int, rng, *, motif: str = "TTACCCGG", both_strands: bool = True):
+    """A labelled toy table (``sequence``, ``label``): random sequences, `motif` planted once in each positive.
+
+    With `both_strands`, each site is the motif or its reverse complement with equal chance (one extra draw
+    per site, after its position); the draws are in a fixed order, so a seeded `rng` gives the same table.
+    """
+    import pandas as pd
+
+    s = np.array(list("ACGT"))[rng.integers(0, 4, (n, length))]
+    y = rng.integers(0, 2, n)
+    rc = motif[::-1].translate(str.maketrans("ACGT", "TGCA"))
+    for i in np.flatnonzero(y):
+        p = rng.integers(0, length - len(motif))
+        site = motif if not both_strands or rng.random() < 0.5 else rc
+        s[i, p : p + len(motif)] = list(site)
+    return pd.DataFrame({"sequence": ["".join(r) for r in s], "label": y})
+
+
 @pytest.fixture
 def tiny_fasta(tmp_path) -> Path:
     """A seeded random genome: chr1 60 kb, chr2 40 kb, chr3 30 kb, chrX 20 kb (soft-masked stretches)."""

@@ -20,20 +20,13 @@ from bindscape.train.config import validate_config
 from bindscape.train.ensemble import assign_folds
 from bindscape.train.ensemble_model import MANIFEST, EnsembleError, EnsembleModel, sha256
 from bindscape.train.predict import predict_arrays
+from conftest import planted_sequences
 
 torch.set_num_threads(1)
-MOTIF = "TTACCCGG"
 TINY = {"name": "bindscape_cnn", "params": {"channels": 8, "hidden": 8, "dilations": [1], "stem_kernel": 9}}
 N_SPLIT = {"train": 400, "val": 160, "test": 160}
 
 
-def _planted(n: int, L: int, rng) -> pd.DataFrame:
-    s = np.array(list("ACGT"))[rng.integers(0, 4, (n, L))]
-    y = rng.integers(0, 2, n)
-    for i in np.flatnonzero(y):
-        p = rng.integers(0, L - len(MOTIF))
-        s[i, p : p + len(MOTIF)] = list(MOTIF if rng.random() < 0.5 else "CCGGGTAA")
-    return pd.DataFrame({"sequence": ["".join(r) for r in s], "label": y})
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +34,7 @@ def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("ens")
     rng = np.random.default_rng(1)
     for split, n in N_SPLIT.items():
-        _planted(n, 50, rng).to_csv(root / f"{split}.csv", index=False)
+        planted_sequences(n, 50, rng).to_csv(root / f"{split}.csv", index=False)
     ds = build_sequence_dataset(root / "ds", train=[root / "train.csv"], val=[root / "val.csv"],
                                 test=[root / "test.csv"])
     return root, ds

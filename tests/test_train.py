@@ -17,21 +17,13 @@ from bindscape.train import load_checkpoint, predict_dataset, train
 from bindscape.train.checkpoint import CheckpointError, save_model
 from bindscape.train.config import load_config, validate_config
 from bindscape.train.rc import predict_proba, reverse_complement
-from conftest import assert_golden, write_fasta
+from conftest import assert_golden, planted_sequences, write_fasta
 
 torch.set_num_threads(1)
 MOTIF = "TTACCCGG"  # Reb1-like, not its own reverse complement
 TINY = {"name": "bindscape_cnn", "params": {"channels": 16, "hidden": 16, "dilations": [1], "stem_kernel": 9}}
 
 
-def _planted(n: int, L: int, rng) -> pd.DataFrame:
-    s = np.array(list("ACGT"))[rng.integers(0, 4, (n, L))]
-    y = rng.integers(0, 2, n)
-    for i in np.flatnonzero(y):
-        p = rng.integers(0, L - len(MOTIF))
-        m = MOTIF if rng.random() < 0.5 else MOTIF[::-1].translate(str.maketrans("ACGT", "TGCA"))
-        s[i, p : p + len(MOTIF)] = list(m)
-    return pd.DataFrame({"sequence": ["".join(r) for r in s], "label": y})
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +31,7 @@ def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("toy")
     rng = np.random.default_rng(0)
     for split, n in (("train", 600), ("val", 200), ("test", 200)):
-        _planted(n, 60, rng).to_csv(root / f"{split}.csv", index=False)
+        planted_sequences(n, 60, rng).to_csv(root / f"{split}.csv", index=False)
     ds = build_sequence_dataset(root / "ds", train=[root / "train.csv"], val=[root / "val.csv"],
                                 test=[root / "test.csv"])
     return root, ds
@@ -145,7 +137,7 @@ def test_corrupt_and_missing_checkpoints(tmp_path, trained):
 
 
 def test_dataset_model_length_mismatch(tmp_path, trained):
-    _planted(20, 80, np.random.default_rng(1)).to_csv(tmp_path / "t.csv", index=False)
+    planted_sequences(20, 80, np.random.default_rng(1)).to_csv(tmp_path / "t.csv", index=False)
     other = build_sequence_dataset(tmp_path / "ds80", train=[tmp_path / "t.csv"])
     with pytest.raises(InputLengthError, match="has 80-bp windows but the model .* was trained on 60 bp"):
         predict_dataset(trained[0] / "checkpoints" / "best.ckpt", other, progress=False)
@@ -249,7 +241,7 @@ def test_cli_train_and_predict(toy, tmp_path):
 def test_cli_build_sequences(tmp_path):
     from bindscape.cli import main
 
-    _planted(50, 40, np.random.default_rng(2)).to_csv(tmp_path / "all.tsv", sep="\t", index=False)
+    planted_sequences(50, 40, np.random.default_rng(2)).to_csv(tmp_path / "all.tsv", sep="\t", index=False)
     assert main(["build", "sequences", "--input", str(tmp_path / "all.tsv"), "--out", str(tmp_path / "ds"),
                  "--length", "30", "--align", "left"]) == 0
     from bindscape.data.dataset import load_dataset

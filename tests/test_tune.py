@@ -24,22 +24,15 @@ from bindscape.train.tune import (
     run_trial,
     run_tune,
 )
+from conftest import planted_sequences
 
 torch.set_num_threads(1)
-MOTIF = "TTACCCGG"
 TINY = {"name": "bindscape_cnn", "params": {"channels": 8, "hidden": 8, "dilations": [1], "stem_kernel": 9}}
 # a small space keeps every trial tiny (the default one would try up to 16 channels and 4 blocks)
 SPACE = {"space": {"model.params.channels": {"type": "int", "low": 4, "high": 8},
                    "model.params.dilations": {"type": "depth", "low": 1, "high": 2}}}
 
 
-def _planted(n: int, L: int, rng) -> pd.DataFrame:
-    s = np.array(list("ACGT"))[rng.integers(0, 4, (n, L))]
-    y = rng.integers(0, 2, n)
-    for i in np.flatnonzero(y):
-        p = rng.integers(0, L - len(MOTIF))
-        s[i, p : p + len(MOTIF)] = list(MOTIF)
-    return pd.DataFrame({"sequence": ["".join(r) for r in s], "label": y})
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +40,7 @@ def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("tune")
     rng = np.random.default_rng(0)
     for split, n in (("train", 256), ("val", 128), ("test", 128)):
-        _planted(n, 40, rng).to_csv(root / f"{split}.csv", index=False)
+        planted_sequences(n, 40, rng, both_strands=False).to_csv(root / f"{split}.csv", index=False)
     ds = build_sequence_dataset(root / "ds", train=[root / "train.csv"], val=[root / "val.csv"],
                                 test=[root / "test.csv"])
     return root, ds
