@@ -292,8 +292,9 @@ def test_bad_accession_is_refused_before_any_request(server, bad):
     assert server.log == []
 
 
-def test_blacklist(server, tmp_path):
+def test_blacklist(server, tmp_path, monkeypatch):
     data = _payload(3000, 3)
+    monkeypatch.setitem(dl.BLACKLIST_SHA256, "hg38", _sha(data))  # stands in for the real list's checksum
     server.files["/lists/hg38-blacklist.v2.bed.gz"] = data
     p = dl.fetch_blacklist("hg38", progress=False)
     assert p.read_bytes() == data and p.name == "hg38-blacklist.v2.bed.gz"
@@ -363,3 +364,137 @@ def test_cli_download_commands(server, tmp_path, cli_main, capsys):
     assert cli_main(["download", "url", f"http://127.0.0.1:{port}/z", "--timeout", "5", "-q",
                      "--out", str(tmp_path / "z")]) == 2
     assert f"error: cannot reach 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------ issue 17, class 7
+
+
+def _encode_meta(server, acc: str, data: bytes, *, href: str, **extra) -> None:
+    meta = {"accession": acc, "href": href, "file_size": len(data), "file_format": "bed", "status": "released",
+            **extra}
+    server.files[f"/files/{acc}/?format=json"] = json.dumps(meta).encode()
+    server.files[href] = data
+
+
+def _files_under(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+def test_encode_file_format_cannot_escape_the_cache(server, tmp_path, cli_main, capsys):
+    """A `file_format` of /../../../../outside/pwned.bed (href with no name) is refused: nothing written."""
+    acc, data = "ENCFF123ABC", b"chr1\t1\t2\n"
+    _encode_meta(server, acc, data, href="/", file_format="/../../../../outside/pwned.bed")
+    cache = tmp_path / "a" / "b" / "cache"  # the traversal would land in tmp_path/a/outside/pwned.bed
+    with pytest.raises(InputError, match="file_format"):
+        dl.fetch_encode(acc, cache=cache, progress=False)
+    assert cli_main(["download", "encode", acc, "--cache-dir", str(cache), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "Traceback" not in err and "--out FILE" in err
+    assert "file_format" in " ".join(err.split())
+    assert _files_under(tmp_path) == set()
+    # the user can still name the file: --out FILE is used as given, the metadata name is not
+    target = tmp_path / "mine.bed"
+    assert cli_main(["download", "encode", acc, "--out", str(target), "-q"]) == 0
+    assert target.read_bytes() == data and not (tmp_path / "a" / "outside").exists()
+
+
+@pytest.mark.parametrize("name", ["..", ".hidden", "a\\b"])
+def test_encode_unsafe_href_name_is_refused_without_part_file(server, tmp_path, cli_main, capsys, name):
+    acc, data = "ENCFF123ABC", b"x" * 50
+    _encode_meta(server, acc, data, href=f"/files/{acc}/@@download/{name}")
+    with pytest.raises(InputError, match="unsafe file name"):
+        dl.fetch_encode(acc, cache=tmp_path / "cache", progress=False)
+    assert cli_main(["download", "encode", acc, "--cache-dir", str(tmp_path / "cache"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "Traceback" not in err and "hint:" in err
+    assert _files_under(tmp_path) == set()  # no `...part`, nothing at all
+
+
+@pytest.mark.parametrize("tail", ["..", "%2e%2e", "a/%2e%2e", "%2E%2E"])
+def test_url_name_dotdot_is_refused(server, tmp_path, tail):
+    server.files["/d/" + tail] = b"x"
+    with pytest.raises(ConfigError, match="unsafe file name"):
+        dl.fetch_url(f"{server.url}/d/{tail}", cache=tmp_path / "cache", progress=False)
+    assert _files_under(tmp_path) == set() and server.log == []
+
+
+def test_symlinked_destination_outside_the_cache_is_refused(server, tmp_path):
+    data = b"y" * 20
+    server.files["/f/a.bed"] = data
+    folder = tmp_path / "cache" / "url"
+    folder.mkdir(parents=True)
+    (folder / "a.bed.part").symlink_to(tmp_path / "elsewhere.part")
+    with pytest.raises(InputError, match="resolves outside"):
+        dl.fetch_url(server.url + "/f/a.bed", cache=tmp_path / "cache", progress=False)
+    assert not (tmp_path / "elsewhere.part").exists() and server.log == []
+
+
+def test_check_file_name():
+    for ok in ("ENCFF123ABC.bed.gz", "a b.txt", "x-1_2"):
+        assert dl.check_file_name(ok, source="t") == ok
+    for bad in ("", ".", "..", "a/b", "/x", "a\\b", "a\x00b", "a\nb", "x" * 256):
+        with pytest.raises(InputError):
+            dl.check_file_name(bad, source="t")
+
+
+def test_encode_without_md5_does_not_claim_a_check(server, tmp_path, cli_main, capsys):
+    acc, data = "ENCFF000AAA", b"chr1\t5\t9\n"
+    _encode_meta(server, acc, data, href=f"/files/{acc}/@@download/{acc}.bed")
+    res = dl.fetch_encode(acc, cache=tmp_path / "c1", progress=False)
+    assert res.verified is False and res.path.read_bytes() == data
+    assert cli_main(["download", "encode", acc, "--cache-dir", str(tmp_path / "c2"), "-q"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "(no checksum published)" in err and "verified" not in err
+    # with an md5 the claim is made, and true
+    _encode_meta(server, acc, data, href=f"/files/{acc}/@@download/{acc}.bed", md5sum=_md5(data))
+    assert cli_main(["download", "encode", acc, "--cache-dir", str(tmp_path / "c3"), "-q"]) == 0
+    assert "(md5 verified)" in " ".join(capsys.readouterr().err.split())
+    assert dl.fetch_encode(acc, cache=tmp_path / "c4", progress=False).verified is True
+    # a malformed md5 in the metadata: one line naming the field, nothing downloaded
+    _encode_meta(server, acc, data, href=f"/files/{acc}/@@download/{acc}.bed", md5sum="nothex")
+    with pytest.raises(InputError, match="md5sum"):
+        dl.fetch_encode(acc, cache=tmp_path / "c5", progress=False)
+    assert _files_under(tmp_path / "c5") == set()
+
+
+def test_shipped_blacklist_checksums_match_the_real_files():
+    from conftest import require_shared
+
+    shared = require_shared(*(f"blacklists/{dl.BLACKLISTS[a]}" for a in ("hg38", "hg19", "mm10")))
+    assert set(dl.BLACKLIST_SHA256) == {"hg38", "hg19", "mm10"}
+    for assembly, sha in dl.BLACKLIST_SHA256.items():
+        assert _sha((shared / "blacklists" / dl.BLACKLISTS[assembly]).read_bytes()) == sha, assembly
+
+
+def test_real_blacklist_is_verified(server, tmp_path, cli_main, capsys):
+    from conftest import require_shared
+
+    real = (require_shared("blacklists/mm10-blacklist.v2.bed.gz") / "blacklists" / "mm10-blacklist.v2.bed.gz")
+    server.files["/lists/mm10-blacklist.v2.bed.gz"] = real.read_bytes()
+    assert cli_main(["download", "blacklist", "mm10", "--cache-dir", str(tmp_path / "c"), "-q"]) == 0
+    assert "sha256 verified" in " ".join(capsys.readouterr().err.split())
+    assert (tmp_path / "c" / "blacklist" / "mm10-blacklist.v2.bed.gz").read_bytes() == real.read_bytes()
+
+
+def test_blacklist_checksum_mismatch_removes_the_file(server, tmp_path, cli_main, capsys):
+    server.files["/lists/hg38-blacklist.v2.bed.gz"] = b"not the blacklist"
+    cache = tmp_path / "c"
+    assert cli_main(["download", "blacklist", "hg38", "--cache-dir", str(cache), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "Traceback" not in err
+    assert "sha256 mismatch" in err and dl.BLACKLIST_SHA256["hg38"] in err and "BINDSCAPE_BLACKLIST_URL" in err
+    assert _files_under(tmp_path) == set()
+    # a bad file already under the final name (an older run, a bad mirror) is removed too
+    bad = cache / "blacklist" / "hg38-blacklist.v2.bed.gz"
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    bad.write_bytes(b"stale")
+    with pytest.raises(InputError, match="sha256 mismatch"):
+        dl.fetch_blacklist("hg38", cache=cache, progress=False)
+    assert _files_under(tmp_path) == set()
+
+
+def test_blacklist_without_shipped_checksum_says_so(server, tmp_path, cli_main, capsys):
+    server.files["/lists/ce11-blacklist.v2.bed.gz"] = b"z" * 10
+    assert cli_main(["download", "blacklist", "ce11", "--cache-dir", str(tmp_path / "c"), "-q"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "no checksum shipped for ce11: not verified" in err and "sha256 verified" not in err

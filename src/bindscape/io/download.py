@@ -71,6 +71,15 @@ BLACKLISTS: dict[str, str] = {
     "dm3": "dm3-blacklist.v2.bed.gz",
 }
 
+#: sha256 of the blacklists in `BLACKLISTS` as published by Boyle-Lab/Blacklist (lists/, v2, 2018), checked
+#: after every download. Computed from the original files; the lists for ce11, dm6, ce10 and dm3 have no
+#: checksum here yet and are downloaded unverified (the command says so).
+BLACKLIST_SHA256: dict[str, str] = {
+    "hg38": "c92e763af17271446194991e71917ac220593a5a3d40a06667be24178ef08cf2",
+    "hg19": "1a4ba636f791936ab8952cb068f496ccbd55ec4753539547c5d3d055ed00642a",
+    "mm10": "febafb843c6df492f9a9fc418f8796762ee899d9864330fb509ae2d38ddc0b46",
+}
+
 ENCODE_ACCESSION = re.compile(r"^ENCFF[0-9A-Z]{6}$")
 CHUNK = 1 << 20
 
@@ -125,15 +134,68 @@ def base_url(kind: str) -> str:
     return (os.environ.get(f"BINDSCAPE_{kind.upper()}_URL") or defaults[kind]).rstrip("/")
 
 
-def _resolve_dest(out: str | os.PathLike | None, default_dir: Path, name: str) -> Path:
-    """`out` as a file path, or as a folder when it is an existing folder or ends with a separator."""
-    if out is None:
-        return default_dir / name
-    s = os.fspath(out)
-    p = Path(s).expanduser()
-    if p.is_dir() or s.endswith(("/", os.sep)):
-        return p / name
-    return p
+def _resolve_dest(out: str | os.PathLike | None, default_dir: Path, name: str, *, source: str,
+                  error: type[BindscapeError] = InputError) -> Path:
+    """`out` as a file path, or as a folder when it is an existing folder or ends with a separator.
+
+    `name` (derived from remote metadata or a URL, described by `source`) is only used when the destination
+    is a folder; it must then be one safe path component (`check_file_name`), and the file must resolve
+    inside that folder.
+    """
+    if out is not None:
+        s = os.fspath(out)
+        p = Path(s).expanduser()
+        if not (p.is_dir() or s.endswith(("/", os.sep))):
+            return p  # a file name the user chose
+        default_dir = p
+    name = check_file_name(name, source=source, error=error)
+    return _inside(default_dir, name)
+
+
+def check_file_name(name: str, *, source: str, error: type[BindscapeError] = InputError) -> str:
+    """`name` when it is one safe path component; `error` (one line, hint: ``--out FILE``) otherwise.
+
+    A safe name is not empty, at most 255 bytes, does not start with a dot (so neither ``.`` nor ``..``
+    nor a hidden file), and has no ``/``, ``\\``, NUL or other control characters. Names bindscape derives
+    from remote metadata or a URL are checked, never rewritten: a file lands under the name the source gave
+    or not at all.
+
+    Parameters
+    ----------
+    name
+        The candidate file name.
+    source
+        Where it came from, for the message (e.g. ``the 'href' of ENCODE file ENCFF123ABC``).
+    error
+        The `BindscapeError` subclass raised.
+
+    Returns
+    -------
+    str
+        `name`, unchanged.
+    """
+    bad = (
+        not name
+        or name.startswith(".")
+        or len(name.encode("utf-8", "surrogateescape")) > 255
+        or any(c in name for c in "/\\")
+        or any(ord(c) < 32 or ord(c) == 127 for c in name)
+    )
+    if bad:
+        raise error(f"unsafe file name {name!r} from {source}: a downloaded file must be named by one plain "
+                    "path component inside the download folder; nothing was downloaded",
+                    hint="choose the file name yourself with --out FILE")
+    return name
+
+
+def _inside(folder: Path, name: str) -> Path:
+    """``folder / name``, after checking that it and its ``.part`` file resolve directly inside `folder`."""
+    root = folder.expanduser().resolve()
+    for candidate in (root / name, root / f"{name}.part"):
+        if candidate.resolve().parent != root:
+            raise InputError(f"{folder / candidate.name} resolves outside {root} (a link?); nothing was "
+                             "downloaded", hint="remove the link, or choose the file with --out FILE")
+    return folder / name
 
 
 # ---------------------------------------------------------------------------------------------- HTTP
@@ -575,6 +637,7 @@ class EncodeFile:
     path: Path
     accession: str
     metadata: dict
+    verified: bool = False  # md5 checked against the metadata's md5sum (False: ENCODE published none)
 
 
 def fetch_encode(accession: str, *, out: str | os.PathLike | None = None,
@@ -608,15 +671,21 @@ def fetch_encode(accession: str, *, out: str | os.PathLike | None = None,
         raise InputError(f"unexpected ENCODE metadata for {acc} (no 'href' field)",
                          hint="is BINDSCAPE_ENCODE_URL pointing at the ENCODE portal?") from exc
     file_url = href if re.match(r"^https?://", href) else f"{base}{href if href.startswith('/') else '/' + href}"
-    fname = Path(urllib.parse.urlsplit(file_url).path).name or f"{acc}.{meta.get('file_format', 'dat')}"
-    folder = cache_dir(cache) / "encode"
-    dest = _resolve_dest(out, folder, fname)
+    fname = Path(urllib.parse.urlsplit(file_url).path).name
+    source = f"the 'href' of ENCODE file {acc}"
+    if not fname:
+        fname, source = f"{acc}.{meta.get('file_format', 'dat')}", f"the 'file_format' of ENCODE file {acc}"
+    dest = _resolve_dest(out, cache_dir(cache) / "encode", fname, source=source)
+    md5 = meta.get("md5sum") or None
+    if md5 is not None and not (isinstance(md5, str) and re.fullmatch(r"[0-9a-fA-F]{32}", md5.strip())):
+        raise InputError(f"ENCODE metadata for {acc} has a malformed 'md5sum' {md5!r}; nothing was downloaded",
+                         hint="is BINDSCAPE_ENCODE_URL pointing at the ENCODE portal?")
     size = meta.get("file_size")
-    path = download(file_url, dest, md5=meta.get("md5sum"), size=int(size) if isinstance(size, int) else None,
+    path = download(file_url, dest, md5=md5, size=int(size) if isinstance(size, int) else None,
                     resume=resume, progress=progress, timeout=timeout, force=force, description=acc)
     with atomic_path(path.with_name(f"{acc}.json")) as tmp:
         tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
-    return EncodeFile(path=path, accession=acc, metadata=meta)
+    return EncodeFile(path=path, accession=acc, metadata=meta, verified=md5 is not None)
 
 
 def check_blacklist_name(assembly: str) -> str:
@@ -635,9 +704,19 @@ def fetch_blacklist(assembly: str, *, out: str | os.PathLike | None = None,
     .bed.gz into `out` (None: ``CACHE/blacklist/``); other arguments as in the module docstring."""
     assembly = check_blacklist_name(assembly)
     fname = BLACKLISTS[assembly]
-    dest = _resolve_dest(out, cache_dir(cache) / "blacklist", fname)
-    return download(f"{base_url('blacklist')}/{fname}", dest, resume=resume, progress=progress, timeout=timeout,
-                    force=force)
+    dest = _resolve_dest(out, cache_dir(cache) / "blacklist", fname, source="bindscape's blacklist table")
+    sha = BLACKLIST_SHA256.get(assembly)
+    url = f"{base_url('blacklist')}/{fname}"
+    try:
+        return download(url, dest, sha256=sha, resume=resume, progress=progress, timeout=timeout, force=force)
+    except ChecksumError as exc:
+        if dest.is_file() and not verify(dest, sha256=sha):
+            dest.unlink()  # a file under the final name that fails the shipped checksum is not kept either
+        raise ChecksumError(
+            f"{exc.message} (the ENCODE blacklist v2 bindscape ships a checksum for); the file was removed",
+            hint="check BINDSCAPE_BLACKLIST_URL (a mirror may serve another version), or take a list you trust "
+            "with `bindscape download url URL --sha256 HEX`",
+        ) from exc
 
 
 def fetch_url(url: str, *, out: str | os.PathLike | None = None, cache: str | os.PathLike | None = None,
@@ -650,19 +729,21 @@ def fetch_url(url: str, *, out: str | os.PathLike | None = None, cache: str | os
     if parts.scheme not in ("http", "https", "ftp") or not parts.netloc:
         raise ConfigError(f"not a downloadable URL: {url!r}", hint="give a full http(s):// or ftp:// URL")
     fname = Path(urllib.parse.unquote(parts.path)).name or (parts.netloc.replace(":", "_") + ".download")
-    dest = _resolve_dest(out, cache_dir(cache) / "url", fname)
+    dest = _resolve_dest(out, cache_dir(cache) / "url", fname, source=f"the URL {url}", error=ConfigError)
     return download(url, dest, sha256=sha256, md5=md5, resume=resume, progress=progress, timeout=timeout,
                     force=force)
 
 
 __all__ = [
     "BLACKLISTS",
+    "BLACKLIST_SHA256",
     "GENOMES",
     "ChecksumError",
     "DownloadError",
     "EncodeFile",
     "GenomeFiles",
     "cache_dir",
+    "check_file_name",
     "download",
     "fetch_blacklist",
     "fetch_encode",
