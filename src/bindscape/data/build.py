@@ -85,7 +85,6 @@ def build_dataset(
     tuple[BuildResult, dict[str, str], Path]
         The build result, chromosome -> split and the dataset folder.
     """
-    from bindscape.io.bed import read_bed
     from bindscape.io.genome import Genome
 
     if kind not in KINDS:
@@ -95,9 +94,7 @@ def build_dataset(
     out = check_output(out, force)
     g = Genome(genome, cache_dir=cache_dir)
     peaks = read_conditions(conditions, g, aliases=aliases)
-    bl = read_bed(blacklist, sizes=None) if blacklist else None
-    if bl is not None:
-        bl = bl[bl["chrom"].isin(set(g.chroms))]
+    bl = _read_blacklist(blacklist, g.sizes, aliases) if blacklist else None
     res, strategies = _build_kind(
         kind, g, peaks, bl, negatives=negatives, aliases=aliases, accessible=accessible, length=length,
         stride=stride, anchor=anchor, background=background, max_n_frac=max_n_frac, neg_ratio=neg_ratio,
@@ -150,6 +147,18 @@ def _build_kind(kind, g, peaks, bl, *, negatives, aliases, accessible, length, s
             include_excluded=include_excluded, seed=seed,
         )
     return res, strategies
+
+
+def _read_blacklist(path, sizes: dict[str, int], aliases) -> pd.DataFrame:
+    """The blacklist, checked against the genome: every chromosome in it exists, every interval fits."""
+    from bindscape.errors import ChromosomeError
+    from bindscape.io.bed import read_bed
+    from bindscape.io.chroms import blacklist_error
+
+    try:
+        return read_bed(path, sizes=sizes, aliases=aliases)
+    except ChromosomeError as e:
+        raise blacklist_error(e) from None
 
 
 def _resolved(path) -> str | None:

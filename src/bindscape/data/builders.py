@@ -232,7 +232,7 @@ def build_peaks(
     if dropped:
         notes.append(f"{dropped} windows dropped: they would run past a chromosome end")
     if blacklist is not None:
-        df = _remove_blacklisted(df, blacklist, notes)
+        df = _remove_blacklisted(df, blacklist, notes, peaks)
     params = {"length": length, "anchor": anchor, "include_excluded": include_excluded}
     return BuildResult(df, params, notes)
 
@@ -311,9 +311,13 @@ def build_tiles(
 
     notes: list[str] = []
     tiles = tile_genome(genome, length=length, stride=stride, chroms=usable_chroms(genome, include_excluded))
-    n0 = len(tiles)
+    n0, all_tiles = len(tiles), tiles
     if blacklist is not None:
         tiles = _remove_blacklisted(tiles, blacklist, notes)
+        for cond, pk in peaks.items():  # a condition whose every labelled tile was blacklisted
+            chrom, summit = pk["chrom"].to_numpy(), _summits(pk)
+            if not contains_points(tiles, chrom, summit).any() and contains_points(all_tiles, chrom, summit).any():
+                _all_blacklisted(cond, int(pk["chrom"].isin(set(all_tiles["chrom"])).sum()), blacklist)
     if max_n_frac < 1.0:
         nfrac = genome.n_fraction(tiles["chrom"].to_numpy(), tiles["start"].to_numpy(), tiles["end"].to_numpy())
         keep = nfrac <= max_n_frac
@@ -399,7 +403,7 @@ def build_bp(
         parts.append(condition_columns(win, cond))
     df = pd.concat(parts, ignore_index=True)
     if blacklist is not None:
-        df = _remove_blacklisted(df, blacklist, notes)
+        df = _remove_blacklisted(df, blacklist, notes, peaks)
     params = {"length": length, "max_shift": max_shift, "background": background, "include_excluded": include_excluded}
     return BuildResult(df, params, notes)
 
@@ -467,13 +471,42 @@ def _random_windows(genome, chroms, n, length, avoid: pd.DataFrame, rng) -> pd.D
     return pd.concat(got, ignore_index=True)
 
 
-def _remove_blacklisted(df: pd.DataFrame, blacklist: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+def _remove_blacklisted(
+    df: pd.DataFrame, blacklist: pd.DataFrame, notes: list[str], peaks: dict[Condition, pd.DataFrame] | None = None
+) -> pd.DataFrame:
+    """`df` without the windows overlapping `blacklist`; with `peaks`, an error when a condition loses every
+    positive (label > 0) window to the blacklist."""
     from bindscape.io.ranges import overlaps_any
 
     hit = overlaps_any(df, blacklist)
     if hit.any():
         notes.append(f"{int(hit.sum())} windows dropped: they overlap the blacklist")
+        pos = df["label"].to_numpy() > 0 if "label" in df else np.zeros(len(df), dtype=bool)
+        for cond in peaks or ():
+            mine = pos & _condition_mask(df, cond)
+            if mine.any() and not (mine & ~hit).any():
+                _all_blacklisted(cond, int(mine.sum()), blacklist)
     return df.loc[~hit].reset_index(drop=True)
+
+
+def _condition_mask(df: pd.DataFrame, cond: Condition) -> np.ndarray:
+    """Rows of `df` that belong to `cond` (by its ``tf``, ``cell`` and ``species`` columns)."""
+    mask = np.ones(len(df), dtype=bool)
+    for col in ("tf", "cell", "species"):
+        value = getattr(cond, col)
+        if value is not None and col in df:
+            mask &= (df[col] == value).to_numpy()
+    return mask
+
+
+def _all_blacklisted(cond: Condition, n: int, blacklist: pd.DataFrame) -> None:
+    """Raise the one-line error for a condition whose `n` peaks were all removed by the blacklist."""
+    src = blacklist.attrs.get("source")
+    raise InputError(
+        f"all {n} peak{'s' if n != 1 else ''} of {cond.key} were removed by the blacklist"
+        + (f" {src}" if src else "") + "; the dataset would have no positives",
+        hint="check that --blacklist is for the same assembly as --genome, or build without --blacklist",
+    )
 
 
 def _check_length(length: int) -> None:

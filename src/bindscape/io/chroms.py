@@ -4,7 +4,8 @@ Region files and genomes often disagree on naming style (``1`` vs ``chr1``, ``MT
 vs sacCer3's ``chrII``). `check_chroms` checks a regions frame's ``chrom`` column against the genome's
 sizes before any work, renames with explicit aliases or ``'auto'`` (by naming style), and otherwise raises
 a `ChromosomeError` that names the first unknown chromosome and says how the styles differ.
-`check_bounds` checks coordinates against chromosome lengths. Problems are reported as
+`check_bounds` checks coordinates against chromosome lengths, and `check_blacklist` applies both to a
+blacklist (one made for another assembly must not silently remove or miss whole chromosomes). Problems are reported as
 ``source:line: what is wrong`` when the frame still carries the readers' ``_line`` column.
 """
 
@@ -22,6 +23,8 @@ from bindscape.io.textfile import data_lines, read_text
 
 __all__ = [
     "as_sizes",
+    "blacklist_error",
+    "check_blacklist",
     "check_bounds",
     "check_chroms",
     "parse_aliases",
@@ -345,3 +348,73 @@ def check_bounds(df: pd.DataFrame, sizes: SizesLike, *, source: str | None = Non
         f"{where}: interval {iv} ends past the end of {c} ({size[i]} bp)",
         hint="is the file for the same genome assembly as the genome?",
     )
+
+
+def check_blacklist(
+    df: pd.DataFrame, sizes: SizesLike, *, source: str | None = None, aliases=None, flag: str = "--blacklist"
+) -> pd.DataFrame:
+    """Check that a blacklist fits the genome: every chromosome in it exists and every interval ends within it.
+
+    A blacklist made for another assembly (hg19 on hg38, or any other genome) would silently miss or remove
+    the wrong regions, so a chromosome the genome lacks is an error (with the ``--chrom-alias`` hint when only
+    the naming style differs) and so is an interval past the end of its chromosome.
+
+    Parameters
+    ----------
+    df
+        The blacklist intervals (``chrom, start, end``; the readers' ``_line`` column gives ``file:line``).
+    sizes
+        The genome's chromosome lengths (see `as_sizes`).
+    source
+        The name used in error messages; default ``df.attrs['source']`` or ``'<blacklist>'``.
+    aliases
+        Chromosome renaming, as in `check_chroms` (the same rule as the peak files).
+    flag
+        The option the user gave the blacklist with, named in hints.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The (possibly renamed) blacklist.
+
+    Raises
+    ------
+    ChromosomeError
+        A chromosome not in the genome, or an interval that does not fit its chromosome.
+    """
+    sizes = as_sizes(sizes)
+    if source is None:
+        source = df.attrs.get("source", "<blacklist>")
+    try:
+        df = check_chroms(df, sizes, source=source, aliases=aliases)
+        check_bounds(df, sizes, source=source)
+    except ChromosomeError as e:
+        raise blacklist_error(e, flag) from None
+    return df
+
+
+def blacklist_error(err: ChromosomeError, flag: str = "--blacklist") -> ChromosomeError:
+    """The error of a blacklist that does not fit the genome: `err` naming `flag`, with advice as its hint.
+
+    The ``--chrom-alias`` hint of a naming-style difference is kept; otherwise the hint says to use the
+    blacklist of the genome's assembly.
+
+    Parameters
+    ----------
+    err
+        The error of `check_chroms` or `check_bounds` (or of a reader given ``sizes``).
+    flag
+        The option the user gave the blacklist with.
+
+    Returns
+    -------
+    ChromosomeError
+        The error to raise.
+    """
+    advice = f"use the {flag} file made for the same assembly as the genome"
+    if "is not in the genome" in err.message:
+        advice += " (for a genome with only some of its chromosomes, keep only their lines)"
+    hint = err.hint if err.hint and "--chrom-alias" in err.hint else advice
+    if err.hint and "; other unknown" in err.hint and "; other unknown" not in hint:
+        hint += err.hint[err.hint.index("; other unknown") :]
+    return ChromosomeError(f"{flag} {err.message}", hint=hint)

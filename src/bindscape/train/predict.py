@@ -146,18 +146,38 @@ def predict_dataset(ckpt, data, *, split: str | None = None, batch_size: int = 5
 
 def predict_bed(ckpt, bed: str | Path | pd.DataFrame, genome, *, batch_size: int = 512,
                 progress: bool = True) -> pd.DataFrame:
-    """Score intervals: one window of the model's length centred on each interval's midpoint."""
+    """Score intervals: one window of the model's length centred on each interval's midpoint.
+
+    The intervals are checked against the genome as `bindscape build` checks peaks (names, and bounds: an
+    interval past its chromosome's end is an error, ``file:line``).
+
+    Parameters
+    ----------
+    ckpt
+        A checkpoint path or a loaded checkpoint.
+    bed
+        A BED file or a frame with ``chrom, start, end``.
+    genome
+        The genome FASTA path or a `Genome`.
+    batch_size, progress
+        Rows per batch; show a progress bar.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The intervals plus ``window_start``, ``window_end`` and ``prob`` (``prob_j`` per output).
+    """
+    from bindscape.io.bed import read_bed
+    from bindscape.io.chroms import check_bounds, check_chroms
     from bindscape.io.genome import Genome
 
-    loaded = _as_loaded(ckpt)
     g = genome if hasattr(genome, "fetch_onehot") else Genome(genome)
-    from bindscape.io.bed import read_bed
-
-    regions = bed if isinstance(bed, pd.DataFrame) else read_bed(bed)
-    unknown = sorted(set(regions["chrom"]) - set(g.chroms))
-    if unknown:
-        raise InputError(f"chromosome(s) {', '.join(unknown[:5])} are not in the genome "
-                         f"(it has {', '.join(g.chroms[:5])}...)")
+    if isinstance(bed, pd.DataFrame):
+        regions = check_chroms(bed, g.sizes, source=bed.attrs.get("source", "--bed intervals"))
+        check_bounds(regions, g.sizes, source=bed.attrs.get("source", "--bed intervals"))
+    else:
+        regions = read_bed(bed, sizes=g.sizes)
+    loaded = _as_loaded(ckpt)
     L = loaded.length
     mid = ((regions["start"].to_numpy() + regions["end"].to_numpy()) // 2).astype(np.int64)
     ws = mid - L // 2
@@ -175,12 +195,33 @@ def predict_bed(ckpt, bed: str | Path | pd.DataFrame, genome, *, batch_size: int
 
 def predict_fasta(ckpt, fasta: str | Path, *, align: str = "center", batch_size: int = 512,
                   progress: bool = True) -> pd.DataFrame:
-    """Score FASTA records, each resized to the model's length (`bindscape.data.sequences.fit_length`)."""
+    """Score FASTA records, each resized to the model's length (`bindscape.data.sequences.fit_length`).
+
+    Every record must hold at least one base and only A, C, G, T or N (any case); otherwise an `InputError`
+    names the file, the record's header line and its name.
+
+    Parameters
+    ----------
+    ckpt
+        A checkpoint path or a loaded checkpoint.
+    fasta
+        The FASTA file (plain or gzip).
+    align
+        How records are cropped or padded (``center`` or ``left``).
+    batch_size, progress
+        Rows per batch; show a progress bar.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``name``, ``length`` and ``prob`` (``prob_j`` per output), one row per record.
+    """
     from bindscape.data.sequences import fit_length, read_fasta_records
     from bindscape.io.genome import encode, onehot
 
-    loaded = _as_loaded(ckpt)
     recs = read_fasta_records(fasta)
+    _check_records(recs, fasta)
+    loaded = _as_loaded(ckpt)
     L = loaded.length
     seqs = fit_length(recs["sequence"].tolist(), L, align)
     n = len(seqs)
@@ -195,6 +236,27 @@ def predict_fasta(ckpt, fasta: str | Path, *, align: str = "center", batch_size:
     for j, c in enumerate(_prob_columns(p.shape[1])):
         out[c] = p[:, j]
     return out
+
+
+def _check_records(recs: pd.DataFrame, path) -> None:
+    """An `InputError` for the first empty record or record with characters other than ACGTN."""
+    seqs = recs["sequence"]
+    empty = (seqs.str.len() == 0).to_numpy()
+    bad = ~seqs.str.fullmatch(r"[ACGTNacgtn]*").to_numpy(dtype=bool)
+    if not (empty.any() or bad.any()):
+        return
+    lines = recs.attrs.get("lines")
+    i = int(np.flatnonzero(empty | bad)[0])
+    where = f"{path}:{lines[i]}" if lines is not None else f"{path}: record {i + 1}"
+    name = recs["name"].iloc[i]
+    if empty[i]:
+        raise InputError(f"{where}: record {name!r} is empty (no sequence after its header)",
+                         hint="remove the record or give it a sequence")
+    s = seqs.iloc[i]
+    chars = "".join(sorted(set(s.upper()) - set("ACGTN")))
+    more = f"; {int((empty | bad).sum())} bad records in all" if (empty | bad).sum() > 1 else ""
+    raise InputError(f"{where}: record {name!r} has characters other than A, C, G, T, N ({chars!r}{more})",
+                     hint="replace ambiguity codes with N and remove other characters")
 
 
 def tile_windows(sizes: dict[str, int], length: int, stride: int) -> Iterator[tuple[str, np.ndarray]]:
