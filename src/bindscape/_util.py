@@ -109,3 +109,66 @@ def progress(**kwargs):
         transient=kwargs.pop("transient", False),
         **kwargs,
     )
+
+
+def check_writable(path: str | os.PathLike, flag: str, *, is_dir: bool = True) -> Path:
+    """Fail early, before any work, when `path` cannot be created or written.
+
+    Walks up to the nearest existing ancestor: every existing component must be a folder (the last one
+    too when `is_dir`), and that ancestor must accept a new file (a probe file is created and removed,
+    which also catches read-only mounts and /proc). Nothing is left behind.
+
+    Parameters
+    ----------
+    path
+        The output folder (or file, with ``is_dir=False``) a command will write.
+    flag
+        The CLI flag or config field the user typed for it (named in the error).
+    is_dir
+        Whether `path` is a folder (else a file whose parent folder must be writable).
+
+    Returns
+    -------
+    Path
+        `path` as a `Path`.
+
+    Raises
+    ------
+    bindscape.errors.ConfigError
+        When `path` (or a parent) is a regular file, or its folder is not writable.
+    """
+    from bindscape.errors import ConfigError
+
+    path = Path(path)
+    if path.exists() and is_dir and not path.is_dir():
+        raise ConfigError(f"{flag} {path} is a file, not a folder", hint=f"give {flag} a folder path")
+    if path.is_dir() and not is_dir:
+        raise ConfigError(f"{flag} {path} is a folder, not a file", hint=f"give {flag} a file path")
+    probe_dir = path if (is_dir and path.is_dir()) else path.parent
+    while not probe_dir.exists() and probe_dir != probe_dir.parent:
+        probe_dir = probe_dir.parent
+    if not probe_dir.is_dir():
+        raise ConfigError(f"cannot write {flag} {path}: {probe_dir} is a file, not a folder",
+                          hint=f"give {flag} a path that is not under a file")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".bindscape-probe.", dir=probe_dir)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {flag} {path}: {exc.strerror or exc} ({probe_dir})",
+                          hint=f"give {flag} a writable location") from None
+    return path
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: the command stops; `exit_code` is 128 + the signal number (130, 143).
+
+    A `BaseException` (like `KeyboardInterrupt`) so ordinary ``except Exception`` blocks do not swallow it.
+    """
+
+    def __init__(self, signum: int):
+        import signal
+
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+        self.exit_code = 128 + int(signum)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from bindscape.cli.options import at_least
+
 
 def _parse_sets(sets: list[str] | None) -> dict:
     from bindscape.errors import ConfigError
@@ -29,7 +31,7 @@ def register(app: typer.Typer) -> None:
         preset: str = typer.Option(
             "demo", "--preset", "-p", help="Preset name (demo, small, multi-species) or YAML path."
         ),
-        seed: int = typer.Option(0, "--seed", help="Random seed (same seed -> byte-identical files)."),
+        seed: int = typer.Option(0, "--seed", callback=at_least(0), help="Random seed (same seed -> byte-identical files)."),
         out: Path = typer.Option(Path("runs/sim"), "--out", "-o", help="Output folder."),
         sets: list[str] = typer.Option(
             None, "--set", help="Override a setting: dotted.key=value (repeatable)."
@@ -39,9 +41,11 @@ def register(app: typer.Typer) -> None:
         ),
     ):
         """Simulate genomes with planted TF binding and known truth (the embedded default data)."""
+        from bindscape._util import check_writable
         from bindscape.cli.summary import simulate_summary
         from bindscape.simulate import simulate
 
+        check_writable(out, "--out")  # before simulating
         res = simulate(preset, seed=seed, out=out, overrides=_parse_sets(sets))
         simulate_summary(res, seed=seed, out=out)
         if realism:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bindscape._util import atomic_write_text
+from bindscape._util import Interrupted, atomic_write_text
 from bindscape.errors import ConfigError
 
 
@@ -459,8 +459,7 @@ def fit(task: Task, cfg, run_dir: str | Path | None = None, *, resume: bool = Fa
     callbacks, ckpt_cb, epoch_log = make_callbacks(cfg, run_dir, validate=prep.val_loaders is not None,
                                                    prefixes=prep.log_prefixes)
     trainer = make_trainer(cfg, run_dir, callbacks, prep.steps, resume)
-    trainer.fit(prep.module, train_dataloaders=prep.train_loader, val_dataloaders=prep.val_loaders,
-                ckpt_path=ckpt_path)
+    _fit_or_interrupted(trainer, prep, ckpt_path, run_dir)
     cpu_s, wall_s = time.process_time() - t_cpu, time.perf_counter() - t_wall
     if not trainer.is_global_zero:
         return run_dir
@@ -470,6 +469,32 @@ def fit(task: Task, cfg, run_dir: str | Path | None = None, *, resume: bool = Fa
         wall_s += prev.get("wall_seconds", 0.0)
     _write_metrics(task, cfg, run_dir, trainer, ckpt_cb, resume, prev, interrupted, cpu_s, wall_s)
     return run_dir
+
+
+def _fit_or_interrupted(trainer, prep: Prepared, ckpt_path, run_dir: Path) -> None:
+    """``trainer.fit``; a signal ends in `Interrupted` (exit 130/143 from the CLI) after a line in train.log.
+
+    Lightning turns SIGTERM into ``SystemExit(None)`` (a killed run would exit 0) and Ctrl+C into
+    ``SystemExit(1)``; both become `bindscape._util.Interrupted` here.
+    """
+    import signal
+
+    try:
+        trainer.fit(prep.module, train_dataloaders=prep.train_loader, val_dataloaders=prep.val_loaders,
+                    ckpt_path=ckpt_path)
+        return
+    except Interrupted as exc:
+        signum = exc.signum
+    except SystemExit:
+        if trainer.received_sigterm:
+            signum = signal.SIGTERM
+        elif trainer.interrupted:
+            signum = signal.SIGINT
+        else:
+            raise
+    if is_rank_zero():
+        log_line(run_dir, f"interrupted by {signal.Signals(signum).name}; --resume continues from the last checkpoint")
+    raise Interrupted(signum) from None
 
 
 def _write_metrics(task, cfg, run_dir, trainer, ckpt_cb, resume, prev, interrupted, cpu_s, wall_s) -> None:
