@@ -16,19 +16,24 @@ from bindscape.cli.options import (
     DATASET_INPUTS,
     DATASET_SETTINGS,
     FORCE_DATASET,
+    FRACTION,
     GENOME,
     GENOME_CACHE,
     MOTIF_SPECIES,
     OUT_DATASET,
+    POSITIVE,
+    PROBABILITY,
     RELEASE,
     SEED,
+    at_least,
+    bounded,
     option_groups,
 )
 
 build_app = typer.Typer(help="Build an on-disk dataset (regions.parquet + dataset.json) from a genome and peaks.",
                         no_args_is_help=True)
 
-LENGTH_1000 = typer.Option(1000, "--length", "-l", help="Window length (bp).")
+LENGTH_1000 = typer.Option(1000, "--length", "-l", callback=at_least(1), help="Window length (bp).")
 
 
 def _run(kind: str, **kw) -> None:
@@ -56,9 +61,9 @@ def _run(kind: str, **kw) -> None:
 @option_groups
 def tiles(
     inputs=DATASET_INPUTS,
-    length: int = typer.Option(500, "--length", "-l", help="Window length (bp)."),
-    stride: int = typer.Option(450, "--stride", "-s", help="Step between window starts (bp)."),
-    max_n_frac: float = typer.Option(0.1, "--max-n-frac", help="Drop windows with a larger share of N."),
+    length: int = typer.Option(500, "--length", "-l", callback=at_least(1), help="Window length (bp)."),
+    stride: int = typer.Option(450, "--stride", "-s", callback=at_least(1), help="Step between window starts (bp)."),
+    max_n_frac: float = typer.Option(0.1, "--max-n-frac", callback=bounded(0, 1), help="Drop windows with a larger share of N."),
     settings=DATASET_SETTINGS,
     **kw,
 ):
@@ -76,7 +81,7 @@ def peaks_cmd(
         None, "--negatives",
         help="Negatives: a table (BED or parquet) or strategies genomic,shuffle,dinucleotide,neighbor,cross_tf,accessible.",
     ),
-    neg_ratio: float = typer.Option(1.0, "--neg-ratio", help="Negatives per positive for each strategy."),
+    neg_ratio: float = typer.Option(1.0, "--neg-ratio", callback=POSITIVE, help="Negatives per positive for each strategy."),
     accessible: Path = typer.Option(None, "--accessible", help="ATAC/DNase peaks for the 'accessible' (HQ) strategy."),
     neg_on_short: str = typer.Option("error", "--neg-on-short", help="When a strategy finds too few: error|warn."),
     settings=DATASET_SETTINGS,
@@ -92,7 +97,7 @@ def peaks_cmd(
 def bp_cmd(
     inputs=DATASET_INPUTS,
     length: int = LENGTH_1000,
-    background: float = typer.Option(0.0, "--background", help="Peak-free windows per peak window."),
+    background: float = typer.Option(0.0, "--background", callback=at_least(0), help="Peak-free windows per peak window."),
     settings=DATASET_SETTINGS,
     **kw,
 ):
@@ -106,15 +111,15 @@ def motif_instances_cmd(
     motif: str = typer.Option(..., "--motif", "-m", help="JASPAR ID, TF name (with --species) or motif file."),
     peaks: Path = typer.Option(..., "--peaks", "-p", help="ChIP peaks of the TF (BED, narrowPeak)."),
     out: Path = OUT_DATASET,
-    length: int = typer.Option(1000, "--length", "-l", help="Window length (bp), centred on the motif match."),
-    pvalue: float = typer.Option(1e-4, "--pvalue", help="Motif matches with p below this are instances."),
-    bin_width: float = typer.Option(0.1, "--bin-width", help="-log10 p bin width for matching bound/unbound."),
+    length: int = typer.Option(1000, "--length", "-l", callback=at_least(1), help="Window length (bp), centred on the motif match."),
+    pvalue: float = typer.Option(1e-4, "--pvalue", callback=PROBABILITY, help="Motif matches with p below this are instances."),
+    bin_width: float = typer.Option(0.1, "--bin-width", callback=POSITIVE, help="-log10 p bin width for matching bound/unbound."),
     gc_control: bool = typer.Option(False, "--gc-control", help="Also match GC content within each p bin."),
-    gc_tolerance: float = typer.Option(0.02, "--gc-tolerance", help="Largest GC difference of a matched pair."),
+    gc_tolerance: float = typer.Option(0.02, "--gc-tolerance", callback=bounded(0, 1), help="Largest GC difference of a matched pair."),
     accessible: Path = typer.Option(None, "--accessible", help="Use only matches inside these regions (BED)."),
     regions: Path = typer.Option(None, "--regions", help="Scan only these regions (BED) instead of the genome."),
     mask_core: bool = typer.Option(False, "--mask-core", help="Record that the motif match is read as N."),
-    peak_flank: int = typer.Option(0, "--peak-flank", help="Widen peaks by this many bp each side "
+    peak_flank: int = typer.Option(0, "--peak-flank", callback=at_least(0), help="Widen peaks by this many bp each side "
                                    "(for 1-bp ChIP-exo / summit peaks)."),
     species: str = MOTIF_SPECIES, release: int = RELEASE,
     split: str = typer.Option("auto", "--split", help="auto | chroms (with --val/--test) | kgroup[:FOLD] | none."),
@@ -169,10 +174,10 @@ def negatives_benchmark(
     accessible: Path = typer.Option(None, "--accessible", help="Accessibility peaks (ATAC/DNase) for the HQ set."),
     other: list[str] = typer.Option(None, "--other", help="Another TF's peaks in the same cell line, TF=PATH. Repeatable."),
     strategies: str = typer.Option(None, "--strategies", help="Comma-separated strategies (default: all the inputs allow)."),
-    length: int = typer.Option(101, "--length", "-l", help="Window length (bp)."),
-    ratio: float = typer.Option(1.0, "--ratio", help="Negatives per positive."),
-    fold: int = typer.Option(0, "--fold", help="kgroup fold (0..5 for 3 groups): which group is test/val."),
-    k: int = typer.Option(3, "--groups", help="Number of chromosome groups."),
+    length: int = typer.Option(101, "--length", "-l", callback=at_least(1), help="Window length (bp)."),
+    ratio: float = typer.Option(1.0, "--ratio", callback=POSITIVE, help="Negatives per positive."),
+    fold: int = typer.Option(0, "--fold", callback=at_least(0), help="kgroup fold (0..5 for 3 groups): which group is test/val."),
+    k: int = typer.Option(3, "--groups", callback=at_least(2), help="Number of chromosome groups."),
     blacklist: Path = typer.Option(None, "--blacklist", help="BED of regions to exclude."),
     seed: int = SEED,
     strict: bool = typer.Option(False, "--strict", help="Fail (instead of warn) when a strategy finds too few negatives."),
@@ -210,17 +215,17 @@ def sequences_cmd(
                                     "(--positives/--input; then a labelled CSV/TSV, used exactly) or alone."),
     positives: list[Path] = typer.Option(None, "--positives", help="FASTA of bound sequences (label 1). Repeatable."),
     negatives: list[Path] = typer.Option(None, "--negatives", help="FASTA of unbound sequences (label 0). Repeatable."),
-    length: int = typer.Option(None, "--length", "-l", help="Sequence length (default: the longest input)."),
+    length: int = typer.Option(None, "--length", "-l", callback=at_least(1), help="Sequence length (default: the longest input)."),
     align: str = typer.Option("center", "--align", help="Crop/pad rule: center (both ends) or left (right end)."),
-    val_frac: float = typer.Option(0.1, "--val-frac", help="Validation share for a random split."),
-    test_frac: float = typer.Option(None, "--test-frac", help="Test share for a random split "
+    val_frac: float = typer.Option(0.1, "--val-frac", callback=FRACTION, help="Validation share for a random split."),
+    test_frac: float = typer.Option(None, "--test-frac", callback=FRACTION, help="Test share for a random split "
                                     "(default 0.1; none with --test, whose file is the test split)."),
     negative_strategy: str = typer.Option("dinucleotide", "--negative-strategy",
                                           help="When only positives: shuffle | dinucleotide."),
-    negatives_per_positive: int = typer.Option(1, "--negatives-per-positive"),
+    negatives_per_positive: int = typer.Option(1, "--negatives-per-positive", callback=at_least(1)),
     sequence_column: str = typer.Option("sequence", "--sequence-column"),
     label_column: str = typer.Option("label", "--label-column"),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = SEED,
     force: bool = FORCE_DATASET,
 ):
     """Sequence-only dataset (no genome) from FASTA or CSV/TSV files: DeepBind- and GUE-style data."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from bindscape.cli.options import RUN_NAMING, RUN_TRAINER, option_groups
+from bindscape.cli.options import RUN_NAMING, RUN_TRAINER, at_least, option_groups
 
 
 def _lam_grid(text: str | None) -> list[float] | None:
@@ -26,7 +26,7 @@ def train_cross_species_cmd(
     config: Path = typer.Argument(..., help="Cross-species config (YAML); see docs/cross_species.md."),
     mode: str = typer.Option(None, "--mode", help="Override `mode` (source|target|joint|morale|grl)."),
     target: str = typer.Option(None, "--target", help="Override `target` (a species name)."),
-    lam: float = typer.Option(None, "--lam", help="Override `lam` (MORALE weight / GRL strength)."),
+    lam: float = typer.Option(None, "--lam", callback=at_least(0), help="Override `lam` (MORALE weight / GRL strength)."),
     lam_grid: str = typer.Option(None, "--lam-grid", help="Comma-separated lambdas to tune over (e.g. 0,1,2,5,10)."),
     naming=RUN_NAMING,
     trainer=RUN_TRAINER,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from bindscape.cli.options import OptionGroup, option_groups
+from bindscape.cli.options import POSITIVE, OptionGroup, option_groups
 
 download_app = typer.Typer(
     help="Download public data: UCSC genomes, ENCODE files by accession, ENCODE blacklists, any URL. "
@@ -26,7 +26,7 @@ TRANSFER: OptionGroup = {
     "no_resume": (bool, typer.Option(False, "--no-resume", help="Start over instead of resuming a partial .part file.")),
     "force": (bool, typer.Option(False, "--force", help="Download again even when the file is already there.")),
     "quiet": (bool, typer.Option(False, "--quiet", "-q", help="No progress bar.")),
-    "timeout": (float, typer.Option(60.0, "--timeout", help="Seconds to wait for the server before giving up.")),
+    "timeout": (float, typer.Option(60.0, "--timeout", callback=POSITIVE, help="Seconds to wait for the server before giving up.")),
 }
 
 
@@ -91,7 +91,8 @@ def encode(
     target = (m.get("target") or {}).get("label") if isinstance(m.get("target"), dict) else None
     biosample = (m.get("biosample_ontology") or {}).get("term_name") if isinstance(m.get("biosample_ontology"), dict) else None
     bits += [target, biosample]
-    note = f"{res.accession}: " + ", ".join(str(b) for b in bits if b) + " (md5 verified)"
+    checked = " (md5 verified)" if res.verified else " (no checksum published)"
+    note = f"{res.accession}: " + ", ".join(str(b) for b in bits if b) + checked
     status = m.get("status")
     if status and status != "released":
         note += f"; warning: ENCODE status is {status!r}"
@@ -104,8 +105,14 @@ def blacklist(
     assembly: str = typer.Argument(..., help="hg38, hg19, mm10, ce11, dm6 (also ce10, dm3)."),
     where=WHERE, transfer=TRANSFER, **kw,
 ):
-    """The ENCODE blacklist v2 (Amemiya et al. 2019, Boyle-Lab/Blacklist) for an assembly, as .bed.gz."""
-    _done(_fetch("blacklist", assembly, **kw), note="use it with `bindscape build ... --blacklist PATH`")
+    """The ENCODE blacklist v2 (Amemiya et al. 2019, Boyle-Lab/Blacklist) for an assembly, as .bed.gz;
+    sha256-verified for hg38, hg19 and mm10."""
+    from bindscape.io.download import BLACKLIST_SHA256
+
+    path = _fetch("blacklist", assembly, **kw)
+    checked = ("sha256 verified" if assembly in BLACKLIST_SHA256
+               else f"no checksum shipped for {assembly}: not verified")
+    _done(path, note=f"{checked}; use it with `bindscape build ... --blacklist PATH`")
 
 
 @download_app.command("url")

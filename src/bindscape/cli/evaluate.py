@@ -11,6 +11,8 @@ from pathlib import Path
 
 import typer
 
+from bindscape.cli.options import at_least
+
 
 def _scores(checkpoint: Path, dataset: Path, split: str | None, val_split: str, motif: str | None,
             species: str | None) -> dict:
@@ -46,7 +48,7 @@ def evaluate(
     val_split: str = typer.Option("val", "--val-split", help="Split for choosing the threshold ('' for none)."),
     motif: str = typer.Option(None, "--pwm", help="Also evaluate a PWM baseline: JASPAR ID, name or motif file."),
     species: str = typer.Option(None, "--species", help="Species for a motif name lookup."),
-    bootstrap: int = typer.Option(200, "--bootstrap", help="Bootstrap resamples for 95% intervals (0: none)."),
+    bootstrap: int = typer.Option(200, "--bootstrap", callback=at_least(0), help="Bootstrap resamples for 95% intervals (0: none)."),
     out: Path = typer.Option(None, "--out", "-o", help="Folder to write metrics.csv into (the printed table; "
                              "no report)."),
 ):

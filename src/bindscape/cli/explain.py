@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from bindscape.cli.options import PROBABILITY, at_least
+
 
 def explain_cmd(
     checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="best.ckpt / model.pt, or a run folder."),
@@ -14,24 +16,24 @@ def explain_cmd(
                                "deeplift_shap"),
     dataset: Path = typer.Option(None, "--dataset", "-d", help="Dataset folder (default: the checkpoint's)."),
     split: str = typer.Option("test", "--split", help="Split to explain (train|val|test|all)."),
-    n: int = typer.Option(500, "--n", help="Number of strongest true positives to explain."),
+    n: int = typer.Option(500, "--n", callback=at_least(1), help="Number of strongest true positives to explain."),
     out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: <run>/explain-<method>)."),
-    target: int = typer.Option(0, "--target", help="Output (logit) index to explain."),
+    target: int = typer.Option(0, "--target", callback=at_least(0), help="Output (logit) index to explain."),
     modisco: bool = typer.Option(False, "--modisco", help="Run TF-MoDISco and annotate patterns with Tomtom."),
     motifs: str = typer.Option(None, "--motifs", help="Motif database for Tomtom (MEME/JASPAR file; default "
                                "JASPAR CORE)."),
     kmers: bool = typer.Option(False, "--kmers", help="5-mer enrichment in top attribution windows (Fisher)."),
-    k: int = typer.Option(5, "--k", help="k-mer length."),
-    top_frac: float = typer.Option(0.01, "--top-frac", help="Share of windows in the top set."),
+    k: int = typer.Option(5, "--k", callback=at_least(1), help="k-mer length."),
+    top_frac: float = typer.Option(0.01, "--top-frac", callback=PROBABILITY, help="Share of windows in the top set."),
     core_motif: str = typer.Option(None, "--core-motif", help="Exclude each sequence's best match of this motif "
                                    "(JASPAR ID or file) from the k-mer test."),
     tss: Path = typer.Option(None, "--tss", help="BED of TSSs: split k-mer tests into promoter-proximal/distal."),
     rc_average: bool = typer.Option(False, "--rc-average", help="Average attributions over both strands."),
-    batch_size: int = typer.Option(64, "--batch-size"),
-    n_steps: int = typer.Option(50, "--n-steps", help="IG integration steps / EIG samples."),
-    n_baselines: int = typer.Option(10, "--n-baselines", help="Shuffled references (DeepLIFT-SHAP, EIG)."),
+    batch_size: int = typer.Option(64, "--batch-size", callback=at_least(1)),
+    n_steps: int = typer.Option(50, "--n-steps", callback=at_least(1), help="IG integration steps / EIG samples."),
+    n_baselines: int = typer.Option(10, "--n-baselines", callback=at_least(1), help="Shuffled references (DeepLIFT-SHAP, EIG)."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html into the output folder."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", callback=at_least(0)),
 ):
     """Explain a checkpoint: attributions of its strongest true positives, optional motifs and k-mers."""
     from bindscape.explain.attributions import check_method

@@ -6,7 +6,17 @@ from pathlib import Path
 
 import typer
 
-from bindscape.cli.options import COLLECTION, GENOME_CACHE, PSEUDO, RELEASE, TAXON
+from bindscape.cli.options import (
+    COLLECTION,
+    GENOME_CACHE,
+    HITS_SUFFIXES,
+    PROBABILITY,
+    PSEUDO,
+    RELEASE,
+    TAXON,
+    at_least,
+    suffixes,
+)
 from bindscape.cli.options import MOTIF_SPECIES as SPECIES
 
 motifs_app = typer.Typer(help="Motifs: search JASPAR, show a motif (matrix, logo), scan a genome or sequences.",
@@ -23,7 +33,7 @@ def _load(keys: list[str], species, taxon, release, collection):
 def search_cmd(
     query: str = typer.Argument(None, help="Part of a TF name or a JASPAR ID (all matrices when omitted)."),
     species: str = SPECIES, taxon: str = TAXON, release: int = RELEASE, collection: str = COLLECTION,
-    limit: int = typer.Option(50, "--limit", help="Show at most this many rows (0: all)."),
+    limit: int = typer.Option(50, "--limit", callback=at_least(0), help="Show at most this many rows (0: all)."),
 ):
     """List JASPAR matrices whose name or ID matches."""
     from rich.console import Console
@@ -107,8 +117,9 @@ def scan_cmd(
     motifs: list[str] = typer.Argument(..., help="Motifs: JASPAR IDs, TF names (with --species), motif files."),
     genome: Path = typer.Option(None, "--genome", "-g", help="Genome FASTA to scan (cached, streamed by chromosome)."),
     fasta: Path = typer.Option(None, "--fasta", help="Or: a FASTA of sequences to scan (e.g. peak sequences)."),
-    out: Path = typer.Option(None, "--out", "-o", help="Hits table: .tsv, .bed, .parquet (.gz allowed)."),
-    pvalue: float = typer.Option(1e-4, "--pvalue", "-p", help="Report hits with p below this."),
+    out: Path = typer.Option(None, "--out", "-o", callback=suffixes(*HITS_SUFFIXES),
+                      help="Hits table: .tsv, .bed, .parquet (.gz allowed)."),
+    pvalue: float = typer.Option(1e-4, "--pvalue", "-p", callback=PROBABILITY, help="Report hits with p below this."),
     regions: Path = typer.Option(None, "--regions", help="Scan only these intervals of the genome (BED)."),
     chrom: list[str] = typer.Option(None, "--chrom", help="Scan only these chromosomes. Repeatable."),
     species: str = SPECIES, taxon: str = TAXON, release: int = RELEASE, collection: str = COLLECTION,

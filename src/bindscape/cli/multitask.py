@@ -6,13 +6,15 @@ from pathlib import Path
 
 import typer
 
+from bindscape.cli.options import at_least, bounded
+
 
 def train_multitask_cmd(
     config: Path = typer.Argument(..., help="Multitask config (YAML); see docs/multitask.md."),
     dataset: str = typer.Option(None, "--dataset", "-d", help="Override `dataset`."),
     name: str = typer.Option(None, "--name", "-n", help="Override `name` (run folder <out_dir>/<name>)."),
     out_dir: str = typer.Option(None, "--out-dir", help="Override `out_dir`."),
-    epochs: int = typer.Option(None, "--epochs", help="Override `trainer.max_epochs`."),
+    epochs: int = typer.Option(None, "--epochs", callback=at_least(1), help="Override `trainer.max_epochs`."),
     set_: list[str] = typer.Option(None, "--set", help="Override any field: KEY=VALUE (dotted keys). Repeatable."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from checkpoints/last.ckpt."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run folder with checkpoints."),
@@ -56,8 +58,8 @@ def predict_bp_cmd(
     bed: Path = typer.Option(None, "--bed", help="Regions to predict (BED); default: every chromosome."),
     out: Path = typer.Option(..., "--out", "-o", help="Called binding sites (BED)."),
     bedgraph: Path = typer.Option(None, "--bedgraph", help="Also write per-bp probabilities (bedGraph)."),
-    threshold: float = typer.Option(0.5, "--threshold", help="Probability threshold (choose it by IOU on validation)."),
-    batch_size: int = typer.Option(64, "--batch-size"),
+    threshold: float = typer.Option(0.5, "--threshold", callback=bounded(0, 1), help="Probability threshold (choose it by IOU on validation)."),
+    batch_size: int = typer.Option(64, "--batch-size", callback=at_least(1)),
 ):
     """Per-base-pair binding probabilities for one TF x cell-type condition; writes called sites as BED."""
     import numpy as np

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import typer
 
+from bindscape.cli.options import at_least
+
 
 def qc(
     dataset: Path = typer.Argument(..., help="Dataset folder."),
     split: str = typer.Option("train", "--split", help="Split to check ('all' for every row)."),
     no_shortcut: bool = typer.Option(False, "--no-shortcut", help="Skip the k-mer shortcut detector."),
-    seed: int = typer.Option(0, "--seed", help="Random seed of the detector's folds."),
+    seed: int = typer.Option(0, "--seed", callback=at_least(0), help="Random seed of the detector's folds."),
 ):
     """Negative-set QC: per negative source, GC/repeat KS vs the positives and the shortcut-detector auROC."""
     from bindscape.cli.summary import qc_summary

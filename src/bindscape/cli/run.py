@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from bindscape.cli.options import at_least
+
 
 def _parse_vars(items: list[str] | None) -> dict:
     """``["seed=1", "tf=REB1"]`` -> ``{"seed": 1, "tf": "REB1"}`` (integers where the value is one)."""
@@ -32,18 +34,24 @@ def run(
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
 ):
     """Run a recipe: (simulate) -> datasets -> train -> evaluate -> report. Re-running skips finished stages."""
+    from bindscape._util import check_writable
     from bindscape.cli.summary import recipe_summary
     from bindscape.recipes import run_recipe
+    from bindscape.recipes.engine import check_recipe_variables
 
+    if out is not None:
+        check_writable(out, "--out")  # before any stage runs
+    variables = _parse_vars(var)
+    check_recipe_variables(recipe, variables)  # a misspelt --var must not run the whole recipe without it
     t0 = time.perf_counter()
-    state = run_recipe(recipe, out=out, variables=_parse_vars(var), force=force, progress=not no_progress,
+    state = run_recipe(recipe, out=out, variables=variables, force=force, progress=not no_progress,
                        log=lambda msg: typer.echo(msg, err=True))
     recipe_summary(state, t0)
 
 
 def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Run folder."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    seed: int = typer.Option(0, "--seed", callback=at_least(0), help="Random seed."),
     force: bool = typer.Option(False, "--force", help="Redo every stage."),
 ):
     """The main job on the embedded default data: the `demo` recipe (simulated genome, known truth)."""

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import typer
 
-from bindscape.cli.options import RUN_NAMING, RUN_TRAINER, option_groups
+from bindscape.cli.options import (
+    POSITIVE,
+    RUN_NAMING,
+    RUN_TRAINER,
+    TABLE_SUFFIXES,
+    at_least,
+    option_groups,
+    suffixes,
+)
 
 
 def run_overrides(named: tuple, kw: dict) -> dict:
@@ -41,8 +49,8 @@ def train_cmd(
     config: Path = typer.Argument(..., help="Training config (YAML); see docs/training.md."),
     dataset: str = typer.Option(None, "--dataset", "-d", help="Override `dataset`."),
     naming=RUN_NAMING,
-    batch_size: int = typer.Option(None, "--batch-size", help="Override `data.batch_size`."),
-    lr: float = typer.Option(None, "--lr", help="Override `optim.lr`."),
+    batch_size: int = typer.Option(None, "--batch-size", callback=at_least(1), help="Override `data.batch_size`."),
+    lr: float = typer.Option(None, "--lr", callback=POSITIVE, help="Override `optim.lr`."),
     motif: list[str] = typer.Option(None, "--motif", help="Initialise first-layer filters from a motif (JASPAR "
                                     "ID or name, or a MEME file: all its motifs); sets `model.motifs`. "
                                     "Repeatable."),
@@ -60,6 +68,9 @@ def train_cmd(
     cfg = load_config(config, run_overrides((("dataset", dataset), ("data.batch_size", batch_size),
                                              ("optim.lr", lr),
                                              ("model.motifs", list(motif) if motif else None)), kw))
+    from bindscape._util import check_writable
+
+    check_writable(cfg.out_dir, "--out-dir (out_dir)")  # before any training
     if final or epochs_from is not None:
         run = train_final(cfg, epochs_from=epochs_from, resume=kw["resume"], overwrite=kw["overwrite"])
     else:
@@ -108,21 +119,26 @@ def _write_tracks(df, col: str, *, bedgraph, bigwig, genome, fasta) -> str:
 
 def predict_cmd(
     checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="best.ckpt / last.ckpt / model.pt, or a run folder."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output table (.parquet, .tsv or .csv)."),
+    out: Path = typer.Option(..., "--out", "-o", callback=suffixes(*TABLE_SUFFIXES),
+                             help="Output table (.parquet, .tsv or .csv)."),
     dataset: Path = typer.Option(None, "--dataset", "-d", help="Score a dataset folder."),
     split: str = typer.Option(None, "--split", help="Only this split of --dataset (train|val|test)."),
     bed: Path = typer.Option(None, "--bed", help="Score BED intervals (needs --genome)."),
     fasta: Path = typer.Option(None, "--fasta", help="Score FASTA records (resized to the model's length)."),
     genome: Path = typer.Option(None, "--genome", "-g", help="Genome FASTA (for --bed, or alone to tile it)."),
     chrom: list[str] = typer.Option(None, "--chrom", help="Tile only these chromosomes. Repeatable."),
-    stride: int = typer.Option(None, "--stride", help="Tiling step (default: half the model length)."),
+    stride: int = typer.Option(None, "--stride", callback=at_least(1), help="Tiling step (default: half the model length)."),
     bedgraph: Path = typer.Option(None, "--bedgraph", help="Also write a bedGraph track."),
     bigwig: Path = typer.Option(None, "--bigwig", help="Also write a bigWig track (needs pybigtools)."),
-    batch_size: int = typer.Option(512, "--batch-size"),
+    batch_size: int = typer.Option(512, "--batch-size", callback=at_least(1)),
 ):
     """Score a dataset, a BED file, a FASTA file, or tile a genome with a trained checkpoint."""
     _check_predict_inputs(dataset, bed, fasta, genome)
     from rich.console import Console
+
+    from bindscape._util import check_writable
+
+    check_writable(out, "--out", is_dir=False)  # before loading and scoring, not after
 
     from bindscape.train import (
         load_checkpoint,
@@ -183,7 +199,7 @@ def parse_seeds(items: list[str] | None) -> list[int]:
 def ensemble_cmd(
     config: Path = typer.Argument(..., help="Training config (YAML) of every member; see docs/training.md."),
     seeds: list[str] = typer.Option(None, "--seeds", help="Member seeds, e.g. 0,1,2 (default) or repeated."),
-    folds: int = typer.Option(None, "--folds", help="Chromosome folds of the train + val rows: member k "
+    folds: int = typer.Option(None, "--folds", callback=at_least(2), help="Chromosome folds of the train + val rows: member k "
                               "validates on group k (one member per fold and seed)."),
     out: Path = typer.Option(None, "--out", "-o", help="Ensemble folder (default <out_dir>/<name>-ensemble)."),
     epochs_from: Path = typer.Option(None, "--epochs-from", help="Members are final models (train + val) for "

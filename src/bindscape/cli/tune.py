@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from bindscape.cli.options import at_least
+
 
 def tune_cmd(
     config: Path = typer.Argument(..., help="Training config (YAML), optionally with a `tune:` section; see "
@@ -14,7 +16,7 @@ def tune_cmd(
     budget_cpu_min: str = typer.Option(..., "--budget-cpu-min", metavar="MINUTES", help="CPU minutes for the whole search (this "
                                        "process and its children, earlier sessions of the study included); no "
                                        "trial starts once they are spent."),
-    trials: int = typer.Option(None, "--trials", help="Stop once the study holds this many finished trials "
+    trials: int = typer.Option(None, "--trials", callback=at_least(1), help="Stop once the study holds this many finished trials "
                                "(earlier sessions included). Default: only the budget stops it."),
     out: Path = typer.Option(None, "--out", "-o", help="Tune folder (default <out_dir>/<name>-tune); an "
                              "existing study there is resumed."),

@@ -101,6 +101,58 @@ def substitute(obj: Any, values: dict[str, Any], *, where: str = "recipe") -> An
     return obj
 
 
+def _placeholder_names(obj: Any) -> set[str]:
+    """Every ``${name}`` used anywhere in `obj` (nested dicts, lists and strings)."""
+    if isinstance(obj, dict):
+        return set().union(*(_placeholder_names(v) for v in obj.values())) if obj else set()
+    if isinstance(obj, list):
+        return set().union(*(_placeholder_names(v) for v in obj)) if obj else set()
+    return set(_PLACEHOLDER.findall(obj)) if isinstance(obj, str) else set()
+
+
+def check_recipe_variables(source: str | Path, variables: dict[str, Any] | None) -> None:
+    """A `ConfigError` when a ``--var`` names no variable of the recipe at `source` (the CLI calls this).
+
+    `load_recipe` itself accepts extra variables, so one set of variables can fill several recipes; the
+    command line is stricter, since a misspelt ``--var`` would otherwise run the whole recipe without it.
+
+    Parameters
+    ----------
+    source
+        A recipe YAML path or a shipped recipe name.
+    variables
+        The ``--var`` settings.
+    """
+    if not variables:
+        return
+    path = find_recipe(source)
+    raw = _read_yaml(path)
+    mod = kind_module(str(raw.get("kind", DEFAULT_KIND)), str(path))
+    check_variables(raw, variables, str(path), late=getattr(mod, "LATE_VARS", ()))
+
+
+def check_variables(raw: dict, variables: dict[str, Any] | None, where: str, late=()) -> None:
+    """A `ConfigError` for a ``--var`` name the recipe neither defines under ``vars:`` nor uses as ``${name}``.
+
+    Parameters
+    ----------
+    raw
+        The recipe as parsed from YAML.
+    variables
+        The ``--var`` settings.
+    where
+        The recipe's path or name, for the message.
+    late
+        The kind's ``LATE_VARS`` (filled while running, not settable).
+    """
+    known = set(raw.get("vars") or {}) | _placeholder_names({k: v for k, v in raw.items() if k != "vars"})
+    known -= set(late)
+    unknown = sorted(set(variables or {}) - known)
+    if unknown:
+        raise ConfigError(f"{where}: --var {unknown[0]}: the recipe has no variable {unknown[0]!r}",
+                          hint=f"its variables: {', '.join(sorted(known)) or 'none'}")
+
+
 def fill_late_vars(recipe: RecipeBase, values: dict[str, str]) -> RecipeBase:
     """The recipe with the late placeholders in `values` (e.g. ``{"sim": "/runs/x/sim"}``) filled.
 
@@ -379,5 +431,6 @@ def run_recipe(
     return state
 
 
-__all__ = ["KINDS", "RecipeBase", "RunState", "available_recipes", "fill_late_vars", "find_recipe", "kind_module",
+__all__ = ["KINDS", "RecipeBase", "RunState", "available_recipes", "check_recipe_variables", "fill_late_vars",
+           "find_recipe", "kind_module",
            "load_recipe", "resume_training", "run_recipe", "stage", "substitute"]

@@ -136,8 +136,61 @@ def validate_config(data: dict, source: str = "config") -> TrainConfig:
     (where it came from) starts every error message."""
     cfg = validate_model(TrainConfig, data, source, what="training config", hint=HINT)
     check_model_name(cfg.model.name, source)
+    check_model_params(cfg.model.name, cfg.model.params, source)
     check_splits(cfg.data, source)
     return cfg
+
+
+def _param_problem(value: Any, default: Any) -> str | None:
+    """Why `value` cannot replace a constructor default `default`, or None when it can."""
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "is not true or false"
+    if isinstance(default, int):
+        low = 1 if default >= 1 else 0
+        if isinstance(value, bool) or not isinstance(value, int):
+            return "is not a whole number"
+        return None if value >= low else f"must be >= {low}"
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return "is not a number"
+        if 0 <= default < 1 and not 0 <= value < 1:
+            return "must be >= 0 and < 1"
+        return None
+    if isinstance(default, tuple | list) and all(isinstance(v, int) for v in default):
+        ok = (isinstance(value, list | tuple) and value
+              and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value))
+        return None if ok else "must be a non-empty list of whole numbers >= 1"
+    return None
+
+
+def check_model_params(name: str, params: dict[str, Any], source: str) -> None:
+    """A `ConfigError` naming ``model.params.<field>`` when a constructor argument is unknown or unusable.
+
+    Parameters
+    ----------
+    name : str
+        A registered model name.
+    params : dict
+        ``model.params`` from the config; each value is checked against the type and sign of the
+        constructor's default (sizes are whole numbers >= 1, dropout is in [0, 1)).
+    source : str
+        Where the config came from; starts the message.
+    """
+    import inspect
+
+    from bindscape.models import MODELS
+
+    sig = inspect.signature(MODELS[name].__init__).parameters
+    allowed = [k for k in sig if k != "self" and sig[k].kind == sig[k].POSITIONAL_OR_KEYWORD]
+    for key, value in params.items():
+        if key not in allowed:
+            raise ConfigError(f"{source}: model.params.{key}: not an argument of model {name!r}; "
+                              f"choose from: {', '.join(k for k in allowed if k not in ('length', 'n_outputs'))}",
+                              hint=HINT)
+        problem = _param_problem(value, sig[key].default)
+        if problem:
+            raise ConfigError(f"{source}: model.params.{key}: {value!r} {problem}",
+                              hint=f"fix model.params.{key} in the config or pass --set model.params.{key}=VALUE")
 
 
 def check_splits(d: DataConfig, source: str) -> None:
@@ -149,6 +202,28 @@ def check_splits(d: DataConfig, source: str) -> None:
         if split is not None and split in train:
             raise ConfigError(f"{source}: data.{key}: {split!r} is also in data.train_split {train}",
                               hint="a final model on train+val sets data.val_split: null (bindscape train --final)")
+
+
+def check_split_names(d: DataConfig, present: list[str], source: str) -> None:
+    """A `ConfigError` when ``data.val_split`` or ``data.test_split`` names a split the dataset lacks.
+
+    The default names (``val``, ``test``) may be absent (a dataset built without them trains with no
+    validation / test); any other name is taken as a typo rather than silently training without it.
+
+    Parameters
+    ----------
+    d : DataConfig
+        The config's ``data`` section.
+    present : list of str
+        The split names the dataset has rows in.
+    source : str
+        The dataset (or config) the message starts with.
+    """
+    for key, split, default in (("val_split", d.val_split, "val"), ("test_split", d.test_split, "test")):
+        if split is not None and split != default and split not in present:
+            raise ConfigError(f"{source}: data.{key}: no split {split!r} in the dataset; its splits are: "
+                              f"{', '.join(present) or 'none'}",
+                              hint=f"set data.{key} to one of them (--set data.{key}=NAME) or to null")
 
 
 def check_model_name(name: str, source: str) -> None:

@@ -18,7 +18,7 @@ from torch import nn
 
 from bindscape.errors import ConfigError
 from bindscape.evaluate.metrics import binary_metrics
-from bindscape.train.config import RESUME_KEYS, TrainConfig
+from bindscape.train.config import RESUME_KEYS, TrainConfig, check_split_names
 from bindscape.train.engine import Finished, Prepared, fit
 from bindscape.train.rc import predict_proba
 
@@ -284,6 +284,8 @@ class BinaryPlugin:
         self.ds = ds = open_dataset(cfg.dataset)
         d = cfg.data
         self.genome = genome = None if is_sequence_dataset(ds) else ds.open_genome()
+        check_split_names(d, sorted(map(str, ds.regions["split"].dropna().unique())) if "split" in ds.regions else [],
+                          cfg.dataset)
         tview, tsplit = merged_splits(ds, d.train_split)
         if not has_split(tview, tsplit):
             raise ConfigError(f"{cfg.dataset}: no examples in split {d.train_split!r}",
