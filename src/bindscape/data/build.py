@@ -19,7 +19,7 @@ from bindscape.data.builders import (
     read_conditions,
     read_negatives,
 )
-from bindscape.data.dataset import META_FILE, REGIONS_FILE, write_dataset
+from bindscape.data.dataset import LOCK_FILE, META_FILE, REGIONS_FILE, output_lock, write_dataset
 from bindscape.data.splits import assign_split
 from bindscape.errors import ConfigError, InputError
 
@@ -44,7 +44,7 @@ def check_output(out: str | Path, force: bool) -> Path:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder", hint="choose another --out")
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(p.name != LOCK_FILE for p in out.iterdir()):
         is_dataset = (out / REGIONS_FILE).exists() or (out / META_FILE).exists()
         if not is_dataset:
             raise InputError(f"{out}: folder exists and is not a bindscape dataset", hint="choose another --out")
@@ -92,33 +92,35 @@ def build_dataset(
     if not conditions:
         raise ConfigError("no peak files given", hint="add --peaks NAME=PATH (repeatable)")
     out = check_output(out, force)
-    g = Genome(genome, cache_dir=cache_dir)
-    peaks = read_conditions(conditions, g, aliases=aliases)
-    bl = _read_blacklist(blacklist, g.sizes, aliases) if blacklist else None
-    res, strategies = _build_kind(
-        kind, g, peaks, bl, negatives=negatives, aliases=aliases, accessible=accessible, length=length,
-        stride=stride, anchor=anchor, background=background, max_n_frac=max_n_frac, neg_ratio=neg_ratio,
-        seed=seed, neg_on_short=neg_on_short, include_excluded=include_excluded,
-    )
-    if res.regions.empty:
-        raise InputError("the dataset would be empty", hint="check the peak files, --length and the blacklist")
-    regions, mapping = assign_split(
-        res.regions, split, val=val or (), test=test or (), sizes=g.sizes, val_frac=val_frac, test_frac=test_frac
-    )
-    res.regions = regions
-    params = {
-        **res.params, "kind": kind, "conditions": [
-            {"tf": c.tf, "cell": c.cell, "species": c.species, "path": str(Path(c.path).resolve())} for c in conditions
-        ],
-        "blacklist": _resolved(blacklist), "negatives": strategies or _resolved(negatives),
-        "neg_ratio": neg_ratio if strategies else None, "accessible": _resolved(accessible), "split": split,
-        "val": list(val or []), "test": list(test or []), "val_frac": val_frac, "test_frac": test_frac,
-        "chrom_alias": aliases,
-    }
-    write_dataset(
-        out, regions, builder=kind, params=params, seed=seed, genome=g, extra={"split_chroms": mapping, "notes": res.notes}
-    )
-    return res, mapping, out
+    with output_lock(out):  # a second build into the same --out fails at once instead of racing
+        check_output(out, force)  # again under the lock: another build may have finished meanwhile
+        g = Genome(genome, cache_dir=cache_dir)
+        peaks = read_conditions(conditions, g, aliases=aliases)
+        bl = _read_blacklist(blacklist, g.sizes, aliases) if blacklist else None
+        res, strategies = _build_kind(
+            kind, g, peaks, bl, negatives=negatives, aliases=aliases, accessible=accessible, length=length,
+            stride=stride, anchor=anchor, background=background, max_n_frac=max_n_frac, neg_ratio=neg_ratio,
+            seed=seed, neg_on_short=neg_on_short, include_excluded=include_excluded,
+        )
+        if res.regions.empty:
+            raise InputError("the dataset would be empty", hint="check the peak files, --length and the blacklist")
+        regions, mapping = assign_split(
+            res.regions, split, val=val or (), test=test or (), sizes=g.sizes, val_frac=val_frac, test_frac=test_frac
+        )
+        res.regions = regions
+        params = {
+            **res.params, "kind": kind, "conditions": [
+                {"tf": c.tf, "cell": c.cell, "species": c.species, "path": str(Path(c.path).resolve())} for c in conditions
+            ],
+            "blacklist": _resolved(blacklist), "negatives": strategies or _resolved(negatives),
+            "neg_ratio": neg_ratio if strategies else None, "accessible": _resolved(accessible), "split": split,
+            "val": list(val or []), "test": list(test or []), "val_frac": val_frac, "test_frac": test_frac,
+            "chrom_alias": aliases,
+        }
+        write_dataset(
+            out, regions, builder=kind, params=params, seed=seed, genome=g, extra={"split_chroms": mapping, "notes": res.notes}
+        )
+        return res, mapping, out
 
 
 def _build_kind(kind, g, peaks, bl, *, negatives, aliases, accessible, length, stride, anchor, background,

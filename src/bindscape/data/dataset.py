@@ -12,11 +12,25 @@ A dataset is a folder holding exactly two files:
 Sequences are not stored: they are read from the genome cache on the fly. Rows are written in a canonical
 order (split, condition, chrom, start, end, label) with fixed parquet settings, so building the same dataset
 twice with the same seed gives a byte-identical ``regions.parquet``.
+
+Publication is atomic for the folder as a whole: both files are written into a temporary sibling folder,
+which then replaces the dataset folder in one rename (an atomic exchange on Linux), so a crash leaves either
+the old dataset or the new one, never a mix. ``dataset.json`` records the sha256 of ``regions.parquet``
+(``regions_sha256``) and `load_dataset` checks it; `Dataset.open_genome` checks the genome's sha256 against
+the recorded one (`allow_genome_change` is the explicit way out). `output_lock` keeps two builds from
+writing the same folder at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,15 +38,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bindscape._util import atomic_path, atomic_write_text
+from bindscape._util import file_checksum
 from bindscape.errors import ConfigError, InputError
 
 REGIONS_FILE = "regions.parquet"
 META_FILE = "dataset.json"
+LOCK_FILE = ".bindscape.lock"
+ALLOW_GENOME_CHANGE_ENV = "BINDSCAPE_ALLOW_GENOME_CHANGE"
 SPLITS = ("train", "val", "test")
 CONDITION_COLUMNS = ("tf", "cell", "species")
 _SORT_ORDER = ("split", "species", "tf", "cell", "chrom", "start", "end", "label", "source")
 _INT_COLUMNS = {"start": "int64", "end": "int64", "summit": "int64", "label": "int8"}
+
+
+class GenomeChangedError(InputError):
+    """The genome file of a dataset no longer has the sha256 recorded when the dataset was built."""
+
+
+class OutputLockedError(InputError):
+    """Another bindscape process is writing the same output folder."""
 
 
 @dataclass
@@ -42,6 +66,7 @@ class Dataset:
     path: Path
     regions: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
+    allow_genome_change: bool = False
 
     @property
     def genome_path(self) -> str | None:
@@ -78,23 +103,44 @@ class Dataset:
             return []
         return [tuple(r) for r in self.regions[cols].drop_duplicates().sort_values(cols).itertuples(index=False)]
 
-    def open_genome(self, cache_dir: str | None = None):
-        """Open the genome recorded in dataset.json.
+    def open_genome(self, cache_dir: str | None = None, *, allow_genome_change: bool | None = None):
+        """Open the genome recorded in dataset.json and check it is the one the dataset was built on.
+
+        The check is free: the genome cache is keyed by the file's sha256, which dataset.json records.
 
         Parameters
         ----------
         cache_dir
             Genome cache root (None: ``$BINDSCAPE_CACHE``, else ``~/.cache/bindscape/genomes``).
+        allow_genome_change
+            Use the genome even when its sha256 differs from the recorded one (None: this dataset's
+            `allow_genome_change`, or the ``BINDSCAPE_ALLOW_GENOME_CHANGE=1`` environment variable that
+            ``--allow-genome-change`` sets).
 
         Returns
         -------
         bindscape.io.genome.Genome
+
+        Raises
+        ------
+        GenomeChangedError
+            When the genome file changed since the dataset was built and no way out was given.
         """
         from bindscape.io.genome import Genome
 
         if not self.genome_path:
             raise InputError(f"{self.path / META_FILE}: no genome recorded for this dataset")
-        return Genome(self.genome_path, cache_dir=cache_dir)
+        g = Genome(self.genome_path, cache_dir=cache_dir)
+        want = (self.meta.get("genome") or {}).get("checksum")
+        if allow_genome_change is None:
+            allow_genome_change = self.allow_genome_change or os.environ.get(ALLOW_GENOME_CHANGE_ENV, "") == "1"
+        if want and g.checksum != want and not allow_genome_change:
+            raise GenomeChangedError(
+                f"{self.genome_path}: genome changed since the dataset {self.path} was built "
+                f"(sha256 {g.checksum[:12]}... != recorded {str(want)[:12]}...); its labels may not fit the sequence",
+                hint="rebuild the dataset with `bindscape build`, or pass --allow-genome-change to use it anyway",
+            )
+        return g
 
 
 def canonical_order(regions: pd.DataFrame) -> pd.DataFrame:
@@ -169,7 +215,8 @@ def write_dataset(
     genome=None,
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write `regions` as a dataset folder (atomically: each file is written to a temp name and renamed).
+    """Write `regions` as a dataset folder, atomically: both files go into a temp sibling folder that then
+    replaces `out_dir` in one rename (see `publish_folder`); dataset.json records the parquet's sha256.
 
     `genome` is a `bindscape.io.genome.Genome` (its path and checksum are recorded) or None for
     sequence-only datasets that carry a ``sequence`` column.
@@ -196,22 +243,13 @@ def write_dataset(
     Path
         `out_dir`.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     from bindscape import __version__
 
     for col in ("chrom", "start", "end"):
         if col not in regions:
             raise ValueError(f"regions table lacks required column {col!r}")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     df = canonical_order(regions)
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    # Drop pandas' schema blob: it embeds versions and column order details we do not need.
-    table = table.replace_schema_metadata(None)
-    with atomic_path(out_dir / REGIONS_FILE) as tmp:
-        pq.write_table(table, tmp, compression="zstd", use_dictionary=True, write_statistics=False)
     meta = {
         "format": "bindscape-dataset/1",
         "bindscape_version": __version__,
@@ -225,17 +263,138 @@ def write_dataset(
     }
     if extra:
         meta.update(_jsonable(extra))
-    atomic_write_text(out_dir / META_FILE, json.dumps(meta, indent=2, sort_keys=False) + "\n")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())
+        _write_files(tmp, df, meta)
+        publish_folder(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
 
 
-def load_dataset(path: str | Path) -> Dataset:
-    """Load a dataset folder; clear errors when it is not one.
+def _write_files(folder: Path, df: pd.DataFrame, meta: dict[str, Any]) -> None:
+    """Write regions.parquet, then dataset.json (with the parquet's sha256) into `folder`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    # Drop pandas' schema blob: it embeds versions and column order details we do not need.
+    table = table.replace_schema_metadata(None)
+    pq.write_table(table, folder / REGIONS_FILE, compression="zstd", use_dictionary=True, write_statistics=False)
+    meta["regions_sha256"] = file_checksum(folder / REGIONS_FILE)
+    (folder / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False when the system cannot."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return rc == 0
+
+
+def publish_folder(tmp: str | Path, final: str | Path) -> None:
+    """Make the complete folder `tmp` appear as `final` in one rename; the old `final` is removed after.
+
+    Files in an existing `final` other than a dataset's own (``regions.parquet``, ``dataset.json`` and the
+    lock file) are moved into `tmp` first so they are kept. When `final` exists, the two folders are swapped
+    atomically (Linux ``renameat2``); elsewhere the old folder is renamed aside just before.
+
+    Parameters
+    ----------
+    tmp
+        The new folder, complete, on the same filesystem as `final`.
+    final
+        The folder to replace or create.
+    """
+    tmp, final = Path(tmp), Path(final)
+    if not final.exists():
+        try:
+            os.rename(tmp, final)
+            return
+        except OSError:
+            if not final.is_dir():  # an empty folder made meanwhile is replaced by rename; anything else fails
+                raise
+    for entry in final.iterdir():
+        if entry.name not in (REGIONS_FILE, META_FILE, LOCK_FILE) and not (tmp / entry.name).exists():
+            os.rename(entry, tmp / entry.name)
+    if _exchange(tmp, final):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    old = final.with_name(f".{final.name}.old-{os.getpid()}")
+    os.rename(final, old)
+    try:
+        os.rename(tmp, final)
+    except BaseException:
+        os.rename(old, final)  # put the old dataset back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def output_lock(out: str | Path, flag: str = "--out") -> Iterator[Path]:
+    """Hold an exclusive lock on the output folder `out` while a build writes it.
+
+    The lock file lives inside `out` (created if missing) and never reaches a published dataset. A second
+    process that finds the folder locked fails at once with an `OutputLockedError`. When this call created
+    `out` and nothing was published into it, the empty folder is removed again.
+
+    Parameters
+    ----------
+    out
+        The output folder.
+    flag
+        The CLI option that named it (for the message).
+
+    Yields
+    ------
+    Path
+        `out`.
+    """
+    from filelock import FileLock, Timeout
+
+    out = Path(out)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(out / LOCK_FILE), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise OutputLockedError(f"{out}: another bindscape process is writing this folder",
+                                hint=f"wait for it to finish, or choose another {flag}") from None
+    try:
+        yield out
+    finally:
+        lock_path = out / LOCK_FILE
+        if lock_path.exists():
+            lock_path.unlink()
+        lock.release()
+        if created and out.is_dir() and not any(out.iterdir()):  # made here, nothing published
+            out.rmdir()
+
+
+def load_dataset(path: str | Path, *, allow_genome_change: bool = False) -> Dataset:
+    """Load a dataset folder; clear errors when it is not one or its files do not belong together.
 
     Parameters
     ----------
     path
         Folder with ``regions.parquet`` and ``dataset.json``.
+    allow_genome_change
+        Let `Dataset.open_genome` use a genome whose sha256 differs from the recorded one.
 
     Returns
     -------
@@ -253,11 +412,17 @@ def load_dataset(path: str | Path) -> Dataset:
         meta = json.loads((path / META_FILE).read_text())
     except json.JSONDecodeError as exc:
         raise InputError(f"{path / META_FILE}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    want = meta.get("regions_sha256") if isinstance(meta, dict) else None
+    if want and file_checksum(path / REGIONS_FILE) != want:
+        raise InputError(
+            f"{path / REGIONS_FILE}: sha256 differs from regions_sha256 in {META_FILE} (damaged or mixed dataset)",
+            hint="rebuild it with `bindscape build ... --force`",
+        )
     try:
         regions = pd.read_parquet(path / REGIONS_FILE)
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise InputError(f"{path / REGIONS_FILE}: cannot be read as parquet ({exc})") from None
-    return Dataset(path=path, regions=regions, meta=meta)
+    return Dataset(path=path, regions=regions, meta=meta, allow_genome_change=allow_genome_change)
 
 
 def regions_and_genome(source, genome, who: str) -> tuple[pd.DataFrame, Any]:
