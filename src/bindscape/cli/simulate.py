@@ -23,6 +23,30 @@ def _parse_sets(sets: list[str] | None) -> dict:
     return out
 
 
+def check_out_free(out: Path, *, force: bool) -> None:
+    """Refuse to simulate into an existing, non-empty folder unless ``--force``.
+
+    Parameters
+    ----------
+    out
+        The ``--out`` folder.
+    force
+        The ``--force`` flag: write into it anyway.
+
+    Raises
+    ------
+    bindscape.errors.ConfigError
+        When `out` is a folder with files in it and not `force`.
+    """
+    from bindscape.errors import ConfigError
+
+    if force or not out.is_dir() or not any(out.iterdir()):
+        return
+    what = "an earlier simulation" if (out / "manifest.json").exists() else "files"
+    raise ConfigError(f"--out {out} already holds {what}; simulating would overwrite it",
+                      hint="pass --force to write into it anyway, or give --out a new or empty folder")
+
+
 def register(app: typer.Typer) -> None:
     """Add `bindscape simulate` to `app`, the root `bindscape` typer app."""
 
@@ -39,6 +63,9 @@ def register(app: typer.Typer) -> None:
         realism: bool = typer.Option(
             False, "--realism", help="Also print composition statistics of the result."
         ),
+        force: bool = typer.Option(
+            False, "--force", help="Write into an existing, non-empty --out folder (its files may be replaced)."
+        ),
     ):
         """Simulate genomes with planted TF binding and known truth (the embedded default data)."""
         from bindscape._util import check_writable
@@ -46,6 +73,7 @@ def register(app: typer.Typer) -> None:
         from bindscape.simulate import simulate
 
         check_writable(out, "--out")  # before simulating
+        check_out_free(out, force=force)
         res = simulate(preset, seed=seed, out=out, overrides=_parse_sets(sets))
         simulate_summary(res, seed=seed, out=out)
         if realism:

@@ -13,14 +13,17 @@ module (see ``bindscape.recipes.kinds``) defines
 ``recipe_dir`` (the folder holding the recipe file). Data paths come from variables only: a missing one is
 one `ConfigError` naming it and the ``--var`` flag to pass.
 
-Each stage ends by writing ``stages/<stage>.json`` (atomically) with what it produced. Running the recipe
-again skips stages whose marker exists, unless ``force``; once a stage runs, every later stage runs again so
-nothing downstream is stale. A training stage that was interrupted has no marker but has an unfinished
+Each stage ends by writing ``stages/<stage>.json`` (atomically) with what it produced and the recipe's key
+(`recipe_key`: a hash of the resolved recipe minus cosmetic fields, plus a hash per section). Running the
+recipe again skips stages whose marker exists with the same key, unless ``force``; a marker with another key
+is stale (the recipe changed) and the log names the changed sections. Once a stage runs, every later stage
+runs again so nothing downstream is stale. A training stage that was interrupted has no marker but has an unfinished
 ``checkpoints/last.ckpt``: `resume_training` says to resume it from there instead of starting over.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import re
@@ -284,6 +287,53 @@ def load_recipe(source: str | Path | dict, variables: dict[str, Any] | None = No
 
 
 # ------------------------------------------------------------------------------------------------ running
+COSMETIC_FIELDS = ("name", "description", "source", "vars")
+"""Recipe fields that do not change what a stage computes (``vars`` are already substituted into the rest)."""
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def recipe_key(recipe: RecipeBase) -> dict[str, Any]:
+    """The key a recipe's stage markers carry: a hash of the whole resolved recipe and one per section.
+
+    Parameters
+    ----------
+    recipe
+        A loaded recipe (before any late variables are filled).
+
+    Returns
+    -------
+    dict
+        ``{"key": hash, "sections": {section: hash}}``; `COSMETIC_FIELDS` are left out.
+    """
+    body = {k: v for k, v in recipe.model_dump(mode="json").items() if k not in COSMETIC_FIELDS}
+    sections = {k: _digest(v) for k, v in body.items()}
+    return {"key": _digest(sections), "sections": sections}
+
+
+def changed_sections(old: dict | None, new: dict) -> list[str]:
+    """The recipe sections whose hash differs between two `recipe_key` values.
+
+    Parameters
+    ----------
+    old
+        The key stored in a marker (None or malformed for markers written before keys existed).
+    new
+        The current recipe's key.
+
+    Returns
+    -------
+    list of str
+        Section names, sorted; ``["(unknown)"]`` when `old` has no sections to compare.
+    """
+    if not isinstance(old, dict) or not isinstance(old.get("sections"), dict):
+        return ["(unknown)"]
+    a, b = old["sections"], new.get("sections", {})
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k)) or ["(unknown)"]
+
+
 @dataclass
 class RunState:
     """What a recipe run did: the (possibly updated) recipe, its folder and the stages run or skipped."""
@@ -296,6 +346,8 @@ class RunState:
     skipped: list[str] = field(default_factory=list)
     invalidated: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    key: dict[str, Any] | None = None
+    stale: dict[str, list[str]] = field(default_factory=dict)
 
     def marker(self, stage: str) -> Path:
         """The marker file of stage name `stage` (``stages/<stage>.json``, ``:`` written as ``-``)."""
@@ -312,12 +364,17 @@ class RunState:
         Returns
         -------
         dict or None
-            The marker's contents.
+            The marker's contents. A marker whose ``recipe_key`` differs from `key` is stale: the changed
+            sections are recorded in `stale` and None is returned.
         """
         m = self.marker(stage)
         if self.force or self.invalidated or not m.exists():
             return None
-        return json.loads(m.read_text())
+        prev = json.loads(m.read_text())
+        if self.key is not None and (prev.get("recipe_key") or {}).get("key") != self.key["key"]:
+            self.stale[stage] = changed_sections(prev.get("recipe_key"), self.key)
+            return None
+        return prev
 
     def finish(self, stage: str, info: dict[str, Any], seconds: float) -> dict:
         """Record `stage` as finished with `info`; every later stage then runs again.
@@ -337,6 +394,8 @@ class RunState:
             `info` with ``stage`` and ``seconds`` added, as written to the marker.
         """
         info = {**info, "stage": stage, "seconds": round(seconds, 2)}
+        if self.key is not None:
+            info["recipe_key"] = self.key
         atomic_write_text(self.marker(stage), json.dumps(info, indent=2, default=str) + "\n")
         self.ran.append(stage)
         self.timings[stage] = seconds
@@ -365,7 +424,8 @@ def stage(state: RunState, name: str, fn: Callable[[], dict]) -> dict:
         state.skipped.append(name)
         state.log(f"[skip] {name}: done earlier ({prev.get('seconds', '?')} s); --force to redo")
         return prev
-    state.log(f"[run ] {name}")
+    why = state.stale.get(name)
+    state.log(f"[run ] {name}" + (f" (recipe changed: {', '.join(why)})" if why else ""))
     t0 = time.perf_counter()
     info = fn()
     return state.finish(name, info, time.perf_counter() - t0)
@@ -425,7 +485,7 @@ def run_recipe(
     mod = kind_module(rec.kind, rec.source or "recipe")
     run_dir = Path(out or Path("runs") / rec.name)
     run_dir.mkdir(parents=True, exist_ok=True)
-    state = RunState(rec, run_dir, force=force, log=log)
+    state = RunState(rec, run_dir, force=force, log=log, key=recipe_key(rec))
     atomic_write_text(run_dir / "recipe.json", rec.model_dump_json(indent=2) + "\n")
     mod.run(state, progress=progress)
     return state
@@ -433,4 +493,4 @@ def run_recipe(
 
 __all__ = ["KINDS", "RecipeBase", "RunState", "available_recipes", "check_recipe_variables", "fill_late_vars",
            "find_recipe", "kind_module",
-           "load_recipe", "resume_training", "run_recipe", "stage", "substitute"]
+           "load_recipe", "recipe_key", "changed_sections", "resume_training", "run_recipe", "stage", "substitute"]

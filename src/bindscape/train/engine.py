@@ -212,11 +212,13 @@ def check_resume(cfg, run_dir: Path, keys: tuple[str, ...]) -> Path:
     return last
 
 
-def prepare_run(cfg, run_dir: Path, *, resume: bool, overwrite: bool, keys: tuple[str, ...]) -> Path | None:
+def prepare_run(cfg, run_dir: Path, *, resume: bool, overwrite: bool, keys: tuple[str, ...],
+                defer_remove: bool = False) -> Path | None:
     """Start of every training run: the checkpoint to resume from (`check_resume` on `keys`) or None.
 
-    An existing run folder with checkpoints is an error unless `overwrite` (then it is removed). Also sets
-    torch's thread count and seeds everything from ``cfg.trainer``.
+    An existing run folder with checkpoints is an error unless `overwrite` (then it is removed, or left for
+    the caller to remove with `replace_old_run` once the config is known good when `defer_remove`). Also
+    sets torch's thread count and seeds everything from ``cfg.trainer``.
 
     Parameters
     ----------
@@ -228,6 +230,9 @@ def prepare_run(cfg, run_dir: Path, *, resume: bool, overwrite: bool, keys: tupl
         See `fit`.
     keys
         Fields a resumed run must keep.
+    defer_remove
+        Keep an old run folder that `overwrite` replaces; `fit` removes it only after the dataset opened
+        and the model built.
 
     Returns
     -------
@@ -245,11 +250,34 @@ def prepare_run(cfg, run_dir: Path, *, resume: bool, overwrite: bool, keys: tupl
         if not overwrite:
             raise ConfigError(f"{run_dir}: run folder already has checkpoints",
                               hint="use --resume to continue it, --overwrite to replace it, or another --name")
-        shutil.rmtree(run_dir)
+        if not defer_remove:
+            shutil.rmtree(run_dir)
     if cfg.trainer.threads:
         torch.set_num_threads(cfg.trainer.threads)
     L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
     return ckpt_path
+
+
+def replace_old_run(run_dir: Path) -> None:
+    """Remove an earlier run in `run_dir` that ``--overwrite`` replaces (once the new run is known good).
+
+    The folder is first renamed aside (one rename), so an interruption never leaves a mix of old and new
+    files in `run_dir`; the renamed copy is then deleted.
+
+    Parameters
+    ----------
+    run_dir
+        The run folder; nothing happens when it has no checkpoints.
+    """
+    import os
+    import shutil
+
+    ckpts = run_dir / "checkpoints"
+    if not (ckpts.exists() and any(ckpts.iterdir())):
+        return
+    trash = run_dir.with_name(f".{run_dir.name}.old-{os.getpid()}")
+    os.replace(run_dir, trash)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def epoch_log_callback(cfg, run_dir: Path, prefixes: tuple[str, ...] = ("val_",)):
@@ -444,12 +472,15 @@ def fit(task: Task, cfg, run_dir: str | Path | None = None, *, resume: bool = Fa
     """
     quiet_lightning()
     run_dir = Path(run_dir) if run_dir is not None else Path(cfg.run_dir)
-    ckpt_path = prepare_run(cfg, run_dir, resume=resume, overwrite=overwrite, keys=task.resume_keys)
+    ckpt_path = prepare_run(cfg, run_dir, resume=resume, overwrite=overwrite, keys=task.resume_keys,
+                            defer_remove=True)
     prev: dict = {}
     if resume and (run_dir / "metrics.json").exists():
         prev = json.loads((run_dir / "metrics.json").read_text())
     t_wall, t_cpu = time.perf_counter(), time.process_time()
-    prep = task.setup(cfg, resume)
+    prep = task.setup(cfg, resume)  # dataset opened, model built: only now replace an earlier run
+    if overwrite and not resume and is_rank_zero():
+        replace_old_run(run_dir)
     from bindscape.train.config import dump_config
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -517,6 +548,6 @@ def _write_metrics(task, cfg, run_dir, trainer, ckpt_cb, resume, prev, interrupt
              (" (stopped; --resume continues)" if interrupted else ""))
 
 
-__all__ = ["fit", "can_resume", "Task", "Prepared", "Finished", "prepare_run", "check_resume", "make_trainer",
+__all__ = ["fit", "can_resume", "Task", "Prepared", "Finished", "prepare_run", "replace_old_run", "check_resume", "make_trainer",
            "make_callbacks", "make_loggers", "epoch_log_callback", "log_line", "quiet_lightning", "run_metrics",
            "is_rank_zero", "limited_steps"]
