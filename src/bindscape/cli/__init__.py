@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(argv if argv is not None else sys.argv[1:])
     debug = "--debug" in args
     previous = _install_signal_handlers()
+    debug_env = os.environ.get("BINDSCAPE_DEBUG")  # --debug sets it; an in-process call must not leak it
     try:
         return _run_app(args, debug)
     except Interrupted as exc:
@@ -75,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     finally:
         _restore_signal_handlers(previous)
+        if debug_env is None:
+            os.environ.pop("BINDSCAPE_DEBUG", None)
+        else:
+            os.environ["BINDSCAPE_DEBUG"] = debug_env
 
 
 def _run_app(args: list[str], debug: bool) -> int:

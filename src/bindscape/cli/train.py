@@ -44,6 +44,23 @@ def run_overrides(named: tuple, kw: dict) -> dict:
     return cli_overrides((*named, *shared), kw["devices"], kw["set_"])
 
 
+def allow_genome_changes(allow: bool) -> None:
+    """Apply ``--allow-genome-change``: let datasets open a genome whose sha256 differs from the recorded one.
+
+    Parameters
+    ----------
+    allow : bool
+        The flag's value; when set, ``BINDSCAPE_ALLOW_GENOME_CHANGE=1`` is exported for this process (and
+        any worker processes it starts), which `bindscape.data.dataset.Dataset.open_genome` honours.
+    """
+    if allow:
+        import os
+
+        from bindscape.data.dataset import ALLOW_GENOME_CHANGE_ENV
+
+        os.environ[ALLOW_GENOME_CHANGE_ENV] = "1"
+
+
 @option_groups
 def train_cmd(
     config: Path = typer.Argument(..., help="Training config (YAML); see docs/training.md."),
@@ -59,9 +76,12 @@ def train_cmd(
                                "count of the validated run (runs/<name>, or --epochs-from); writes <name>-final."),
     epochs_from: Path = typer.Option(None, "--epochs-from", help="Validated run folder whose best epoch sets "
                                      "the final model's epochs (implies --final)."),
+    allow_genome_change: bool = typer.Option(False, "--allow-genome-change", help="Train even when the "
+                                             "dataset's genome file changed since it was built (sha256 differs)."),
     **kw,
 ):
     """Train a model on a dataset folder; writes runs/<name>/ (config, checkpoints, metrics, predictions)."""
+    allow_genome_changes(allow_genome_change)
     from bindscape.cli.summary import train_summary
     from bindscape.train import load_config, run_metrics, train, train_final
 
@@ -131,8 +151,11 @@ def predict_cmd(
     bedgraph: Path = typer.Option(None, "--bedgraph", help="Also write a bedGraph track."),
     bigwig: Path = typer.Option(None, "--bigwig", help="Also write a bigWig track (needs pybigtools)."),
     batch_size: int = typer.Option(512, "--batch-size", callback=at_least(1)),
+    allow_genome_change: bool = typer.Option(False, "--allow-genome-change", help="Score --dataset even when "
+                                             "its genome file changed since it was built (sha256 differs)."),
 ):
     """Score a dataset, a BED file, a FASTA file, or tile a genome with a trained checkpoint."""
+    allow_genome_changes(allow_genome_change)
     _check_predict_inputs(dataset, bed, fasta, genome)
     from rich.console import Console
 
