@@ -136,3 +136,23 @@ def assert_golden(key: str, values: dict, *, rel: float = 1e-5, abs_: float = 1e
     assert set(want) == set(values), (sorted(want), sorted(values))
     for k, v in want.items():
         assert values[k] == pytest.approx(v, rel=rel, abs=abs_), f"{key}.{k}: {values[k]} != golden {v}"
+
+
+def cli(args, capsys):
+    """Run the `bindscape` CLI in-process on `args` (any path-likes are stringified): ``(exit code, out, err)``."""
+    from bindscape.cli import main
+
+    code = main([str(a) for a in args])
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def assert_one_error(code, err, *needles):
+    """A user error as the CLI promises: exit 2, an ``error:`` line (plus at most a hint), no traceback,
+    and every string in `needles` in the message."""
+    assert code == 2, err
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert lines and lines[0].startswith("error: "), err
+    assert len(lines) <= 2 and "Traceback" not in err, err
+    for n in needles:
+        assert n in err, (n, err)

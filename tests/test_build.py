@@ -10,11 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bindscape.cli import main
 from bindscape.data.build import build_dataset
 from bindscape.data.builders import Condition
 from bindscape.data.dataset import bp_labels, load_dataset
-from conftest import random_seqs, write_fasta
+from conftest import assert_one_error, cli, random_seqs, write_fasta
 
 
 def _peaks_bed(path, rows):
@@ -98,35 +97,24 @@ def test_peaks_builder_multi_condition_and_negatives(tmp_path, tiny_fasta, peaks
     assert sorted(((negs["start"] + negs["end"]) // 2).tolist()) == sorted([10_050, 5_150, 250])
 
 
-def _cli(args, capsys):
-    code = main(args)
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
 def test_cli_build_and_info(tmp_path, tiny_fasta, peaks_file, capsys):
-    code, out, err = _cli(["build", "tiles", "--genome", str(tiny_fasta), "--peaks", f"TF1={peaks_file}",
+    code, out, err = cli(["build", "tiles", "--genome", str(tiny_fasta), "--peaks", f"TF1={peaks_file}",
                            "--length", "500", "--stride", "450", "--split", "auto", "--out", str(tmp_path / "t")],
                           capsys)
     assert code == 0, err
     assert "train" in out and "positives" in out
-    code, out, err = _cli(["info", str(tmp_path / "t")], capsys)
+    code, out, err = cli(["info", str(tmp_path / "t")], capsys)
     assert code == 0, err
     n = len(load_dataset(tmp_path / "t").regions)
     assert f"{n:,} regions" in out
     # refuses to overwrite without --force
-    code, out, err = _cli(["build", "tiles", "--genome", str(tiny_fasta), "--peaks", f"TF1={peaks_file}",
+    code, out, err = cli(["build", "tiles", "--genome", str(tiny_fasta), "--peaks", f"TF1={peaks_file}",
                            "--out", str(tmp_path / "t")], capsys)
     assert code == 2 and "--force" in err
 
 
-def _one_error(code, err, *needles):
-    assert code == 2
-    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
-    assert lines[0].startswith("error: "), err
-    assert len(lines) <= 2 and "Traceback" not in err
-    for n in needles:
-        assert n in err, (n, err)
 
 
 @pytest.mark.parametrize(
@@ -143,55 +131,55 @@ def _one_error(code, err, *needles):
 def test_cli_bad_peak_files(tmp_path, tiny_fasta, capsys, content, needles):
     bad = tmp_path / "bad.bed"
     bad.write_text(content)
-    code, _, err = _cli(["build", "tiles", "--genome", str(tiny_fasta), "--peaks", f"TF={bad}", "--out",
+    code, _, err = cli(["build", "tiles", "--genome", str(tiny_fasta), "--peaks", f"TF={bad}", "--out",
                          str(tmp_path / "o")], capsys)
-    _one_error(code, err, *needles)
+    assert_one_error(code, err, *needles)
     assert not (tmp_path / "o" / "regions.parquet").exists()
 
 
 def test_cli_gz_not_gzip(tmp_path, tiny_fasta, capsys):
     bad = tmp_path / "peaks.bed.gz"
     bad.write_text("chr1\t1\t2\n")
-    code, _, err = _cli(["build", "tiles", "--genome", str(tiny_fasta), "--peaks", f"TF={bad}", "--out",
+    code, _, err = cli(["build", "tiles", "--genome", str(tiny_fasta), "--peaks", f"TF={bad}", "--out",
                          str(tmp_path / "o")], capsys)
-    _one_error(code, err, "peaks.bed.gz", "gzip")
+    assert_one_error(code, err, "peaks.bed.gz", "gzip")
 
 
 def test_cli_bad_genomes(tmp_path, capsys, peaks_file):
     dup = write_fasta(tmp_path / "dup.fa", {"chr1": "ACGT" * 100, "chr2": "ACGT" * 50})
     dup.write_text(dup.read_text() + ">chr1\nACGT\n")
-    code, _, err = _cli(["build", "tiles", "--genome", str(dup), "--peaks", f"TF={peaks_file}", "--out",
+    code, _, err = cli(["build", "tiles", "--genome", str(dup), "--peaks", f"TF={peaks_file}", "--out",
                          str(tmp_path / "o")], capsys)
-    _one_error(code, err, "dup.fa", "chr1")
-    code, _, err = _cli(["build", "tiles", "--genome", str(tmp_path / "missing.fa"), "--peaks",
+    assert_one_error(code, err, "dup.fa", "chr1")
+    code, _, err = cli(["build", "tiles", "--genome", str(tmp_path / "missing.fa"), "--peaks",
                          f"TF={peaks_file}", "--out", str(tmp_path / "o")], capsys)
-    _one_error(code, err, "missing.fa")
+    assert_one_error(code, err, "missing.fa")
     notgz = tmp_path / "g.fa.gz"
     notgz.write_text(">chr1\nACGT\n")
-    code, _, err = _cli(["build", "tiles", "--genome", str(notgz), "--peaks", f"TF={peaks_file}", "--out",
+    code, _, err = cli(["build", "tiles", "--genome", str(notgz), "--peaks", f"TF={peaks_file}", "--out",
                          str(tmp_path / "o")], capsys)
-    _one_error(code, err, "g.fa.gz", "gzip")
+    assert_one_error(code, err, "g.fa.gz", "gzip")
 
 
 def test_cli_bad_options(tmp_path, tiny_fasta, peaks_file, capsys):
-    code, _, err = _cli(["build", "tiles", "--genome", str(tiny_fasta), "--peaks", str(peaks_file), "--out",
+    code, _, err = cli(["build", "tiles", "--genome", str(tiny_fasta), "--peaks", str(peaks_file), "--out",
                          str(tmp_path / "o")], capsys)
-    _one_error(code, err, "NAME=PATH")
-    code, _, err = _cli(["build", "tiles", "--genome", str(tiny_fasta), "--peaks", f"T={peaks_file}", "--split",
+    assert_one_error(code, err, "NAME=PATH")
+    code, _, err = cli(["build", "tiles", "--genome", str(tiny_fasta), "--peaks", f"T={peaks_file}", "--split",
                          "chroms", "--val", "chr9", "--out", str(tmp_path / "o")], capsys)
-    _one_error(code, err, "chr9")
-    code, _, err = _cli(["info", str(tmp_path / "nothing")], capsys)
-    _one_error(code, err, "nothing")
+    assert_one_error(code, err, "chr9")
+    code, _, err = cli(["info", str(tmp_path / "nothing")], capsys)
+    assert_one_error(code, err, "nothing")
 
 
 def test_chrom_alias_auto(tmp_path, capsys):
     seqs = random_seqs({"chr1": 20_000, "chr2": 20_000, "chr3": 20_000, "chr4": 20_000}, seed=2)
     fa = write_fasta(tmp_path / "g.fa.gz", seqs, gz=True)
     bed = _peaks_bed(tmp_path / "p.bed", [(c, s, s + 20) for c in "1234" for s in range(1000, 19000, 1500)])
-    code, _, err = _cli(["build", "peaks", "--genome", str(fa), "--peaks", f"T={bed}", "--length", "200",
+    code, _, err = cli(["build", "peaks", "--genome", str(fa), "--peaks", f"T={bed}", "--length", "200",
                          "--split", "none", "--out", str(tmp_path / "o")], capsys)
-    _one_error(code, err, "'1'", "--chrom-alias")
-    code, _, err = _cli(["build", "peaks", "--genome", str(fa), "--peaks", f"T={bed}", "--length", "200",
+    assert_one_error(code, err, "'1'", "--chrom-alias")
+    code, _, err = cli(["build", "peaks", "--genome", str(fa), "--peaks", f"T={bed}", "--length", "200",
                          "--split", "none", "--chrom-alias", "auto", "--out", str(tmp_path / "o")], capsys)
     assert code == 0, err
     assert set(load_dataset(tmp_path / "o").regions["chrom"]) == {"chr1", "chr2", "chr3", "chr4"}
@@ -231,6 +219,6 @@ def test_peaks_with_negative_strategies(tmp_path, tiny_fasta, peaks_file):
 
 
 def test_cli_unknown_negative_strategy(tmp_path, tiny_fasta, peaks_file, capsys):
-    code, _, err = _cli(["build", "peaks", "--genome", str(tiny_fasta), "--peaks", f"T={peaks_file}",
+    code, _, err = cli(["build", "peaks", "--genome", str(tiny_fasta), "--peaks", f"T={peaks_file}",
                          "--negatives", "random", "--out", str(tmp_path / "o")], capsys)
-    _one_error(code, err, "random")
+    assert_one_error(code, err, "random")

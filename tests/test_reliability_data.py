@@ -8,23 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bindscape.cli import main
-from conftest import write_fasta
-
-
-def _cli(args, capsys):
-    code = main([str(a) for a in args])
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
-
-
-def _one_error(code, err, *needles):
-    assert code == 2, err
-    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
-    assert lines and lines[0].startswith("error: "), err
-    assert len(lines) <= 2 and "Traceback" not in err, err
-    for n in needles:
-        assert n in err, (n, err)
+from conftest import assert_one_error, cli, write_fasta
 
 
 def _bed(path, rows):
@@ -55,16 +39,16 @@ def test_every_peak_blacklisted_is_one_line_exit_2(tmp_path, tiny_fasta, peaks, 
     rows = [ln.split("\t") for ln in peaks.read_text().splitlines()]
     bl = _bed(tmp_path / "bl.bed", [(c, max(int(s) - 600, 0), int(e) + 600) for c, s, e, *_ in rows])
     out = tmp_path / "ds"
-    code, _, err = _cli(["build", kind, "--genome", tiny_fasta, "--peaks", f"TF1={peaks}", "--blacklist", bl,
+    code, _, err = cli(["build", kind, "--genome", tiny_fasta, "--peaks", f"TF1={peaks}", "--blacklist", bl,
                          "--split", "none", "--out", out, *extra], capsys)
-    _one_error(code, err, "all 30 peaks", "TF1", "blacklist", "--blacklist")
+    assert_one_error(code, err, "all 30 peaks", "TF1", "blacklist", "--blacklist")
     assert not (out / "regions.parquet").exists()
 
 
 def test_some_peaks_blacklisted_still_builds(tmp_path, tiny_fasta, peaks, capsys):
     first = peaks.read_text().splitlines()[0].split("\t")
     bl = _bed(tmp_path / "bl.bed", [(first[0], int(first[1]) - 50, int(first[2]) + 50)])
-    code, _, err = _cli(["build", "peaks", "--genome", tiny_fasta, "--peaks", f"TF1={peaks}", "--blacklist", bl,
+    code, _, err = cli(["build", "peaks", "--genome", tiny_fasta, "--peaks", f"TF1={peaks}", "--blacklist", bl,
                          "--length", "200", "--negatives", "genomic", "--split", "none", "--out",
                          tmp_path / "ds"], capsys)
     assert code == 0, err
@@ -73,28 +57,28 @@ def test_some_peaks_blacklisted_still_builds(tmp_path, tiny_fasta, peaks, capsys
 # ------------------------------------------------------------------------- blacklist that fits the genome
 def test_blacklist_naming_style_difference_names_alias_flag(tmp_path, tiny_fasta, peaks, capsys):
     bl = _bed(tmp_path / "bl.bed", [("chr1", 100, 200), ("2", 100, 200)])
-    code, _, err = _cli(["build", "tiles", "--genome", tiny_fasta, "--peaks", f"TF1={peaks}", "--blacklist", bl,
+    code, _, err = cli(["build", "tiles", "--genome", tiny_fasta, "--peaks", f"TF1={peaks}", "--blacklist", bl,
                          "--out", tmp_path / "ds"], capsys)
-    _one_error(code, err, "bl.bed:2", "'2'", "--chrom-alias")
+    assert_one_error(code, err, "bl.bed:2", "'2'", "--chrom-alias")
     assert not (tmp_path / "ds" / "regions.parquet").exists()
-    code, _, err = _cli(["build", "tiles", "--genome", tiny_fasta, "--peaks", f"TF1={peaks}", "--blacklist", bl,
+    code, _, err = cli(["build", "tiles", "--genome", tiny_fasta, "--peaks", f"TF1={peaks}", "--blacklist", bl,
                          "--chrom-alias", "auto", "--split", "none", "--out", tmp_path / "ds"], capsys)
     assert code == 0, err
 
 
 def test_blacklist_of_another_assembly_is_refused(tmp_path, tiny_fasta, peaks, capsys):
     bl = _bed(tmp_path / "bl.bed", [("chr1", 100, 200), ("chr21", 9_000_000, 9_100_000)])
-    code, _, err = _cli(["build", "tiles", "--genome", tiny_fasta, "--peaks", f"TF1={peaks}", "--blacklist", bl,
+    code, _, err = cli(["build", "tiles", "--genome", tiny_fasta, "--peaks", f"TF1={peaks}", "--blacklist", bl,
                          "--out", tmp_path / "ds"], capsys)
-    _one_error(code, err, "bl.bed:2", "chr21", "not in the genome", "--blacklist")
+    assert_one_error(code, err, "bl.bed:2", "chr21", "not in the genome", "--blacklist")
     assert not (tmp_path / "ds" / "regions.parquet").exists()
 
 
 def test_blacklist_interval_past_chromosome_end_is_refused(tmp_path, tiny_fasta, peaks, capsys):
     bl = _bed(tmp_path / "bl.bed", [("chr1", 100, 200), ("chr3", 29_000, 1_000_000)])
-    code, _, err = _cli(["build", "peaks", "--genome", tiny_fasta, "--peaks", f"TF1={peaks}", "--blacklist", bl,
+    code, _, err = cli(["build", "peaks", "--genome", tiny_fasta, "--peaks", f"TF1={peaks}", "--blacklist", bl,
                          "--out", tmp_path / "ds"], capsys)
-    _one_error(code, err, "bl.bed:2", "chr3", "past the end", "--blacklist")
+    assert_one_error(code, err, "bl.bed:2", "chr3", "past the end", "--blacklist")
     assert not (tmp_path / "ds" / "regions.parquet").exists()
 
 
@@ -133,15 +117,15 @@ def test_predict_fasta_refuses_bad_records(tmp_path, model_file, capsys, text, n
     fa = tmp_path / "q.fa"
     fa.write_text(text)
     out = tmp_path / "p.parquet"
-    code, _, err = _cli(["predict", "--checkpoint", model_file, "--fasta", fa, "--out", out], capsys)
-    _one_error(code, err, *needles)
+    code, _, err = cli(["predict", "--checkpoint", model_file, "--fasta", fa, "--out", out], capsys)
+    assert_one_error(code, err, *needles)
     assert not out.exists()
 
 
 def test_predict_fasta_good_records_still_score(tmp_path, model_file, capsys):
     fa = write_fasta(tmp_path / "q.fa", {"a": "ACGT" * 5, "b": "acgtn" * 30})
     out = tmp_path / "p.tsv"
-    code, _, err = _cli(["predict", "--checkpoint", model_file, "--fasta", fa, "--out", out], capsys)
+    code, _, err = cli(["predict", "--checkpoint", model_file, "--fasta", fa, "--out", out], capsys)
     assert code == 0, err
     assert len(out.read_text().splitlines()) == 3
 
@@ -149,14 +133,14 @@ def test_predict_fasta_good_records_still_score(tmp_path, model_file, capsys):
 def test_predict_bed_interval_past_chromosome_end(tmp_path, tiny_fasta, model_file, capsys):
     bed = _bed(tmp_path / "x.bed", [("chr1", 100, 200), ("chr3", 29_990, 30_500)])
     out = tmp_path / "p.parquet"
-    code, _, err = _cli(["predict", "--checkpoint", model_file, "--bed", bed, "--genome", tiny_fasta,
+    code, _, err = cli(["predict", "--checkpoint", model_file, "--bed", bed, "--genome", tiny_fasta,
                          "--out", out], capsys)
-    _one_error(code, err, "x.bed:2", "chr3:29990-30500", "past the end")
+    assert_one_error(code, err, "x.bed:2", "chr3:29990-30500", "past the end")
     assert not out.exists()
     # build refuses the same interval with the same words
-    code, _, err2 = _cli(["build", "peaks", "--genome", tiny_fasta, "--peaks", f"T={bed}", "--out",
+    code, _, err2 = cli(["build", "peaks", "--genome", tiny_fasta, "--peaks", f"T={bed}", "--out",
                           tmp_path / "ds"], capsys)
-    _one_error(code, err2, "x.bed:2", "chr3:29990-30500", "past the end")
+    assert_one_error(code, err2, "x.bed:2", "chr3:29990-30500", "past the end")
 
 
 def test_predict_bed_frame_is_checked_too(tiny_fasta, model_file):

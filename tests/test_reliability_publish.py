@@ -13,7 +13,6 @@ import shutil
 import numpy as np
 import pytest
 
-from bindscape.cli import main
 from bindscape.data import dataset as dsmod
 from bindscape.data.build import build_dataset
 from bindscape.data.builders import Condition
@@ -25,24 +24,13 @@ from bindscape.data.dataset import (
     output_lock,
 )
 from bindscape.errors import BindscapeError
-from conftest import random_seqs, write_fasta
+from conftest import assert_one_error, cli, random_seqs, write_fasta
 
 SIZES = {"chr1": 60_000, "chr2": 40_000, "chr3": 30_000, "chrX": 20_000}
 
 
-def _cli(args, capsys):
-    code = main([str(a) for a in args])
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
-def _one_error(code, err, *needles):
-    assert code == 2, err
-    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
-    assert lines and lines[0].startswith("error: "), err
-    assert len(lines) <= 2 and "Traceback" not in err, err
-    for n in needles:
-        assert n in err, (n, err)
 
 
 @pytest.fixture
@@ -80,8 +68,8 @@ def test_dataset_json_records_parquet_sha256_and_load_checks_it(tmp_path, tiny_f
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["dataset.json", "regions.parquet"]
     # what a kill between the old two renames left: a json describing another parquet
     shutil.copy(tmp_path / "b" / "regions.parquet", tmp_path / "a" / "regions.parquet")
-    code, out, err = _cli(["info", tmp_path / "a"], capsys)
-    _one_error(code, err, "regions.parquet", "regions_sha256", "--force")
+    code, out, err = cli(["info", tmp_path / "a"], capsys)
+    assert_one_error(code, err, "regions.parquet", "regions_sha256", "--force")
 
 
 def _fail(*_a, **_k):
@@ -176,8 +164,8 @@ def test_train_cli_on_changed_genome_is_one_line(changed_genome, tmp_path, capsy
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(f"dataset: {changed_genome}\nout_dir: {tmp_path / 'runs'}\n"
                    "trainer: {max_epochs: 1, progress: false}\n")
-    code, out, err = _cli(["train", cfg], capsys)
-    _one_error(code, err, "genome changed", "--allow-genome-change")
+    code, out, err = cli(["train", cfg], capsys)
+    assert_one_error(code, err, "genome changed", "--allow-genome-change")
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("metrics.json"))
 
 
@@ -202,9 +190,9 @@ def test_second_build_into_locked_out_fails(tmp_path, tiny_fasta, peaks, capsys)
     with output_lock(out):  # another build is writing it
         with pytest.raises(OutputLockedError, match="another bindscape process"):
             _build(tiny_fasta, peaks, out)
-        code, _, err = _cli(["build", "tiles", "--genome", tiny_fasta, "--peaks", f"TF1={peaks}", "--out", out],
+        code, _, err = cli(["build", "tiles", "--genome", tiny_fasta, "--peaks", f"TF1={peaks}", "--out", out],
                             capsys)
-        _one_error(code, err, str(out), "--out")
+        assert_one_error(code, err, str(out), "--out")
     assert not out.exists()  # the lock holder made it and had nothing to publish
     _build(tiny_fasta, peaks, out)
     assert not (out / LOCK_FILE).exists()
@@ -236,6 +224,6 @@ def test_two_concurrent_cli_builds_one_wins_other_fails_in_one_line(tmp_path, ti
     codes = sorted(code for code, _ in results)
     assert codes == [0, 2], results
     err = next(e for code, e in results if code == 2)
-    _one_error(2, err, str(out))
+    assert_one_error(2, err, str(out))
     load_dataset(out)
     assert sorted(p.name for p in out.iterdir()) == ["dataset.json", "regions.parquet"]

@@ -10,7 +10,7 @@ import torch
 from bindscape.data.dataset import load_dataset
 from bindscape.data.sequences import SequenceDataset, build_sequence_dataset, fit_length, read_sequences
 from bindscape.errors import BindscapeError, ConfigError, InputError
-from conftest import write_fasta
+from conftest import cli, write_fasta
 
 
 def test_fit_length_rule():
@@ -117,12 +117,6 @@ def test_sequence_dataset_batches_and_rc(tmp_path):
 
 
 # ----------------------------------------------------------- a given test file with a pool, or alone (issue 15)
-def _cli(args, capsys):
-    from bindscape.cli import main
-
-    code = main([str(a) for a in args])
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
 def _random_seqs(rng, n: int, L: int) -> list[str]:
@@ -145,7 +139,7 @@ def test_positives_with_given_test_file(bound_and_test, capsys):
     root, test = bound_and_test
     args = ["build", "sequences", "--positives", root / "bound.fa", "--test", root / "test.csv", "--val-frac", "0.25",
             "--seed", "5"]
-    code, out, err = _cli([*args, "--out", root / "ds"], capsys)
+    code, out, err = cli([*args, "--out", root / "ds"], capsys)
     assert code == 0, err
     ds = load_dataset(root / "ds")
     r = ds.regions
@@ -161,9 +155,9 @@ def test_positives_with_given_test_file(bound_and_test, capsys):
     assert not set(r.loc[r["split"] != "test", "sequence"]) & set(test["sequence"])
     assert ds.meta["params"]["mode"] == "pool+test" and ds.meta["params"]["test_frac"] == 0.0
     # same seed -> byte-identical regions.parquet; another seed -> another train/val split, same test rows
-    assert _cli([*args, "--out", root / "ds2"], capsys)[0] == 0
+    assert cli([*args, "--out", root / "ds2"], capsys)[0] == 0
     assert (root / "ds" / "regions.parquet").read_bytes() == (root / "ds2" / "regions.parquet").read_bytes()
-    assert _cli([*args[:-1], "6", "--out", root / "ds3"], capsys)[0] == 0
+    assert cli([*args[:-1], "6", "--out", root / "ds3"], capsys)[0] == 0
     r3 = load_dataset(root / "ds3").regions
     assert set(r3.loc[r3["split"] == "val", "name"]) != set(r.loc[r["split"] == "val", "name"])
     assert r3.loc[r3["split"] == "test", "sequence"].tolist() == test["sequence"].tolist()
@@ -175,7 +169,7 @@ def test_table_pool_with_given_test_and_leak_warning(bound_and_test, capsys):
     pool = pd.DataFrame({"sequence": _random_seqs(rng, 20, 30) + test["sequence"].tolist()[:1],
                          "label": [0, 1] * 10 + [1]})
     pool.to_csv(root / "pool.tsv", sep="\t", index=False)
-    code, out, err = _cli(["build", "sequences", "--input", root / "pool.tsv", "--test", root / "test.csv",
+    code, out, err = cli(["build", "sequences", "--input", root / "pool.tsv", "--test", root / "test.csv",
                            "--out", root / "ds"], capsys)
     assert code == 0, err
     assert "warning: 1 train/val sequences also occur in the test split" in " ".join(err.split())
@@ -189,7 +183,7 @@ def test_given_test_file_alone_scores_a_trained_model(bound_and_test, capsys):
 
     torch.set_num_threads(1)
     root, test = bound_and_test
-    code, out, err = _cli(["build", "sequences", "--positives", root / "bound.fa", "--test", root / "test.csv",
+    code, out, err = cli(["build", "sequences", "--positives", root / "bound.fa", "--test", root / "test.csv",
                            "--out", root / "ds"], capsys)
     assert code == 0, err
     cfg = validate_config({"dataset": str(root / "ds"), "name": "tiny", "out_dir": str(root / "runs"),
@@ -198,16 +192,16 @@ def test_given_test_file_alone_scores_a_trained_model(bound_and_test, capsys):
                            "data": {"batch_size": 32}, "trainer": {"max_epochs": 1, "progress": False,
                                                                    "patience": None, "threads": 1}})
     run = train(cfg)
-    code, out, err = _cli(["build", "sequences", "--test", root / "test.csv", "--out", root / "only"], capsys)
+    code, out, err = cli(["build", "sequences", "--test", root / "test.csv", "--out", root / "only"], capsys)
     assert code == 0, err
     ds = load_dataset(root / "only")
     assert ds.meta["params"]["mode"] == "test" and set(ds.regions["split"]) == {"test"}
     assert ds.regions["sequence"].tolist() == test["sequence"].tolist()
-    code, out, err = _cli(["predict", "-c", run, "--dataset", root / "only", "-o", root / "p.parquet"], capsys)
+    code, out, err = cli(["predict", "-c", run, "--dataset", root / "only", "-o", root / "p.parquet"], capsys)
     assert code == 0, err
     p = pd.read_parquet(root / "p.parquet")
     assert p["label"].tolist() == test["label"].tolist() and p["prob"].between(0, 1).all()
-    code, out, err = _cli(["evaluate", "-c", run, "--dataset", root / "only", "--bootstrap", "0",
+    code, out, err = cli(["evaluate", "-c", run, "--dataset", root / "only", "--bootstrap", "0",
                            "--out", root / "ev"], capsys)
     assert code == 0, err
     assert "has no 'val' rows" in err
@@ -280,7 +274,7 @@ def test_bad_input_is_one_line_exit_2(bound_and_test, capsys, args, needle):
     root, _ = bound_and_test
     _bad_inputs(root)
     full = [root / a if (root / a).is_file() else a for a in args]
-    code, out, err = _cli(["build", "sequences", *full, "--out", root / "ds"], capsys)
+    code, out, err = cli(["build", "sequences", *full, "--out", root / "ds"], capsys)
     lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("hint:")]
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
     assert needle in lines[0], lines[0]
