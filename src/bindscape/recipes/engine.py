@@ -431,6 +431,35 @@ def stage(state: RunState, name: str, fn: Callable[[], dict]) -> dict:
     return state.finish(name, info, time.perf_counter() - t0)
 
 
+def simulate_stage(state: RunState) -> RecipeBase:
+    """The ``simulate`` stage shared by every kind whose recipe has a ``simulate:`` section.
+
+    Simulates ``preset``/``seed``/``set`` into ``<run>/sim`` (skipped when done earlier), fills the
+    ``${sim}`` placeholder and stores the filled recipe in ``state.recipe``.
+
+    Parameters
+    ----------
+    state
+        The run; its recipe's ``simulate`` section must not be None.
+
+    Returns
+    -------
+    The recipe with ``${sim}`` filled.
+    """
+    rec, sim_dir = state.recipe, state.run_dir / "sim"
+
+    def run_simulation() -> dict:
+        from bindscape.simulate import simulate
+
+        s = rec.simulate
+        sim = simulate(preset=s.preset, seed=s.seed, out=sim_dir, overrides=s.set or None)
+        return {"sim": str(sim_dir.resolve()), "timings": getattr(sim, "timings", {})}
+
+    info = stage(state, "simulate", run_simulation)
+    state.recipe = fill_late_vars(rec, {"sim": info["sim"]})
+    return state.recipe
+
+
 def resume_training(run_dir: str | Path) -> bool:
     """The one resume rule for a training stage of any kind.
 
@@ -493,4 +522,4 @@ def run_recipe(
 
 __all__ = ["KINDS", "RecipeBase", "RunState", "available_recipes", "check_recipe_variables", "fill_late_vars",
            "find_recipe", "kind_module",
-           "load_recipe", "recipe_key", "changed_sections", "resume_training", "run_recipe", "stage", "substitute"]
+           "load_recipe", "recipe_key", "changed_sections", "resume_training", "run_recipe", "simulate_stage", "stage", "substitute"]

@@ -33,7 +33,7 @@ from pydantic import Field
 
 from bindscape._util import atomic_path, atomic_write_text
 from bindscape.errors import ConfigError
-from bindscape.recipes.engine import RecipeBase, RunState, fill_late_vars, resume_training, stage
+from bindscape.recipes.engine import RecipeBase, RunState, resume_training, simulate_stage, stage
 from bindscape.schema import StrictModel
 
 LATE_VARS = ("sim",)
@@ -183,9 +183,7 @@ def run(state: RunState, *, progress: bool = True) -> None:
     """
     rec, run_dir = state.recipe, state.run_dir
     if rec.simulate is not None:
-        info = stage(state, "simulate", lambda: _simulate(rec, run_dir))
-        rec = fill_late_vars(rec, {"sim": info["sim"]})
-        state.recipe = rec
+        rec = simulate_stage(state)
     data = stage(state, "datasets", lambda: build_datasets(rec, run_dir))
     runs = []
     for control in rec.data.controls:
@@ -223,14 +221,6 @@ def _train_control(state: RunState, rec: AgentBindRecipe, m: ABModel, control: s
 
 
 # ----------------------------------------------------------------------------------------------- stages
-def _simulate(rec: AgentBindRecipe, run_dir: Path) -> dict:
-    from bindscape.simulate import simulate
-
-    sim_dir = run_dir / "sim"
-    s = rec.simulate
-    simulate(preset=s.preset, seed=s.seed, out=sim_dir, overrides=s.set or None)
-    return {"sim": str(sim_dir.resolve())}
-
 
 def build_datasets(rec: AgentBindRecipe, run_dir: Path) -> dict:
     """The datasets stage: one motif-instance dataset per control x TF, plus a pooled one per control.

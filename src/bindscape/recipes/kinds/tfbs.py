@@ -34,7 +34,7 @@ from bindscape.data.negatives import parse_strategies
 from bindscape.data.tfbs_benchmark import mix_name, parse_mix
 from bindscape.data.torchdata import dataset_onehot_batches
 from bindscape.errors import ConfigError
-from bindscape.recipes.engine import RecipeBase, RunState, fill_late_vars, resume_training, stage
+from bindscape.recipes.engine import RecipeBase, RunState, resume_training, simulate_stage, stage
 from bindscape.report.tfbs import PWM
 from bindscape.schema import StrictModel
 
@@ -177,9 +177,7 @@ def run(state: RunState, *, progress: bool = True) -> None:
     """
     rec, run_dir = state.recipe, state.run_dir
     if rec.simulate is not None:
-        info = stage(state, "simulate", lambda: _simulate(rec, run_dir))
-        rec = fill_late_vars(rec, {"sim": info["sim"]})
-        state.recipe = rec
+        rec = simulate_stage(state)
     data_info = stage(state, "datasets", lambda: _datasets(rec, run_dir))
     missing = [m.name for m in rec.train if strategy_key(m) not in data_info["datasets"]]
     if missing:
@@ -193,13 +191,6 @@ def run(state: RunState, *, progress: bool = True) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- stages
-def _simulate(rec: Recipe, run_dir: Path) -> dict:
-    from bindscape.simulate import simulate
-
-    sim_dir = run_dir / "sim"
-    sim = simulate(preset=rec.simulate.preset, seed=rec.simulate.seed, out=sim_dir, overrides=rec.simulate.set or None)
-    return {"sim": str(sim_dir.resolve()), "timings": getattr(sim, "timings", {})}
-
 
 def _datasets(rec: Recipe, run_dir: Path) -> dict:
     from bindscape.data.tfbs_benchmark import build_mixed_dataset, build_tfbs_benchmark
