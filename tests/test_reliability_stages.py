@@ -126,12 +126,18 @@ def test_train_overwrite_keeps_the_old_run_when_the_config_is_bad(tmp_path, caps
     assert (run / "checkpoints" / "last.ckpt").read_bytes() == b"old"
 
 
-def test_replace_old_run_removes_it_in_one_step(tmp_path):
-    from bindscape.train.engine import replace_old_run
+def test_replace_old_run_moves_it_aside_in_one_step_and_restore_puts_it_back(tmp_path):
+    from bindscape.train.engine import replace_old_run, restore_old_run
 
     run = tmp_path / "r"
     (run / "checkpoints").mkdir(parents=True)
     (run / "checkpoints" / "last.ckpt").write_bytes(b"old")
-    replace_old_run(run)
-    assert not run.exists() and list(tmp_path.iterdir()) == []
-    replace_old_run(run)  # nothing there: nothing to do
+    aside = replace_old_run(run)
+    assert not run.exists() and list(tmp_path.iterdir()) == [aside]
+    (run / "checkpoints").mkdir(parents=True)  # a new run that fails part way
+    (run / "checkpoints" / "epoch=0.ckpt").write_bytes(b"new")
+    restore_old_run(run, aside)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+    assert (run / "checkpoints" / "last.ckpt").read_bytes() == b"old"
+    assert not (run / "checkpoints" / "epoch=0.ckpt").exists()
+    assert replace_old_run(tmp_path / "empty") is None  # nothing there: nothing to do

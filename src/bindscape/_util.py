@@ -49,6 +49,78 @@ def _umask() -> int:
     return mask
 
 
+def exchange_paths(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False when the system cannot.
+
+    Hand-written with ctypes: the standard library has no renameat2, and no maintained package offers it.
+
+    Parameters
+    ----------
+    a, b
+        Two existing paths on the same filesystem.
+
+    Returns
+    -------
+    bool
+        True when swapped.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def publish_folder(tmp: str | os.PathLike, final: str | os.PathLike, *, own: tuple[str, ...] = (),
+                   exchange=exchange_paths) -> None:
+    """Make the complete folder `tmp` appear as `final` in one rename; the old `final` is removed after.
+
+    Entries of an existing `final` that `tmp` lacks and that are not in `own` (a user's files) are moved into
+    `tmp` first, so they are kept. When `final` exists the two folders are swapped atomically (`exchange`);
+    where the system cannot, the old folder is renamed aside just before and put back if the rename fails.
+
+    Parameters
+    ----------
+    tmp
+        The new folder, complete, on the same filesystem as `final`.
+    final
+        The folder to replace or create.
+    own
+        Names the publisher owns in `final`: dropped when the new folder lacks them.
+    exchange
+        The swap function (``exchange_paths``; tests replace it).
+    """
+    import shutil
+
+    tmp, final = Path(tmp), Path(final)
+    if not final.exists():
+        try:
+            os.rename(tmp, final)
+            return
+        except OSError:
+            if not final.is_dir():  # an empty folder made meanwhile is replaced by rename; anything else fails
+                raise
+    for entry in final.iterdir():
+        if entry.name not in own and not (tmp / entry.name).exists():
+            os.rename(entry, tmp / entry.name)
+    if exchange(tmp, final):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    old = final.with_name(f".{final.name}.old-{os.getpid()}")
+    os.rename(final, old)
+    try:
+        os.rename(tmp, final)
+    except BaseException:
+        os.rename(old, final)  # put the old folder back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write `text` (default text encoding) to the file `path` atomically (see `atomic_path`)."""
     with atomic_path(path) as tmp:

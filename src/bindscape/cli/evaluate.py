@@ -51,9 +51,15 @@ def evaluate(
     bootstrap: int = typer.Option(200, "--bootstrap", callback=at_least(0), help="Bootstrap resamples for 95% intervals (0: none)."),
     out: Path = typer.Option(None, "--out", "-o", help="Folder to write metrics.csv into (the printed table; "
                              "no report)."),
+    allow_genome_change: bool = typer.Option(False, "--allow-genome-change", help="Score --dataset even when "
+                                             "its genome file changed since it was built (sha256 differs)."),
 ):
     """Score a dataset split with a checkpoint (and optionally a PWM baseline); print and save the metrics."""
     import pandas as pd
+
+    from bindscape.cli.train import allow_genome_changes
+
+    allow_genome_changes(allow_genome_change)
 
     from bindscape._util import atomic_path
     from bindscape.cli.summary import evaluate_summary

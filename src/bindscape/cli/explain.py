@@ -34,8 +34,13 @@ def explain_cmd(
     n_baselines: int = typer.Option(10, "--n-baselines", callback=at_least(1), help="Shuffled references (DeepLIFT-SHAP, EIG)."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html into the output folder."),
     seed: int = typer.Option(0, "--seed", callback=at_least(0)),
+    allow_genome_change: bool = typer.Option(False, "--allow-genome-change", help="Explain the dataset even "
+                                             "when its genome file changed since it was built (sha256 differs)."),
 ):
     """Explain a checkpoint: attributions of its strongest true positives, optional motifs and k-mers."""
+    from bindscape.cli.train import allow_genome_changes
+
+    allow_genome_changes(allow_genome_change)
     from bindscape.explain.attributions import check_method
 
     method = check_method(method)  # a bad name fails here, before any work (exit 2, valid names listed)

@@ -32,9 +32,14 @@ def run(
     var: list[str] = typer.Option(None, "--var", help="Set a recipe variable: NAME=VALUE. Repeatable."),
     force: bool = typer.Option(False, "--force", help="Redo every stage, even those finished earlier."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
+    allow_genome_change: bool = typer.Option(False, "--allow-genome-change", help="Use the recipe's datasets "
+                                             "even when their genome file changed since they were built."),
 ):
     """Run a recipe: (simulate) -> datasets -> train -> evaluate -> report. Re-running skips finished stages."""
     from bindscape._util import check_writable
+    from bindscape.cli.train import allow_genome_changes
+
+    allow_genome_changes(allow_genome_change)
     from bindscape.cli.summary import recipe_summary
     from bindscape.recipes import run_recipe
     from bindscape.recipes.engine import check_recipe_variables
@@ -55,7 +60,7 @@ def demo(
     force: bool = typer.Option(False, "--force", help="Redo every stage."),
 ):
     """The main job on the embedded default data: the `demo` recipe (simulated genome, known truth)."""
-    run("demo", out=out, var=[f"seed={seed}"], force=force, no_progress=False)
+    run("demo", out=out, var=[f"seed={seed}"], force=force, no_progress=False, allow_genome_change=False)
 
 
 def register(app: typer.Typer) -> None:

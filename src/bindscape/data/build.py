@@ -91,6 +91,9 @@ def build_dataset(
         raise ConfigError(f"unknown dataset kind {kind!r}", hint=f"use one of: {', '.join(KINDS)}")
     if not conditions:
         raise ConfigError("no peak files given", hint="add --peaks NAME=PATH (repeatable)")
+    if val_frac + test_frac >= 1:  # train would get no positives (issue 17, class 3)
+        raise ConfigError(f"--val-frac + --test-frac must be < 1 (got {val_frac:g} + {test_frac:g})",
+                          hint="lower --val-frac or --test-frac so some data is left for training")
     out = check_output(out, force)
     with output_lock(out):  # a second build into the same --out fails at once instead of racing
         check_output(out, force)  # again under the lock: another build may have finished meanwhile
@@ -179,7 +182,13 @@ def _peak_negatives(negatives, genome, peaks, *, aliases, accessible, **kw) -> t
 
     strategies = parse_strategies(str(negatives))
     acc = read_peaks(accessible, sizes=genome.sizes, aliases=aliases) if accessible else None
-    return strategy_negatives(strategies, genome, peaks, accessible=acc, **kw), strategies
+    from bindscape.data.negatives import NegativesShortError
+
+    try:
+        return strategy_negatives(strategies, genome, peaks, accessible=acc, **kw), strategies
+    except NegativesShortError as exc:  # name this command's flags, not the Python arguments
+        exc.hint = "lower --neg-ratio, choose other --negatives, or pass --neg-on-short warn to keep what was found"
+        raise
 
 
 def strategy_negatives(

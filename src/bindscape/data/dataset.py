@@ -24,8 +24,6 @@ writing the same folder at once.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import json
 import os
 import shutil
@@ -38,7 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bindscape._util import file_checksum
+from bindscape._util import exchange_paths, file_checksum
+from bindscape._util import publish_folder as _publish_folder
 from bindscape.errors import ConfigError, InputError
 
 REGIONS_FILE = "regions.parquet"
@@ -295,23 +294,15 @@ def _umask() -> int:
 
 
 def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False when the system cannot."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        fn = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    rc = fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
-    return rc == 0
+    """Atomically swap two paths (`bindscape._util.exchange_paths`); False when the system cannot."""
+    return exchange_paths(a, b)
 
 
 def publish_folder(tmp: str | Path, final: str | Path) -> None:
-    """Make the complete folder `tmp` appear as `final` in one rename; the old `final` is removed after.
+    """Make the complete dataset folder `tmp` appear as `final` in one rename (`bindscape._util.publish_folder`).
 
     Files in an existing `final` other than a dataset's own (``regions.parquet``, ``dataset.json`` and the
-    lock file) are moved into `tmp` first so they are kept. When `final` exists, the two folders are swapped
-    atomically (Linux ``renameat2``); elsewhere the old folder is renamed aside just before.
+    lock file) are moved into `tmp` first so they are kept.
 
     Parameters
     ----------
@@ -320,28 +311,7 @@ def publish_folder(tmp: str | Path, final: str | Path) -> None:
     final
         The folder to replace or create.
     """
-    tmp, final = Path(tmp), Path(final)
-    if not final.exists():
-        try:
-            os.rename(tmp, final)
-            return
-        except OSError:
-            if not final.is_dir():  # an empty folder made meanwhile is replaced by rename; anything else fails
-                raise
-    for entry in final.iterdir():
-        if entry.name not in (REGIONS_FILE, META_FILE, LOCK_FILE) and not (tmp / entry.name).exists():
-            os.rename(entry, tmp / entry.name)
-    if _exchange(tmp, final):
-        shutil.rmtree(tmp, ignore_errors=True)
-        return
-    old = final.with_name(f".{final.name}.old-{os.getpid()}")
-    os.rename(final, old)
-    try:
-        os.rename(tmp, final)
-    except BaseException:
-        os.rename(old, final)  # put the old dataset back
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    _publish_folder(tmp, final, own=(REGIONS_FILE, META_FILE, LOCK_FILE), exchange=_exchange)
 
 
 @contextlib.contextmanager

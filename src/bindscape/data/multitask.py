@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 
 from bindscape.data.builders import Condition, bound_stretches, build_bp, read_conditions
-from bindscape.data.dataset import bp_labels, regions_and_genome, window_length, write_dataset
+from bindscape.data.dataset import bp_labels, output_lock, regions_and_genome, window_length, write_dataset
 from bindscape.errors import BindscapeError, ConfigError, InputError
 
 NO_CELL = "-"
@@ -192,11 +192,24 @@ def build_multitask_bp(
     Path
         The dataset folder.
     """
+    if cross_label not in ("tf", "all", "none"):
+        raise ConfigError(f"cross_label {cross_label!r} is not allowed; choose one of: tf, all, none")
+    if val_frac + test_frac >= 1:
+        raise ConfigError(f"val_frac + test_frac must be < 1 (got {val_frac:g} + {test_frac:g})",
+                          hint="lower val_frac or test_frac so some data is left for training")
+    with output_lock(out):  # a second build into the same folder fails at once instead of racing
+        _build_locked(genome, conditions, out, relaxed=relaxed, length=length, background=background,
+                      cross_label=cross_label, split=split, val=val, test=test, val_frac=val_frac,
+                      test_frac=test_frac, tracks=tracks, seed=seed, aliases=aliases)
+    return Path(out)
+
+
+def _build_locked(genome, conditions, out, *, relaxed, length, background, cross_label, split, val, test,
+                  val_frac, test_frac, tracks, seed, aliases) -> None:
+    """The body of `build_multitask_bp`, run while `out` is locked."""
     from bindscape.data.splits import assign_split
     from bindscape.io.genome import Genome
 
-    if cross_label not in ("tf", "all", "none"):
-        raise ConfigError(f"cross_label {cross_label!r} is not allowed; choose one of: tf, all, none")
     g = genome if hasattr(genome, "fetch_onehot") else Genome(genome)
     conditions = list(conditions)
     peaks = read_conditions(conditions, g, aliases=aliases)
@@ -217,7 +230,6 @@ def build_multitask_bp(
               "split": split, "tracks": tracks}
     write_dataset(out, df, builder="bp-multitask", params=params, seed=seed, genome=g,
                   extra={"split_chroms": mapping, "notes": res.notes})
-    return Path(out)
 
 
 def _condition_rows(win: pd.DataFrame, cond: Condition, cond_peaks: pd.DataFrame, cross_label: str,

@@ -51,6 +51,12 @@ _ALIASES = {"neighbour": "neighbor", "dinuc": "dinucleotide", "mono": "shuffle",
             "hq": "accessible", "crosstf": "cross_tf", "cross-tf": "cross_tf"}
 
 
+class NegativesShortError(NotEnoughDataError):
+    """A negative strategy found fewer negatives than asked (``on_short='error'``); each command that can
+    raise it replaces the hint with its own flags (`bindscape build peaks`: ``--neg-ratio``,
+    ``--neg-on-short warn``)."""
+
+
 class NegativesWarning(UserWarning):
     """A strategy returned fewer negatives than asked (``on_short='warn'``)."""
 
@@ -126,7 +132,8 @@ def _short(strategy: str, wanted: int, found: int, why: str, on_short: str, note
     msg = f"{strategy} negatives: found {found:,} of {wanted:,} requested; {why}"
     notes.append(msg)
     if on_short == "error":
-        raise NotEnoughDataError(msg, hint="lower --ratio, relax the strategy's options, or pass on_short='warn'")
+        raise NegativesShortError(msg, hint="lower ratio, relax the strategy's options, or pass on_short='warn' "
+                                  "(the commands name their own flags)")
     if on_short == "warn":
         warnings.warn(msg, NegativesWarning, stacklevel=3)
     elif on_short != "ignore":

@@ -258,26 +258,52 @@ def prepare_run(cfg, run_dir: Path, *, resume: bool, overwrite: bool, keys: tupl
     return ckpt_path
 
 
-def replace_old_run(run_dir: Path) -> None:
-    """Remove an earlier run in `run_dir` that ``--overwrite`` replaces (once the new run is known good).
+def replace_old_run(run_dir: Path) -> Path | None:
+    """Move an earlier run in `run_dir` that ``--overwrite`` replaces out of the way (one rename).
 
-    The folder is first renamed aside (one rename), so an interruption never leaves a mix of old and new
-    files in `run_dir`; the renamed copy is then deleted.
+    The old folder is renamed aside to a hidden sibling, so an interruption never leaves a mix of old and new
+    files in `run_dir`. `fit` deletes the aside copy once the new run has written its metrics, and puts it
+    back (`restore_old_run`) when the new run fails or is interrupted, so a failed ``--overwrite`` loses
+    nothing.
 
     Parameters
     ----------
     run_dir
         The run folder; nothing happens when it has no checkpoints.
+
+    Returns
+    -------
+    Path or None
+        Where the old run now is (None when there was none).
+    """
+    import os
+
+    ckpts = run_dir / "checkpoints"
+    if not (ckpts.exists() and any(ckpts.iterdir())):
+        return None
+    aside = run_dir.with_name(f".{run_dir.name}.old-{os.getpid()}")
+    os.replace(run_dir, aside)
+    return aside
+
+
+def restore_old_run(run_dir: Path, aside: Path) -> None:
+    """Put back the run that `replace_old_run` moved aside, dropping the new run's partial files.
+
+    Parameters
+    ----------
+    run_dir
+        The run folder.
+    aside
+        The path `replace_old_run` returned.
     """
     import os
     import shutil
 
-    ckpts = run_dir / "checkpoints"
-    if not (ckpts.exists() and any(ckpts.iterdir())):
-        return
-    trash = run_dir.with_name(f".{run_dir.name}.old-{os.getpid()}")
-    os.replace(run_dir, trash)
-    shutil.rmtree(trash, ignore_errors=True)
+    if run_dir.exists():
+        partial = run_dir.with_name(f".{run_dir.name}.failed-{os.getpid()}")
+        os.replace(run_dir, partial)
+        shutil.rmtree(partial, ignore_errors=True)
+    os.replace(aside, run_dir)  # byte for byte as it was: not even log.txt says the overwrite failed
 
 
 def epoch_log_callback(cfg, run_dir: Path, prefixes: tuple[str, ...] = ("val_",)):
@@ -478,9 +504,24 @@ def fit(task: Task, cfg, run_dir: str | Path | None = None, *, resume: bool = Fa
     if resume and (run_dir / "metrics.json").exists():
         prev = json.loads((run_dir / "metrics.json").read_text())
     t_wall, t_cpu = time.perf_counter(), time.process_time()
-    prep = task.setup(cfg, resume)  # dataset opened, model built: only now replace an earlier run
-    if overwrite and not resume and is_rank_zero():
-        replace_old_run(run_dir)
+    prep = task.setup(cfg, resume)  # dataset opened, model built: only now move an earlier run aside
+    aside = replace_old_run(run_dir) if overwrite and not resume and is_rank_zero() else None
+    try:
+        _train_and_record(task, cfg, run_dir, prep, ckpt_path, resume, prev, t_wall, t_cpu)
+    except BaseException:
+        if aside is not None:
+            restore_old_run(run_dir, aside)
+        raise
+    if aside is not None:
+        import shutil
+
+        shutil.rmtree(aside, ignore_errors=True)
+    return run_dir
+
+
+def _train_and_record(task, cfg, run_dir: Path, prep, ckpt_path, resume: bool, prev: dict, t_wall: float,
+                      t_cpu: float) -> None:
+    """The part of `fit` after setup: config.yaml, the Trainer, training, metrics.json."""
     from bindscape.train.config import dump_config
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -493,13 +534,12 @@ def fit(task: Task, cfg, run_dir: str | Path | None = None, *, resume: bool = Fa
     _fit_or_interrupted(trainer, prep, ckpt_path, run_dir)
     cpu_s, wall_s = time.process_time() - t_cpu, time.perf_counter() - t_wall
     if not trainer.is_global_zero:
-        return run_dir
+        return
     interrupted = bool(epoch_log.stopped and trainer.current_epoch < cfg.trainer.max_epochs)
     if prev.get("finished") is False:  # time spent before the interruption counts too
         cpu_s += prev.get("cpu_seconds", 0.0)
         wall_s += prev.get("wall_seconds", 0.0)
     _write_metrics(task, cfg, run_dir, trainer, ckpt_cb, resume, prev, interrupted, cpu_s, wall_s)
-    return run_dir
 
 
 def _fit_or_interrupted(trainer, prep: Prepared, ckpt_path, run_dir: Path) -> None:
@@ -548,6 +588,6 @@ def _write_metrics(task, cfg, run_dir, trainer, ckpt_cb, resume, prev, interrupt
              (" (stopped; --resume continues)" if interrupted else ""))
 
 
-__all__ = ["fit", "can_resume", "Task", "Prepared", "Finished", "prepare_run", "replace_old_run", "check_resume", "make_trainer",
+__all__ = ["fit", "can_resume", "Task", "Prepared", "Finished", "prepare_run", "replace_old_run", "restore_old_run", "check_resume", "make_trainer",
            "make_callbacks", "make_loggers", "epoch_log_callback", "log_line", "quiet_lightning", "run_metrics",
            "is_rank_zero", "limited_steps"]
