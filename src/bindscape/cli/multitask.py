@@ -58,6 +58,7 @@ def predict_bp_cmd(
     bed: Path = typer.Option(None, "--bed", help="Regions to predict (BED); default: every chromosome."),
     out: Path = typer.Option(..., "--out", "-o", help="Called binding sites (BED)."),
     bedgraph: Path = typer.Option(None, "--bedgraph", help="Also write per-bp probabilities (bedGraph)."),
+    bigwig: Path = typer.Option(None, "--bigwig", help="Also write per-bp probabilities (bigWig)."),
     threshold: float = typer.Option(0.5, "--threshold", callback=bounded(0, 1), help="Probability threshold (choose it by IOU on validation)."),
     batch_size: int = typer.Option(64, "--batch-size", callback=at_least(1)),
 ):
@@ -101,8 +102,11 @@ def predict_bp_cmd(
                                                                       end=("end", "max"), score=("value", "max"))
     out.parent.mkdir(parents=True, exist_ok=True)
     runs[["chrom", "start", "end", "score"]].to_csv(out, sep="\t", header=False, index=False, float_format="%.4f")
-    if bedgraph:
-        gdf.to_csv(bedgraph, sep="\t", header=False, index=False, float_format="%.4f")
+    if bedgraph or bigwig:  # the one track writer of `bindscape predict` (streamed, atomic)
+        from bindscape.train import frame_intervals, write_tracks
+
+        write_tracks(frame_intervals(gdf, "value"), bedgraph=bedgraph, bigwig=bigwig, sizes=g.sizes,
+                     name=f"{tf}/{cell or '-'}")
     typer.echo(f"{len(runs):,} binding sites for {tf}/{cell or '-'} -> {out}")
     return 0
 

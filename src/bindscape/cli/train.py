@@ -16,6 +16,7 @@ from bindscape.cli.options import (
     RUN_TRAINER,
     TABLE_SUFFIXES,
     at_least,
+    bounded,
     option_groups,
     suffixes,
 )
@@ -115,32 +116,56 @@ def _check_predict_inputs(dataset, bed, fasta, genome) -> None:
         raise ConfigError("--bed needs --genome")
 
 
-def _write_tracks(df, col: str, *, bedgraph, bigwig, genome, fasta) -> str:
+#: `bindscape predict -o` endings that write a track instead of a table
+TRACK_SUFFIXES = (".bw", ".bigwig", ".bedgraph")
+
+
+def _split_out(out: Path, bedgraph, bigwig):
+    """``-o`` ending in .bw/.bigwig/.bedgraph is the track (bigWig by default for a track); else the table.
+
+    Returns (table or None, bedgraph, bigwig)."""
+    low = out.name.lower()
+    if low.endswith((".bw", ".bigwig")):
+        return None, bedgraph, out
+    if low.endswith(".bedgraph"):
+        return None, out, bigwig
+    return out, bedgraph, bigwig
+
+
+def _write_tracks(df, col: str, *, bedgraph, bigwig, genome, fasta) -> list:
     """Write the optional bedGraph/bigWig tracks of `df[col]`; returns the paths written, for the message."""
     from bindscape.errors import ConfigError
     from bindscape.train import write_bedgraph, write_bigwig
 
-    msg = ""
+    written = []
     track_ok = {"chrom", "start", "end"} <= set(df.columns) and fasta is None
     if (bedgraph or bigwig) and not track_ok:
         raise ConfigError("tracks need genomic coordinates (not available for --fasta input)")
     if bedgraph:
-        write_bedgraph(df, bedgraph, col)
-        msg += f", {bedgraph}"
+        written.append(write_bedgraph(df, bedgraph, col))
     if bigwig:
         from bindscape.io.genome import Genome
 
         if genome is None:
             raise ConfigError("--bigwig needs --genome (for chromosome sizes)")
-        write_bigwig(df, bigwig, Genome(genome).sizes, col)
-        msg += f", {bigwig}"
-    return msg
+        written.append(write_bigwig(df, bigwig, Genome(genome).sizes, col))
+    return written
+
+
+def _predict_genome_files(loaded, genome, *, table, bedgraph, bigwig, chrom, stride, batch_size) -> str:
+    """Tile the genome straight to files (streamed, flat memory); returns the message."""
+    from bindscape.train import write_genome_predictions
+
+    r = write_genome_predictions(loaded, genome, table=table, bedgraph=bedgraph, bigwig=bigwig,
+                                 chroms=chrom or None, stride=stride, batch_size=batch_size)
+    return f"{r['windows']:,} windows -> {', '.join(str(f) for f in r['files'])}"
 
 
 def predict_cmd(
     checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="best.ckpt / last.ckpt / model.pt, or a run folder."),
-    out: Path = typer.Option(..., "--out", "-o", callback=suffixes(*TABLE_SUFFIXES),
-                             help="Output table (.parquet, .tsv or .csv)."),
+    out: Path = typer.Option(..., "--out", "-o", callback=suffixes(*TABLE_SUFFIXES, *TRACK_SUFFIXES),
+                             help="Output table (.parquet, .tsv or .csv), or a track: .bw/.bigwig (bigWig) "
+                                  "or .bedGraph."),
     dataset: Path = typer.Option(None, "--dataset", "-d", help="Score a dataset folder."),
     split: str = typer.Option(None, "--split", help="Only this split of --dataset (train|val|test)."),
     bed: Path = typer.Option(None, "--bed", help="Score BED intervals (needs --genome)."),
@@ -149,12 +174,19 @@ def predict_cmd(
     chrom: list[str] = typer.Option(None, "--chrom", help="Tile only these chromosomes. Repeatable."),
     stride: int = typer.Option(None, "--stride", callback=at_least(1), help="Tiling step (default: half the model length)."),
     bedgraph: Path = typer.Option(None, "--bedgraph", help="Also write a bedGraph track."),
-    bigwig: Path = typer.Option(None, "--bigwig", help="Also write a bigWig track (needs pybigtools)."),
-    batch_size: int = typer.Option(512, "--batch-size", callback=at_least(1)),
+    bigwig: Path = typer.Option(None, "--bigwig", help="Also write a bigWig track."),
+    batch_size: int = typer.Option(64, "--batch-size", callback=at_least(1),
+                                   help="Windows per forward pass (64: fastest on CPU, docs/predict.md)."),
+    threads: int = typer.Option(None, "--threads", callback=bounded(1, 1024),
+                                help="CPU threads for torch (default: torch's own choice)."),
     allow_genome_change: bool = typer.Option(False, "--allow-genome-change", help="Score --dataset even when "
                                              "its genome file changed since it was built (sha256 differs)."),
 ):
-    """Score a dataset, a BED file, a FASTA file, or tile a genome with a trained checkpoint."""
+    """Score a dataset, a BED file, a FASTA file, or tile a genome with a trained checkpoint.
+
+    Tiling a genome (--genome alone) streams to the outputs chromosome by chromosome, so memory does not grow
+    with the genome; `-o genome.bw` writes just the bigWig track.
+    """
     allow_genome_changes(allow_genome_change)
     _check_predict_inputs(dataset, bed, fasta, genome)
     from rich.console import Console
@@ -162,29 +194,29 @@ def predict_cmd(
     from bindscape._util import check_writable
 
     check_writable(out, "--out", is_dir=False)  # before loading and scoring, not after
+    table, bedgraph, bigwig = _split_out(out, bedgraph, bigwig)
+    if threads is not None:
+        import torch
 
-    from bindscape.train import (
-        load_checkpoint,
-        predict_bed,
-        predict_dataset,
-        predict_fasta,
-        predict_genome,
-        write_table,
-    )
+        torch.set_num_threads(threads)
+    from bindscape.train import load_checkpoint, predict_bed, predict_dataset, predict_fasta, write_table
 
     loaded = load_checkpoint(checkpoint)
+    if dataset is None and bed is None and fasta is None:
+        Console().print(_predict_genome_files(loaded, genome, table=table, bedgraph=bedgraph, bigwig=bigwig,
+                                              chrom=chrom, stride=stride, batch_size=batch_size))
+        return 0
     if dataset is not None:
         df = predict_dataset(loaded, dataset, split=split, batch_size=batch_size)
     elif bed is not None:
         df = predict_bed(loaded, bed, genome, batch_size=batch_size)
-    elif fasta is not None:
-        df = predict_fasta(loaded, fasta, batch_size=batch_size)
     else:
-        df = predict_genome(loaded, genome, chroms=chrom or None, stride=stride, batch_size=batch_size)
-    write_table(df, out)
-    msg = f"{len(df):,} predictions -> {out}"
+        df = predict_fasta(loaded, fasta, batch_size=batch_size)
     col = "prob" if "prob" in df else [c for c in df.columns if c.startswith("prob")][0]
-    msg += _write_tracks(df, col, bedgraph=bedgraph, bigwig=bigwig, genome=genome, fasta=fasta)
+    if table is not None:
+        write_table(df, table)
+    tracks = _write_tracks(df, col, bedgraph=bedgraph, bigwig=bigwig, genome=genome, fasta=fasta)
+    msg = f"{len(df):,} predictions -> " + ", ".join(str(p) for p in (table, *tracks) if p is not None)
     if "label" in df and df["label"].nunique() == 2:
         from bindscape.evaluate.metrics import binary_metrics
 

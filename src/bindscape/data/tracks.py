@@ -2,7 +2,7 @@
 
 A `TrackSet` has track names (e.g. ``["accessibility"]``) and, per cell type, a file for each name it has:
 bedGraph (``chrom start end value``), BED/narrowPeak (value = signalValue when present, else 1) or bigWig
-(via ``pybigtools``, only when installed). Each track becomes TWO channels: the signal (``log1p`` of the
+(via ``pybigtools``). Each track becomes TWO channels: the signal (``log1p`` of the
 value, 0 where missing) and a presence indicator (1 where the cell type has that track, 0 where it does
 not). A missing track is therefore never a silent zero: the model sees that it is missing.
 
@@ -109,11 +109,8 @@ def read_signal(path: str | Path) -> pd.DataFrame:
         raise InputError(f"{path}: track file does not exist")
     low = path.name.lower()
     if low.endswith((".bw", ".bigwig")):
-        try:
-            import pybigtools
-        except ImportError:
-            raise InputError(f"{path}: reading bigWig needs the optional package pybigtools",
-                             hint="pip install pybigtools, or convert the track to bedGraph") from None
+        import pybigtools
+
         rows = []
         with pybigtools.open(str(path)) as bw:
             for chrom in bw.chroms():
