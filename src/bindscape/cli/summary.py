@@ -343,3 +343,39 @@ def scan_summary(hits, motifs, *, title: str) -> None:
         t.add_row(m.label, f"{len(sub):,}", f"{int((sub['strand'] == '+').sum()):,}",
                   f"{int((sub['strand'] == '-').sum()):,}", f"{sub['p'].min():.2g}" if len(sub) else "-")
     _console(stderr=True).print(t)
+
+
+def variants_summary(table, *, title: str, seconds: float, top: int = 10) -> None:
+    """Print VCF alleles by type x status, then the alleles with the largest effects.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The `bindscape.explain.variants.score_variants` table.
+    title : str
+        The first table's title.
+    seconds : float
+        Wall time of the command.
+    top : int
+        Rows of the top-effects table.
+    """
+    from bindscape.explain.variants import summarise, top_variants
+
+    ct = summarise(table)
+    t = _table(f"{title}  ({seconds:.1f} s)", ["type", *ct.columns], left=("type",))
+    for name, row in ct.iterrows():
+        t.add_row(str(name), *[f"{int(v):,}" for v in row])
+    console = _console()
+    console.print(t)
+    best = top_variants(table, top)
+    if len(best):
+        cols = [c for c in ("ref_prob", "alt_prob", "delta_prob") if c in best]
+        tt = _table(f"top {len(best)} |effect| (effect = delta logit)", ["line", "variant", "type", *cols, "effect"],
+                    left=("variant", "type"))
+        for r in best.itertuples(index=False):
+            tt.add_row(str(r.line), f"{r.chrom}:{r.pos} {r.ref[:10]}>{r.alt[:10]}", r.type,
+                       *[f"{getattr(r, c):.3f}" for c in cols], f"{r.effect:+.3f}")
+        console.print(tt)
+    notes = table.loc[table["status"] != "ok", "note"].drop_duplicates().head(3)
+    for n in notes:
+        console.print(f"[dim]{n}[/dim]")
