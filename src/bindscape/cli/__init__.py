@@ -27,7 +27,7 @@ app = typer.Typer(
 
 # sub-modules that define register(app); imported in order so `--help` lists commands sensibly
 _COMMAND_MODULES = ["build", "simulate", "motifs", "negatives", "train", "tune", "cross_species", "multitask", "explain",
-                    "run", "evaluate", "download"]
+                    "run", "evaluate", "download", "export", "variants", "marginalize"]
 
 
 @app.callback()
@@ -180,9 +180,9 @@ def _click_error_kind(exc: Exception) -> str | None:
             continue
         if isinstance(exc, mod.ClickException):
             return "usage"
-        if isinstance(exc, mod.Exit):
-            return "exit"
-        if isinstance(exc, mod.Abort):
+        if isinstance(exc, getattr(mod, "Exit", ())):  # typer._click.exceptions has no Exit or Abort: a bug
+            return "exit"  # must reach the user as itself, not as an AttributeError raised here
+        if isinstance(exc, getattr(mod, "Abort", ())):
             return "abort"
     return None
 

@@ -132,6 +132,7 @@ def motif_instances_cmd(
 
     from bindscape.cli.summary import dataset_summary
     from bindscape.data.build import check_output
+    from bindscape.data.dataset import output_lock
     from bindscape.data.motif_instances import build_motif_instances, write_motif_instances
     from bindscape.data.splits import assign_split
     from bindscape.io.genome import Genome
@@ -140,16 +141,17 @@ def motif_instances_cmd(
     check_output(out, force)
     g = Genome(genome, cache_dir=cache_dir)
     con = Console(stderr=True)
-    with con.status("building motif-instance dataset"):
+    with output_lock(out), con.status("building motif-instance dataset"):  # a second build fails at once
+        check_output(out, force)  # again under the lock: another build may have finished meanwhile
         df = build_motif_instances(
             g, motif, peaks, length=length, pvalue=pvalue, bin_width=bin_width, gc_control=gc_control,
             accessible=accessible, mask_core=mask_core, seed=seed, regions=regions, peak_flank=peak_flank,
             gc_tolerance=gc_tolerance, species=species, release=release)
-    attrs = dict(df.attrs)
-    df, _mapping = assign_split(df, split, val=val or (), test=test or (), sizes=g.sizes)
-    df.attrs.update(attrs)
-    df.attrs["params"] = {**attrs["params"], "split": split, "val": list(val or []), "test": list(test or [])}
-    write_motif_instances(out, df, g, seed=seed)
+        attrs = dict(df.attrs)
+        df, _mapping = assign_split(df, split, val=val or (), test=test or (), sizes=g.sizes)
+        df.attrs.update(attrs)
+        df.attrs["params"] = {**attrs["params"], "split": split, "val": list(val or []), "test": list(test or [])}
+        write_motif_instances(out, df, g, seed=seed)
     st = df.attrs["stats"]
     con.print(f"{st['hits']:,} matches -> {st['bound_candidates']:,} bound / {st['unbound_candidates']:,} unbound "
               f"candidates ({st['ambiguous']} straddling a peak edge dropped)")
@@ -195,13 +197,19 @@ def negatives_benchmark(
     t0 = time.perf_counter()
     tf, ppath = _pair(peaks, "--peaks")
     others = dict(_pair(o, "--other") for o in other) if other else None
+    from bindscape.data.negatives import NegativesShortError
+
     g = Genome(genome, cache_dir=cache_dir)
-    with Console(stderr=True).status("building the TFBS-negatives benchmark"):
-        s = build_tfbs_benchmark(
-            g, ppath, out, tf=tf, accessible=accessible, others=others, strategies=strategies, length=length,
-            ratio=ratio, fold=fold, k=k, seed=seed, blacklist=blacklist, on_short="error" if strict else "warn",
-            shortcut=not no_shortcut, force=force,
-        )
+    try:
+        with Console(stderr=True).status("building the TFBS-negatives benchmark"):
+            s = build_tfbs_benchmark(
+                g, ppath, out, tf=tf, accessible=accessible, others=others, strategies=strategies, length=length,
+                ratio=ratio, fold=fold, k=k, seed=seed, blacklist=blacklist, on_short="error" if strict else "warn",
+                shortcut=not no_shortcut, force=force,
+            )
+    except NegativesShortError as exc:  # name this command's flags, not the Python arguments
+        exc.hint = "lower --ratio, choose other --strategies, or drop --strict to keep what was found"
+        raise
     tfbs_benchmark_summary(s, tf=tf, out=out, seconds=time.perf_counter() - t0)
 
 
@@ -248,13 +256,17 @@ def sequences_cmd(
     dataset_summary(ds.regions, title=f"sequences dataset -> {path} ({ds.meta['params']['length']} bp)")
 
 
-def info(dataset: Path = typer.Argument(..., help="Dataset folder.")):
-    """Print a dataset's builder, genome and counts per split, label and condition."""
+def info(dataset: Path = typer.Argument(..., help="Dataset folder, or a model bundle (.bsm).")):
+    """Print a dataset's builder, genome and counts per split, label and condition (or a model bundle's card)."""
     from rich.console import Console
 
     from bindscape.cli.summary import dataset_summary
     from bindscape.data.dataset import load_dataset
 
+    if dataset.suffix == ".bsm":  # a model bundle (bindscape export): print its card
+        from bindscape.cli.export import bundle_info
+
+        return bundle_info(dataset)
     ds = load_dataset(dataset)
     console = Console()
     m = ds.meta

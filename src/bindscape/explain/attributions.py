@@ -6,7 +6,8 @@ Every method explains the logit of one output (`target`) and returns a float32 a
 - ``saliency``: the gradient d logit / d x (all four channels, "hypothetical" contributions).
 - ``grad_x_input``: gradient x input (non-zero only at the observed base).
 - ``ism``: in-silico mutagenesis, ``out[n, b, i] = f(x with base b at i) - f(x)``; the observed base is 0
-  (identity substitutions are skipped, never evaluated).
+  (identity substitutions are skipped, never evaluated). tangermeme's `saturation_mutagenesis` runs the
+  mutants (one call over all sequences, so its fastISM path engages exactly as in a direct call).
 - ``gradcam``: Grad-CAM at a conv layer (``layer=``; default the model's last conv stage), a non-negative
   per-position map up-sampled to L and placed at the observed base.
 - ``gradcam_x_saliency``: AgentBind's product, Grad-CAM x (gradient x input).
@@ -14,9 +15,11 @@ Every method explains the logit of one output (`target`) and returns a float32 a
   ``sum(out[n]) ~= f(x_n) - f(baseline_n)``.
 - ``expected_integrated_gradients``: IG averaged over random baselines (dinucleotide shuffles of x) and
   random path points (Erion et al. 2021), one gradient per (baseline, alpha) sample.
-- ``deeplift_shap``: DeepLIFT-SHAP (tangermeme's rules) over dinucleotide-shuffled references; when
-  additivity (``sum(out[n]) == f(x_n) - mean f(refs)``) fails beyond a tolerance an `AttributionWarning`
-  names the worst sequence and the gap.
+- ``deeplift_shap``: tangermeme's `deep_lift_shap` over dinucleotide-shuffled references that tangermeme
+  draws itself (pair (i, k) seeded ``random_state + k``: equal to a direct call); when additivity
+  (``sum(out[n]) == f(x_n) - mean f(refs)``) fails beyond a tolerance an `AttributionWarning` names the
+  worst sequence and the gap, computed from the outputs of DeepLIFT's own forward passes (the model is
+  not run again).
 
 `position_scores(attr, x, method)` turns any of these into one score per position (observed-base
 contribution; for ISM, the mean loss of logit over the three substitutions). `rc_average=True` averages the
@@ -144,29 +147,17 @@ def _gradient(f: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def _ism(f: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """All 3L single substitutions of each sequence; identity substitutions are skipped (left 0)."""
-    n, _, L = x.shape
-    out = torch.zeros_like(x)
-    with torch.no_grad():
-        ref = f(x)
-        for i in range(n):
-            obs = x[i].argmax(0)
-            known = x[i].sum(0) > 0
-            pos, base = [], []
-            for b in range(4):
-                p = torch.nonzero((obs != b) | ~known).flatten()
-                pos.append(p)
-                base.append(torch.full_like(p, b))
-            pos = torch.cat(pos)
-            base = torch.cat(base)
-            for s in _batches(len(pos), batch_size):
-                pp, bb = pos[s], base[s]
-                m = x[i].unsqueeze(0).repeat(len(pp), 1, 1)
-                ar = torch.arange(len(pp), device=x.device)
-                m[ar, :, pp] = 0.0
-                m[ar, bb, pp] = 1.0
-                out[i, bb, pp] = f(m) - ref[i]
-    return out
+    """All 3L single substitutions of each sequence, ``f(mutant) - f(x)``; identity substitutions are 0.
+
+    tangermeme's `saturation_mutagenesis` does the work (one call over all of `x`, so its fastISM path is
+    chosen exactly as when it is called directly); its raw outputs fill identity slots with ``f(x)``, so
+    the difference is exactly 0 there.
+    """
+    from tangermeme.saturation_mutagenesis import saturation_mutagenesis
+
+    y0, y_hat = saturation_mutagenesis(_Unsqueeze(f).eval(), x, batch_size=batch_size, raw_outputs=True,
+                                       device=x.device)
+    return (y_hat[..., 0] - y0[:, None, None, 0]).to(x.device)
 
 
 def _find_layer(model: nn.Module, layer) -> nn.Module:
@@ -271,15 +262,45 @@ def _expected_ig(f, x, refs, n_steps, random_state):
     return total / n_steps
 
 
+class _Recorder(nn.Module):
+    """``f`` with outputs ``(N, 1)`` (tangermeme's shape) that keeps every forward's outputs, so the
+    additivity check reuses the values DeepLIFT computed instead of running the model again."""
+
+    def __init__(self, f):
+        super().__init__()
+        self.f = f
+        self.outputs: list[torch.Tensor] = []
+
+    def forward(self, x):
+        y = self.f(x)
+        self.outputs.append(y.detach().float().cpu())
+        return y[:, None]
+
+
 def _deeplift_shap(f, x, refs, batch_size, random_state, hypothetical=False):
+    """tangermeme's `deep_lift_shap` on all of `x`: ``(attributions, additivity gaps)``.
+
+    `refs` is ``(references, n)``: tangermeme's `dinucleotide_shuffle` (tangermeme draws ``n`` shuffles,
+    pair ``(i, k)`` seeded ``random_state + k``, so the result equals a direct call) or an ``(N, n, 4, L)``
+    tensor. The gap
+    of sequence i is ``sum(attr[i]) - (f(x_i) - mean_k f(ref_ik))`` from the forward passes DeepLIFT ran
+    (None when `hypothetical`).
+    """
     from tangermeme.deep_lift_shap import deep_lift_shap
 
+    refs_arg, n = refs
+    rec = _Recorder(f).eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        attr = deep_lift_shap(_Unsqueeze(f).eval(), x, references=refs, n_shuffles=refs.shape[1], batch_size=batch_size,
-                              warning_threshold=float("inf"), only_warn=True, device=x.device, hypothetical=hypothetical,
-                              random_state=random_state)
-    return attr.detach().float()
+        attr = deep_lift_shap(rec, x, references=refs_arg, n_shuffles=n, batch_size=batch_size,
+                              warning_threshold=float("inf"), only_warn=True, device=x.device,
+                              hypothetical=hypothetical, random_state=random_state)
+    attr = attr.detach().float()
+    if hypothetical:
+        return attr, None
+    halves = [o.chunk(2) for o in rec.outputs]  # each forward: (pairs' x, pairs' references)
+    diff = (torch.cat([h[0] for h in halves]) - torch.cat([h[1] for h in halves])).reshape(x.shape[0], n)
+    return attr, attr.double().sum((1, 2)) - diff.double().mean(1)
 
 
 class _CNNDeepLiftView(nn.Module):
@@ -333,8 +354,37 @@ class _Unsqueeze(nn.Module):
         return self.f(x)[:, None]
 
 
+def _deeplift_all(model, f, x, *, baselines, n_baselines, batch_size, random_state, additivity_tol, hypothetical):
+    """DeepLIFT-SHAP of all of `x` through the model's DeepLIFT view; warns when additivity fails."""
+    if baselines is None or (isinstance(baselines, str) and baselines in ("dinuc_shuffle", "dinucleotide")):
+        from tangermeme.ersatz import dinucleotide_shuffle
+
+        refs = (dinucleotide_shuffle, int(n_baselines))  # tangermeme draws the shuffles (seeded per pair)
+    else:
+        b = _make_baselines(x, baselines, n_baselines, random_state)
+        refs = (b, int(b.shape[1]))
+    fd = _Target(deeplift_view(model, x.shape[-1]), f.target).eval()
+    attr, gap = _deeplift_shap(fd, x, refs, batch_size, random_state, hypothetical)
+    model.eval()
+    if gap is not None:
+        d = gap.abs()
+        if float(d.max()) > additivity_tol:
+            i = int(d.argmax())
+            warnings.warn(
+                f"DeepLIFT-SHAP additivity fails: attributions of sequence {i} sum to a value {float(d[i]):.3g} "
+                f"away from f(x) - mean f(references) (tolerance {additivity_tol:g}; {int((d > additivity_tol).sum())}"
+                f" of {len(d)} sequences); the model has operations DeepLIFT treats as linear (e.g. functional "
+                "max/activation calls) -- read these scores with care", AttributionWarning, stacklevel=4)
+    return attr.cpu()
+
+
 def _attribute_once(model, f, x, method, *, layer, baselines, n_steps, n_baselines, batch_size, random_state,
                     additivity_tol, hypothetical=False):
+    if method == "ism":  # one tangermeme call over all sequences (it loops over them itself)
+        return _ism(f, x, max(4 * batch_size, 256)).detach().float().cpu()
+    if method == "deeplift_shap":
+        return _deeplift_all(model, f, x, baselines=baselines, n_baselines=n_baselines, batch_size=batch_size,
+                             random_state=random_state, additivity_tol=additivity_tol, hypothetical=hypothetical)
     outs = []
     deltas = []
     arr_b = baselines is not None and not isinstance(baselines, str)
@@ -350,8 +400,6 @@ def _attribute_once(model, f, x, method, *, layer, baselines, n_steps, n_baselin
             a = _gradient(f, xb)
         elif method == "grad_x_input":
             a = _gradient(f, xb) * xb
-        elif method == "ism":
-            a = _ism(f, xb, max(4 * batch_size, 256))
         elif method == "gradcam":
             a = _gradcam(f, model, xb, layer)[:, None, :] * xb
         elif method == "gradcam_x_saliency":
@@ -363,31 +411,10 @@ def _attribute_once(model, f, x, method, *, layer, baselines, n_steps, n_baselin
         elif method == "expected_integrated_gradients":
             b = _make_baselines(xb, "dinuc_shuffle" if bl is None else bl, n_baselines, random_state)
             a = _expected_ig(f, xb, b, n_steps, random_state)
-        elif method == "deeplift_shap":
-            b = _make_baselines(xb, "dinuc_shuffle" if bl is None else bl, n_baselines, random_state)
-            fd = _Target(deeplift_view(model, xb.shape[-1]), f.target).eval()
-            a = _deeplift_shap(fd, xb, b, batch_size, random_state, hypothetical)
-            model.eval()
-            if hypothetical:
-                outs.append(a.detach().float().cpu())
-                continue
-            with torch.no_grad():
-                fx = f(xb)
-                fr = f(b.reshape(-1, *b.shape[2:])).reshape(b.shape[0], b.shape[1]).mean(1)
-            deltas.append(a.sum((1, 2)) - (fx - fr))
         else:  # pragma: no cover - check_method guards
             raise ConfigError(method)
         outs.append(a.detach().float().cpu())
     attr = torch.cat(outs)
-    if deltas and method == "deeplift_shap":
-        d = torch.cat(deltas).abs().cpu()
-        if float(d.max()) > additivity_tol:
-            i = int(d.argmax())
-            warnings.warn(
-                f"DeepLIFT-SHAP additivity fails: attributions of sequence {i} sum to a value {float(d[i]):.3g} "
-                f"away from f(x) - mean f(references) (tolerance {additivity_tol:g}; {int((d > additivity_tol).sum())}"
-                f" of {len(d)} sequences); the model has operations DeepLIFT treats as linear (e.g. functional "
-                "max/activation calls) -- read these scores with care", AttributionWarning, stacklevel=3)
     if deltas and method == "integrated_gradients":
         d = torch.cat(deltas).abs().cpu()
         if float(d.max()) > max(additivity_tol, 1e-2):

@@ -6,7 +6,8 @@
 - `train_cross_species`, `train_multitask`: the other task plug-ins (`bindscape.train.tasks`), all trained by
   the one engine (`bindscape.train.engine.fit`); samplers live in `bindscape.train.samplers`, the
   RC-averaged prediction helper in `bindscape.train.rc`.
-- `predict_dataset`, `predict_bed`, `predict_fasta`, `predict_genome`, `write_bedgraph`, `write_bigwig`.
+- `predict_dataset`, `predict_bed`, `predict_fasta`, `predict_genome`, `write_bedgraph`, `write_bigwig`;
+  `write_genome_predictions` (genome tiling streamed to table + tracks), `write_tracks` (the one track writer).
 - `run_tune(cfg, budget_cpu_min)`: Optuna search (`bindscape.train.tune`), resumable from its ``study.db``.
 
 Code outside `bindscape.train` imports these names from the package (``from bindscape.train import
@@ -20,6 +21,7 @@ from __future__ import annotations
 _LAZY = {
     "TrainConfig": "bindscape.train.config",
     "TrainerConfig": "bindscape.train.config",
+    "auto_epochs": "bindscape.train.config",
     "load_config": "bindscape.train.config",
     "validate_config": "bindscape.train.config",
     "apply_overrides": "bindscape.train.config",
@@ -32,6 +34,9 @@ _LAZY = {
     "load_multitask_checkpoint": "bindscape.train.checkpoint",
     "save_model": "bindscape.train.checkpoint",
     "CheckpointError": "bindscape.train.checkpoint",
+    "export_bundle": "bindscape.train.export",
+    "read_bundle": "bindscape.train.bundle",
+    "BundleError": "bindscape.train.bundle",
     "train_final": "bindscape.train.ensemble",
     "train_ensemble": "bindscape.train.ensemble",
     "EnsembleModel": "bindscape.train.ensemble_model",
@@ -44,6 +49,10 @@ _LAZY = {
     "write_bedgraph": "bindscape.train.predict",
     "write_table": "bindscape.train.predict",
     "write_bigwig": "bindscape.train.predict",
+    "write_tracks": "bindscape.train.predict",
+    "frame_intervals": "bindscape.train.predict",
+    "iter_genome": "bindscape.train.predict",
+    "write_genome_predictions": "bindscape.train.predict",
     "apply_finetune": "bindscape.train.finetune",
     "rc_input": "bindscape.train.rc",
     "rc_averaged": "bindscape.train.rc",

@@ -5,7 +5,8 @@ with the resolved training config and the model's constructor arguments as JSON 
 ``torch.load(..., weights_only=True)``. Multitask checkpoints add the condition vocabulary (TF and cell
 names, trained pairs) and the track set, which `load_checkpoint` restores too (``loaded.vocab``,
 ``loaded.tracks``). `save_model` writes the same content without the training state (``model.pt``: the
-format `load_checkpoint` also reads).
+format `load_checkpoint` also reads). A portable model bundle (``.bsm``, `bindscape.train.bundle`) holds
+the same content plus a model card and a sha256, and loads the same way without its run folder.
 """
 
 from __future__ import annotations
@@ -86,18 +87,26 @@ def resolve_checkpoint(path: Path) -> Path:
 
 def read_checkpoint(path: Path) -> dict:
     """The raw dict of checkpoint file `path` (``weights_only=True``), checked to be a bindscape checkpoint:
-    ``bindscape`` (format, config, model arguments) and ``state_dict``."""
+    ``bindscape`` (format, config, model arguments) and ``state_dict``. A model bundle (``.bsm``,
+    `bindscape.train.bundle`) is checked (format version, sha256) and its payload returned: the same dict,
+    or for an ensemble bundle ``members`` (one such dict each), ``config`` and ``manifest``."""
     import torch
+
+    from bindscape.train import bundle
 
     if not path.exists():
         raise CheckpointError(f"{path}: checkpoint does not exist",
                               hint="train a model first (`bindscape train`) or check the path")
+    if path.suffix == bundle.SUFFIX:
+        return bundle.read_bundle(path).payload
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, pickle errors, unsafe globals
         msg = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         raise CheckpointError(f"{path}: not a readable checkpoint ({msg})",
                               hint="the file is damaged or incomplete; use another checkpoint (e.g. last.ckpt)") from None
+    if bundle.looks_like_bundle(obj):  # a bundle under another file name
+        return bundle.check_bundle(obj, path).payload
     if not isinstance(obj, dict) or "bindscape" not in obj or "state_dict" not in obj:
         raise CheckpointError(f"{path}: not a bindscape checkpoint (no model config inside)")
     if obj["bindscape"].get("format") != FORMAT:
@@ -131,9 +140,10 @@ def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> LoadedChe
     Parameters
     ----------
     path
-        A checkpoint file (``best.ckpt``, ``last.ckpt``, ``model.pt``), a run folder, or an ensemble folder
+        A checkpoint file (``best.ckpt``, ``last.ckpt``, ``model.pt``), a run folder, an ensemble folder
         (``ensemble.json`` + members: the model averages the members' probabilities,
-        `bindscape.train.ensemble_model`).
+        `bindscape.train.ensemble_model`), or a model bundle (``.bsm``, `bindscape export`; its sha256 and
+        format version are checked).
     map_location
         Device for the model.
 
@@ -152,6 +162,18 @@ def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> LoadedChe
     if path.exists():
         path = resolve_checkpoint(path)
     obj = read_checkpoint(path)
+    if "members" in obj:  # an ensemble bundle (bindscape export of an ensemble folder)
+        from bindscape.train.ensemble_model import EnsembleModel
+
+        members = [_loaded_from(m, path, map_location).model for m in obj["members"]]
+        return LoadedCheckpoint(model=EnsembleModel(members).eval().to(map_location),
+                                config=json.loads(obj["config"]), path=path,
+                                extra={"manifest": json.loads(obj["manifest"])})
+    return _loaded_from(obj, path, map_location)
+
+
+def _loaded_from(obj: dict, path: Path, map_location: str) -> LoadedCheckpoint:
+    """A `LoadedCheckpoint` from a checked checkpoint dict (`read_checkpoint`) read from `path`."""
     meta = obj["bindscape"]
     mt = json.loads(meta["multitask"]) if "multitask" in meta else None
     model = _build(meta, path, mt is not None)
@@ -193,7 +215,7 @@ def load_multitask_checkpoint(path: str | Path, *, map_location: str = "cpu") ->
     p = Path(path)
     if p.exists():
         p = resolve_checkpoint(p)
-    if "multitask" not in read_checkpoint(p)["bindscape"]:
+    if "multitask" not in read_checkpoint(p).get("bindscape", {}):
         raise CheckpointError(f"{p}: not a multitask checkpoint (no condition names inside)",
                               hint="use `bindscape predict` for single-task checkpoints")
     return load_checkpoint(p, map_location=map_location)
