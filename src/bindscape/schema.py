@@ -48,7 +48,8 @@ def format_validation_error(exc: ValidationError, source: str, *, hint: str | No
     """
     errors = exc.errors()
     err = errors[0]
-    loc = ".".join(str(p) for p in err["loc"])
+    loc = ".".join(repr(p) if isinstance(p, str) and not p.isprintable() else str(p)  # one line even for a
+                   for p in err["loc"])  # key holding a newline
     typ = err["type"]
     ctx = err.get("ctx") or {}
     if typ == "literal_error":

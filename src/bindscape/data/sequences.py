@@ -20,15 +20,24 @@ Unequal lengths follow one stated rule (`fit_length`): every sequence becomes ex
 
 from __future__ import annotations
 
-import gzip
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from bindscape.data.dataset import SPLITS, Dataset, load_dataset, select_split, write_dataset
+from bindscape.data.dataset import (
+    LOCK_FILE,
+    SPLITS,
+    Dataset,
+    load_dataset,
+    output_lock,
+    select_split,
+    write_dataset,
+)
 from bindscape.errors import ConfigError, InputError
+from bindscape.io.textfile import read_text
 
 ALIGN = ("center", "left")
 SEQUENCE_CHROM = "seq"
@@ -36,7 +45,8 @@ SEQUENCE_CHROM = "seq"
 
 # ------------------------------------------------------------------------------------------- reading
 def _open_text(path: Path):
-    return gzip.open(path, "rt") if str(path).endswith(".gz") else open(path)
+    # read_text: gzip by magic bytes, and a truncated gzip or non-UTF-8 byte is one InputError with the line
+    return io.StringIO(read_text(path)[1], newline=None)
 
 
 def _is_fasta(path: Path) -> bool:
@@ -127,7 +137,7 @@ def read_sequence_table(path: str | Path, *, sequence_column: str = "sequence",
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: the file is empty (expected a {kind} with a header row)") from None
     except Exception as exc:
-        raise InputError(f"{path}: cannot be read as {kind} ({exc})") from None
+        raise InputError(f"{path}: cannot be read as {kind} ({' '.join(str(exc).split())})") from None  # one line
     columns = ", ".join(map(str, df.columns))
     if sequence_column not in df:
         raise InputError(f"{path}: no column {sequence_column!r} (columns: {columns})",
@@ -308,11 +318,29 @@ def build_sequence_dataset(
     Path
         The dataset folder.
     """
-    out = Path(out)
-    if out.exists() and any(out.iterdir()) and not force:
-        raise InputError(f"{out}: exists and is not empty", hint="use --force to overwrite")
+    out = _check_out(out, force)
     mode = _mode(inputs, train, val, test, positives, negatives)
     test_frac = _check_options(mode, length, align, val_frac, test_frac, negative_strategy, negatives_per_positive)
+    with output_lock(out):  # a second build into the same --out fails at once instead of racing
+        _check_out(out, force)  # again under the lock: another build may have finished meanwhile
+        return _build_locked(out, mode, inputs, train, val, test, positives, negatives, length=length, align=align,
+                             val_frac=val_frac, test_frac=test_frac, negative_strategy=negative_strategy,
+                             negatives_per_positive=negatives_per_positive, sequence_column=sequence_column,
+                             label_column=label_column, seed=seed)
+
+
+def _check_out(out: str | Path, force: bool) -> Path:
+    """`out` as a Path; an `InputError` when it holds files (other than a build's lock) and not `force`."""
+    out = Path(out)
+    if out.exists() and any(p.name != LOCK_FILE for p in out.iterdir()) and not force:
+        raise InputError(f"{out}: exists and is not empty", hint="use --force to overwrite")
+    return out
+
+
+def _build_locked(out: Path, mode: str, inputs, train, val, test, positives, negatives, *, length, align,
+                  val_frac, test_frac, negative_strategy, negatives_per_positive, sequence_column, label_column,
+                  seed) -> Path:
+    """The body of `build_sequence_dataset`, run while `out` is locked."""
     df = _read_inputs(mode, inputs, train, val, test, positives, negatives, length=length,
                       sequence_column=sequence_column, label_column=label_column)
     _split_pool(df, val_frac, test_frac, seed)

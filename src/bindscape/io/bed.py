@@ -122,7 +122,7 @@ class _Problems:
 def _int_column(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(values, bad mask) for a text column that must hold integers."""
     s = col.astype(str)
-    ok = s.str.fullmatch(r"[+-]?[0-9]+").to_numpy(dtype=bool)
+    ok = s.str.fullmatch(r"[+-]?[0-9]+").to_numpy(dtype=bool).copy()  # writable: cleared below for huge values
     vals = np.zeros(len(s), dtype=np.int64)
     if ok.any():
         try:

@@ -480,6 +480,14 @@ def _err(path, lineno, msg, hint=None):
     return InputError(f"{path}:{lineno}: {msg}", hint=hint)
 
 
+def _motif_at(path, lineno: int, **kwargs) -> Motif:
+    """``Motif(**kwargs)``; its checks (non-finite or negative entries, ...) name `path`:`lineno`."""
+    try:
+        return Motif(**kwargs)
+    except InputError as exc:
+        raise _err(path, lineno, exc.message, exc.hint) from None
+
+
 def _floats(path, lineno, parts) -> list[float]:
     try:
         return [float(x) for x in parts]
@@ -577,9 +585,12 @@ def _meme_motif(path: Path, lines: list[str], i: int, background) -> tuple[Motif
     if bad.size:
         raise _err(path, j + 2 + int(bad[0]),
                    f"motif {mid}: row sums to {sums[bad[0]]:.3f}, not 1 (is this a count matrix?)")
-    nsites = float(ns.group(1)) if ns else None
-    motif = Motif(name=alt or mid, id=mid, matrix=m / sums, nsites=nsites if nsites else None, source=str(path),
-                  meta={"background": background})
+    try:
+        nsites = float(ns.group(1)) if ns else None
+    except ValueError:  # the pattern also matches 'E' or '+-'
+        raise _err(path, j + 1, f"motif {mid}: nsites={ns.group(1)} is not a number") from None
+    motif = _motif_at(path, i + 1, name=alt or mid, id=mid, matrix=m / sums, nsites=nsites if nsites else None,
+                      source=str(path), meta={"background": background})
     return motif, k
 
 
@@ -647,8 +658,8 @@ def read_jaspar(path) -> list[Motif]:
         widths = {len(v) for v in rows.values()}
         if len(widths) != 1:
             raise _err(path, i + 1, f"motif {mid}: rows have different lengths {sorted(widths)}")
-        motifs.append(Motif(name=name, id=mid, matrix=np.array([rows[b] for b in ALPHABET]), is_counts=True,
-                            source=str(path)))
+        motifs.append(_motif_at(path, i + 1, name=name, id=mid, matrix=np.array([rows[b] for b in ALPHABET]),
+                                is_counts=True, source=str(path)))
         i = j
     if not motifs:
         raise InputError(f"{path}: no motifs found")
@@ -673,7 +684,8 @@ def read_transfac(path) -> list[Motif]:
             name = cur.get("ID") or cur.get("NA") or mid
             if name == mid and cur.get("NA"):
                 name = cur["NA"]
-            motifs.append(Motif(name=name, id=mid, matrix=np.array(rows).T, is_counts=True, source=str(path)))
+            motifs.append(_motif_at(path, start, name=name, id=mid, matrix=np.array(rows).T, is_counts=True,
+                                    source=str(path)))
         elif any(k in cur for k in ("AC", "ID", "NA")):
             raise _err(path, start, f"motif {cur.get('AC') or cur.get('ID') or cur.get('NA')}: no P0 matrix")
         cur, rows, in_matrix = {}, [], False
@@ -717,15 +729,9 @@ def read_transfac(path) -> list[Motif]:
 def _read_lines(path: Path) -> list[str]:
     if not path.exists():
         raise InputError(f"{path}: motif file does not exist")
-    try:
-        if path.suffix == ".gz":
-            import gzip
+    from bindscape.io.textfile import read_text  # gzip by magic bytes; bad gzip or UTF-8 -> one InputError
 
-            with gzip.open(path, "rt") as fh:
-                return fh.read().splitlines()
-        return path.read_text().splitlines()
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a text file") from None
+    return read_text(path)[1].splitlines()
 
 
 _FORMATS = {"meme": read_meme, "jaspar": read_jaspar, "pfm": read_jaspar, "transfac": read_transfac}
@@ -751,7 +757,7 @@ def _sniff(path: Path) -> str:
         if s[:2] in ("AC", "ID", "P0", "PO", "XX", "VV", "DE", "NA"):
             return "transfac"
         break
-    raise InputError(f"{path}: cannot tell the motif file format", hint="use --format meme|jaspar|transfac")
+    raise InputError(f"{path}: cannot tell the motif file format", hint="name the file *.meme, *.jaspar or *.transfac (Python: read_motifs(path, format=...))")
 
 
 def read_motifs(path, format: str | None = None) -> list[Motif]:
