@@ -173,3 +173,20 @@ def test_unknown_recipe_variable_is_an_error(tmp_path, capsys):
     assert rc == 2, text
     assert "nosuch" in text and "its variables: seed" in text and "Traceback" not in text
     assert not (tmp_path / "demo").exists()
+
+
+def test_installed_typer_and_click_are_the_pinned_pair():
+    """The contract above was checked with the installed typer/click; pyproject.toml bounds both, so an install
+    can only get a pair inside those bounds (a typer that vendors another click once broke every usage error)."""
+    from importlib.metadata import version
+    from pathlib import Path
+
+    import tomllib
+    from packaging.requirements import Requirement
+
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    deps = {Requirement(d).name: Requirement(d) for d in tomllib.loads(pyproject.read_text())["project"]["dependencies"]}
+    for name in ("typer", "click"):
+        spec = deps[name].specifier
+        assert spec and any(s.operator in ("<", "<=", "==", "~=") for s in spec), f"{name} has no upper bound"
+        assert spec.contains(version(name)), f"installed {name} {version(name)} is outside pyproject's {spec}"
