@@ -535,6 +535,34 @@ def test_checkpoint_loader_never_crashes_on_bytes(folder, data):
     outcome(load_checkpoint, put(folder, "model.ckpt", data))
 
 
+_JSONISH = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=8),
+                    st.lists(st.integers(-2, 2), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+
+
+@FUZZ
+@given(key=st.sampled_from(["model", "model_name", "config", "multitask", "format", "state_dict", "bindscape"]),
+       value=_JSONISH, as_json=st.booleans())
+def test_checkpoint_loader_never_crashes_on_wrong_contents(folder, key, value, as_json):
+    """A readable checkpoint of the right format whose metadata or weights were replaced by something else."""
+    import json
+
+    import torch
+
+    from bindscape.models import get_model
+    from bindscape.train import load_checkpoint, save_model
+
+    path = put(folder, "model.pt", b"")
+    save_model(path, get_model("bindscape_cnn", channels=4, hidden=4), {})
+    obj = torch.load(path, weights_only=True)
+    new = json.dumps(value) if as_json else value
+    if key in ("state_dict", "bindscape"):
+        obj[key] = new
+    else:
+        obj["bindscape"][key] = new
+    torch.save(obj, path)
+    outcome(load_checkpoint, path)
+
+
 def test_checkpoint_with_code_in_its_pickle_is_refused(tmp_path):
     import torch
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bindscape.errors import InputError
+from bindscape.errors import BindscapeError, InputError
 
 FORMAT = "bindscape-checkpoint/1"
 
@@ -107,7 +107,8 @@ def read_checkpoint(path: Path) -> dict:
                               hint="the file is damaged or incomplete; use another checkpoint (e.g. last.ckpt)") from None
     if bundle.looks_like_bundle(obj):  # a bundle under another file name
         return bundle.check_bundle(obj, path).payload
-    if not isinstance(obj, dict) or "bindscape" not in obj or "state_dict" not in obj:
+    if not isinstance(obj, dict) or not isinstance(obj.get("bindscape"), dict) or not isinstance(
+            obj.get("state_dict"), dict):
         raise CheckpointError(f"{path}: not a bindscape checkpoint (no model config inside)")
     if obj["bindscape"].get("format") != FORMAT:
         raise CheckpointError(f"{path}: unknown checkpoint format {obj['bindscape'].get('format')!r}")
@@ -162,14 +163,23 @@ def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> LoadedChe
     if path.exists():
         path = resolve_checkpoint(path)
     obj = read_checkpoint(path)
-    if "members" in obj:  # an ensemble bundle (bindscape export of an ensemble folder)
-        from bindscape.train.ensemble_model import EnsembleModel
+    try:
+        if "members" in obj:  # an ensemble bundle (bindscape export of an ensemble folder)
+            from bindscape.train.ensemble_model import EnsembleModel
 
-        members = [_loaded_from(m, path, map_location).model for m in obj["members"]]
-        return LoadedCheckpoint(model=EnsembleModel(members).eval().to(map_location),
-                                config=json.loads(obj["config"]), path=path,
-                                extra={"manifest": json.loads(obj["manifest"])})
-    return _loaded_from(obj, path, map_location)
+            members = [_loaded_from(m, path, map_location).model for m in obj["members"]]
+            return LoadedCheckpoint(model=EnsembleModel(members).eval().to(map_location),
+                                    config=json.loads(obj["config"]), path=path,
+                                    extra={"manifest": json.loads(obj["manifest"])})
+        return _loaded_from(obj, path, map_location)
+    except BindscapeError as exc:  # e.g. an unknown model name: say which file holds it
+        if str(path) in exc.message:
+            raise
+        raise CheckpointError(f"{path}: {exc.message}", hint=exc.hint) from None
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:  # right format, wrong contents
+        what = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}" if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{path}: damaged checkpoint metadata ({what})",
+                              hint="use another checkpoint of the run (e.g. last.ckpt) or retrain") from None
 
 
 def _loaded_from(obj: dict, path: Path, map_location: str) -> LoadedCheckpoint:
