@@ -12,6 +12,8 @@ label, prob).
 - `repeat_overlap(preds, genome)` + `repeat_stratified(runs, species, genome)`: auPRC on windows that
   overlap soft-masked repeats (and by family when a repeat annotation with names is given).
 - `holdout_configs(cfg)`: the species hold-out variants (leave one source out; successive groups).
+- `decoy_fp_rates(runs, species, truth)`: FP rate on windows holding a simulated repeat decoy (species
+  shifts, docs/simulator.md) versus other unbound windows, mean and 95% t interval over runs.
 """
 
 from __future__ import annotations
@@ -312,6 +314,135 @@ def repeat_stratified(runs: list[dict], species: str, genome, *, min_fraction: f
     return pd.DataFrame(rows)
 
 
+def mean_interval(values, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean with a t interval (nan values dropped; low = high = mean with one value).
+
+    Parameters
+    ----------
+    values
+        Per-run values.
+    level
+        Interval coverage.
+
+    Returns
+    -------
+    tuple of float
+        ``(mean, low, high)``; nan when no value is finite.
+    """
+    from scipy import stats
+
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return float("nan"), float("nan"), float("nan")
+    m = float(v.mean())
+    if len(v) < 2:
+        return m, m, m
+    half = float(stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+    return m, m - half, m + half
+
+
+def paired_differences(table: pd.DataFrame, species: str, reference: str = "source",
+                       metric: str = "auprc") -> pd.DataFrame:
+    """Per mode, the seed-paired difference of `metric` on `species` against the `reference` mode: mean,
+    95% t interval and the number of seeds both modes ran.
+
+    Parameters
+    ----------
+    table
+        A `species_table` (``mode, seed, species`` and `metric`).
+    species
+        The species whose test scores are compared (the target).
+    reference
+        The mode subtracted.
+    metric
+        The column compared.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``mode, reference, diff_mean, diff_lo, diff_hi, seeds`` (empty without `reference` runs).
+    """
+    t = table[table["species"] == species].pivot_table(index="seed", columns="mode", values=metric)
+    rows = []
+    if reference in t:
+        for mode in [m for m in t.columns if m != reference]:
+            d = (t[mode] - t[reference]).dropna()
+            m, lo, hi = mean_interval(d.to_numpy())
+            rows.append({"mode": mode, "reference": reference, "diff_mean": m, "diff_lo": lo, "diff_hi": hi,
+                         "seeds": len(d)})
+    return pd.DataFrame(rows)
+
+
+def windows_with_sites(windows: pd.DataFrame, sites: pd.DataFrame) -> np.ndarray:
+    """True for each window holding the centre of at least one site.
+
+    Parameters
+    ----------
+    windows, sites
+        ``chrom, start, end`` rows (0-based, half-open).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(windows),)`` bool.
+    """
+    out = np.zeros(len(windows), dtype=bool)
+    centres = {c: np.sort(((g["start"] + g["end"]) // 2).to_numpy()) for c, g in sites.groupby("chrom", sort=False)}
+    for chrom, idx in windows.groupby("chrom", sort=False).indices.items():
+        c = centres.get(chrom)
+        if c is None or not len(c):
+            continue
+        s, e = windows["start"].to_numpy()[idx], windows["end"].to_numpy()[idx]
+        out[idx] = np.searchsorted(c, e, side="left") > np.searchsorted(c, s, side="left")
+    return out
+
+
+def decoy_fp_rates(runs: list[dict], species: str, truth: pd.DataFrame, *, tf: str | None = None,
+                   threshold: float = 0.5) -> pd.DataFrame:
+    """False-positive rate of each mode on the unbound test windows that hold a repeat decoy (a motif copy
+    in a silenced repeat family, simulator truth column ``repeat_decoy``) versus the other unbound windows.
+
+    Parameters
+    ----------
+    runs, species
+        The runs (see the module docstring) and the species whose test windows are scored.
+    truth
+        The species' simulator truth table (``chrom, start, end, tf, repeat_decoy``).
+    tf
+        Count only this TF's decoys (None: every TF's).
+    threshold
+        Probability at or above which a window is called bound.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``mode, stratum (decoy | other negative), windows, fp_rate_mean, fp_rate_lo, fp_rate_hi (95% t
+        interval over runs), mean_prob, runs``.
+    """
+    dec = truth[truth["repeat_decoy"].astype(bool)]
+    if tf is not None:
+        dec = dec[dec["tf"] == tf]
+    rows = []
+    for mode, preds in _by_mode(runs, species).items():
+        res: dict[str, list] = {"decoy": [], "other negative": []}
+        for p in preds:
+            neg = (p["label"] <= 0.5).to_numpy()
+            has = windows_with_sites(p, dec)
+            prob = p["prob"].to_numpy()
+            for name, sel in (("decoy", neg & has), ("other negative", neg & ~has)):
+                n = int(sel.sum())
+                fp = float((prob[sel] >= threshold).mean()) if n else float("nan")
+                res[name].append((n, fp, float(prob[sel].mean()) if n else float("nan")))
+        for name, vals in res.items():
+            m, lo, hi = mean_interval([v[1] for v in vals])
+            rows.append({"mode": mode, "stratum": name, "windows": float(np.mean([v[0] for v in vals])),
+                         "fp_rate_mean": m, "fp_rate_lo": lo, "fp_rate_hi": hi,
+                         "mean_prob": float(np.nanmean([v[2] for v in vals])) if vals else float("nan"),
+                         "runs": len(vals)})
+    return pd.DataFrame(rows)
+
+
 def holdout_configs(cfg) -> list[tuple[str, list[str]]]:
     """Species hold-out variants of a `CrossSpeciesConfig`: (label, sources) pairs.
 
@@ -346,4 +477,4 @@ def holdout_configs(cfg) -> list[tuple[str, list[str]]]:
 
 __all__ = ["load_predictions", "species_table", "summarize", "confusion_over_seeds", "average_predictions",
            "differential_errors", "repeat_overlap", "repeat_family_overlap", "repeat_stratified",
-           "holdout_configs"]
+           "holdout_configs", "mean_interval", "windows_with_sites", "decoy_fp_rates", "paired_differences"]

@@ -16,6 +16,7 @@ It builds on `bindscape.motifs` (JASPAR matrices, p-value thresholds, window sco
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from .binding import (
     Flat,
     Group,
     SiteMotif,
+    add_cofactor_partners,
     assign_binding,
     atac_peaks,
     background_hits,
@@ -43,8 +45,9 @@ from .binding import (
     plant_motif,
     sample_site,
     sample_sites,
+    species_shift_features,
 )
-from .config import SimConfig, manifest_config, preset_names, resolve_config
+from .config import SimConfig, manifest_config, preset_names, resolve_config, uses_species_shifts
 from .genome import Genome, simulate_genome, write_chrom_sizes, write_fasta_gz
 
 __all__ = [
@@ -233,6 +236,7 @@ def plant_binding(
     groups=None,
     degrade: set[str] | None = None,
     access: dict[str, np.ndarray] | None = None,
+    repeats: list | None = None,
 ):
     """Plant binding into background sequences (synthetic or real) and decide binding per cell type.
 
@@ -258,6 +262,10 @@ def plant_binding(
         Group ids planted with their sites mutated below threshold (turnover).
     access
         Cell type -> accessible domains (None: drawn with `make_accessibility`).
+    repeats
+        The species' repeat copies ``(chrom, start, end, family)``; with species shifts in `cfg`
+        (`config.uses_species_shifts`), sites in copies of the species' decoy-carrying families never bind
+        and the truth table gets the shift columns (`binding.species_shift_features`).
 
     Returns
     -------
@@ -284,22 +292,16 @@ def plant_binding(
     open_mask = np.zeros(len(flat.codes), dtype=bool)
     for doms in access.values():
         open_mask |= domains_mask(doms, len(flat.codes))
-    planted = plant_groups(
-        flat,
-        groups,
-        motifs,
-        r_place,
-        open_mask=open_mask,
-        open_bias=cfg.binding.open_bias,
-        degrade=degrade,
-        species=species,
-        fixed=fixed,
-    )
+    planted = plant_groups(flat, groups, motifs, r_place, open_mask=open_mask, open_bias=cfg.binding.open_bias,
+                           degrade=degrade, species=species, fixed=fixed)
     parts = [planted]
     if cfg.binding.background_hits:
         parts.append(background_hits(flat, motifs, planted))
     inst = pd.concat(parts, ignore_index=True)
     inst = instance_features(inst, cfg)
+    if uses_species_shifts(cfg):
+        sc = next((x for x in cfg.species if x.name == species), None)
+        inst = species_shift_features(inst, flat, repeats or [], sc)
     inst = assign_binding(inst, access, cfg, r_bind, len(flat.codes))
     truth = instances_to_truth(flat, inst, species, cfg.cells)
     return flat.to_seqs(), truth, flat, access, inst
@@ -349,14 +351,18 @@ def simulate(
     for si, (sc, ss) in enumerate(zip(cfg.species, species_ss, strict=True)):
         g_rng, turn_rng, new_rng, bind_rng, peak_rng = (np.random.default_rng(s) for s in ss.spawn(5))
         t1 = time.perf_counter()
-        genome = simulate_genome(sc, g_rng)
+        genome = simulate_genome(sc, g_rng, motifs)
         timings[f"{sc.name}.genome"] = time.perf_counter() - t1
         t1 = time.perf_counter()
         groups, degrade = species_groups(
             catalogue, motifs, cfg, turn_rng, new_rng, reference=si == 0, prefix=f"{sc.name}_g"
         )
+        if sc.cofactors:  # species shift (opt-in): a stream spawned after the five above
+            shift_rng = np.random.default_rng(ss.spawn(1)[0])
+            groups = add_cofactor_partners(groups, sc.cofactors, motifs, cfg.binding.affinity_beta, shift_rng)
         genome.seqs, truth, flat, access, inst = plant_binding(
-            genome.seqs, cfg, bind_rng, species=sc.name, motifs=motifs, groups=groups, degrade=degrade
+            genome.seqs, cfg, bind_rng, species=sc.name, motifs=motifs, groups=groups, degrade=degrade,
+            repeats=genome.repeats,
         )
         timings[f"{sc.name}.binding"] = time.perf_counter() - t1
         t1 = time.perf_counter()
@@ -370,10 +376,46 @@ def simulate(
     res = SimResult(cfg, int(seed), genomes, truths, peaks, access_peaks, manifest, timings=timings)
     if out is not None:
         t1 = time.perf_counter()
-        write_outputs(res, Path(out))
+        publish_outputs(res, Path(out))
         timings["write"] = time.perf_counter() - t1
     timings["total"] = time.perf_counter() - t0
     return res
+
+
+def publish_outputs(res: SimResult, out: Path) -> None:
+    """`write_outputs` into a temp sibling of `out`, then publish it as `out` in one rename.
+
+    An interrupted write leaves an earlier simulation in `out` as it was (never a mix of old and new
+    files); files a user put in `out` are kept (`bindscape._util.publish_folder`).
+
+    Parameters
+    ----------
+    res
+        The simulation; ``res.out`` is set to `out`.
+    out
+        The output folder (created or replaced).
+    """
+    import shutil
+    import tempfile
+
+    from bindscape._util import publish_folder
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())
+        write_outputs(res, tmp)
+        publish_folder(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    res.out = out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def species_stats(genome: Genome, truth: pd.DataFrame, access: dict[str, np.ndarray], chip: dict,
@@ -417,7 +459,22 @@ def species_stats(genome: Genome, truth: pd.DataFrame, access: dict[str, np.ndar
             for c in cfg.cells
         },
         "peaks": {f"{k[1]}.{k[2]}": len(v) for k, v in chip.items()},
+        **_shift_stats(truth, cfg),
     }
+
+
+def _shift_stats(truth: pd.DataFrame, cfg: SimConfig) -> dict[str, Any]:
+    """Species-shift counts for the manifest (empty without shifts, so default manifests are unchanged):
+    repeat decoys per TF, sites in silenced repeats, and per cofactor-ruled TF the sites with the partner."""
+    if "repeat_decoy" not in truth:
+        return {}
+    dec = truth[truth.repeat_decoy.astype(bool)]
+    cof = truth[truth.cofactor != ""]
+    return {"species_shift": {
+        "repeat_decoys": {str(k): int(v) for k, v in dec.tf.value_counts().sort_index().items()},
+        "silenced_sites": int((truth.repeat_family != "").sum()),
+        "cofactor_present": {str(tf): round(float(g.cofactor_present.mean()), 4) for tf, g in cof.groupby("tf")},
+    }}
 
 
 def sim_manifest(cfg: SimConfig, seed: int, motifs: dict[str, SiteMotif], stats: dict) -> dict[str, Any]:

@@ -961,17 +961,28 @@ def assign_binding(
     no_partner = has_rule & ~inst.partner_present.to_numpy(bool)
     homo = np.minimum(inst.n_homotypic.to_numpy(), 3)
     origin = inst.origin.to_numpy()
+    shift = "cofactor_logit" in inst  # species shifts (opt-in): `species_shift_features` added the columns
     for cell in cfg.cells:
         acc = domains_mask(access[cell.name], n_flat)[centers]
         closed_pen = np.where(acc, 0.0, np.where(pioneer, L.closed_pioneer, L.closed))
         logit = L.intercept + L.affinity * aff + closed_pen + L.no_partner * no_partner + L.homotypic * homo
+        if shift:
+            logit = logit + inst.cofactor_logit.to_numpy()
         p = 1.0 / (1.0 + np.exp(-logit))
         expressed = np.ones(len(inst), dtype=bool) if cell.tfs is None else inst.tf.isin(cell.tfs).to_numpy()
         p = np.where(expressed & (origin != "decoy") & (origin != "turnover"), p, 0.0)
+        if shift:
+            p = np.where(inst.repeat_family.to_numpy() != "", 0.0, p)  # silenced repeat: closed to every TF
         bound = u < p
-        deficits = np.stack([-closed_pen, -L.no_partner * no_partner, L.affinity * (1 - aff)], axis=1)
-        names = np.array(["closed-chromatin", "no-partner", "low-affinity"])
+        deficits = [-closed_pen, -L.no_partner * no_partner, L.affinity * (1 - aff)]
+        names = ["closed-chromatin", "no-partner", "low-affinity"]
+        if shift:
+            deficits.append(-inst.cofactor_logit.to_numpy())
+            names.append("no-cofactor")
+        deficits, names = np.stack(deficits, axis=1), np.array(names)
         reason = np.where(deficits.max(axis=1) >= 1.0, names[deficits.argmax(axis=1)], "stochastic")
+        if shift:
+            reason = np.where(inst.repeat_family.to_numpy() != "", "silenced-repeat", reason)
         reason = np.where(origin == "decoy", "decoy", reason)
         reason = np.where(origin == "turnover", "turnover", reason)
         reason = np.where(~expressed, "not-expressed", reason)
@@ -1209,8 +1220,136 @@ def instances_to_truth(flat: Flat, inst: pd.DataFrame, species: str, cells) -> p
     ]
     for c in cells:
         cols += [f"accessible_{c.name}", f"p_bound_{c.name}", f"bound_{c.name}", f"reason_{c.name}"]
+    cols += [c for c in SHIFT_COLUMNS if c in df]  # species shifts (opt-in) only
     df = df[["tf", "chrom", "start", "end"] + [c for c in cols if c not in ("tf", "chrom", "start", "end")]]
     df = df[cols]
     df["affinity"] = df.affinity.round(4)
     df["log_odds"] = df.log_odds.round(3)
     return df.reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Species shifts (opt-in): silenced decoy-carrying repeat families, species-only cofactor rules
+# ----------------------------------------------------------------------------------------------------------
+
+#: truth columns written only when a config uses species shifts (`config.uses_species_shifts`)
+SHIFT_COLUMNS = ("repeat_family", "repeat_decoy", "cofactor", "cofactor_present")
+
+
+def add_cofactor_partners(groups: list[Group], rules, motifs: dict[str, SiteMotif], beta,
+                          rng: np.random.Generator) -> list[Group]:
+    """One species' groups with cofactor motifs added (``species.<sp>.cofactors``; the catalogue is shared,
+    so changed groups are copies).
+
+    For each rule, a share ``fraction`` of the groups holding a functional (planted or cluster) site of
+    ``tf`` gets a ``partner`` site (affinity drawn from `beta`, origin ``cofactor``, id ``<gid>.c``)
+    ``spacing`` bp downstream of the group's last member.
+
+    Parameters
+    ----------
+    groups
+        The species' site groups (`make_groups`; not changed).
+    rules
+        The species' `config.CofactorRule` list.
+    motifs
+        TF name -> `SiteMotif`.
+    beta
+        ``binding.affinity_beta`` (partner affinities).
+    rng
+        The species' shift stream.
+
+    Returns
+    -------
+    list of Group
+        Same order and ids.
+    """
+    out = list(groups)
+    for rule in rules:
+        pm = motifs[rule.partner]
+        for gi, g in enumerate(out):
+            if not any(m.tf == rule.tf and m.origin in ("planted", "cluster") for m in g.members):
+                continue
+            if rng.random() >= rule.fraction:
+                continue
+            site = sample_sites(pm, 1, rng, rng.beta(*beta, 1))[0]
+            score = pm.score(site)
+            strand = "+" if rng.random() < 0.5 else "-"
+            member = Member(rule.partner, g.span + rule.spacing, site, strand, "cofactor", float(pm.affinity(score)),
+                            score, f"{g.gid}.c", -1)
+            out[gi] = Group(g.gid, [*g.members, member])
+    return out
+
+
+def repeat_family_index(flat: Flat, repeats: list, families: list[str]) -> np.ndarray:
+    """Per flat base, 1 + the index in `families` of the repeat copy covering it (0: none of them).
+
+    Parameters
+    ----------
+    flat
+        The genome in flat coordinates.
+    repeats
+        ``(chrom, start, end, family)`` copies (`genome.Genome.repeats`).
+    families
+        The family names to mark.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(flat.codes),)`` int16.
+    """
+    out = np.zeros(len(flat.codes), dtype=np.int16)
+    offset = dict(zip(flat.names, flat.offsets.tolist(), strict=True))
+    index = {f: i + 1 for i, f in enumerate(families)}
+    for chrom, start, end, fam in repeats:
+        if fam in index and chrom in offset:
+            out[offset[chrom] + start : offset[chrom] + end] = index[fam]
+    return out
+
+
+def species_shift_features(inst: pd.DataFrame, flat: Flat, repeats: list, species_cfg) -> pd.DataFrame:
+    """Add the species-shift columns: ``repeat_family`` (the silenced, decoy-carrying family whose copy
+    holds the site's centre, '' for none), ``repeat_decoy`` (the site is a motif copy of that family's
+    ``decoy_tf``), ``cofactor`` (the partner this species requires of the site's TF, '' for none),
+    ``cofactor_present`` and ``cofactor_logit`` (the rule's weight when the partner is missing; not written
+    to the truth table).
+
+    Parameters
+    ----------
+    inst
+        Instances with `instance_features` columns (not changed).
+    flat
+        The genome in flat coordinates.
+    repeats
+        The species' repeat copies, ``(chrom, start, end, family)`` (None or empty: none).
+    species_cfg
+        The species' config (``repeats`` with ``decoy_tf``, ``cofactors``; None: no shifts in it).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with the five columns.
+    """
+    inst = inst.copy()
+    fams = [f for f in (species_cfg.repeats if species_cfg else []) if f.decoy_tf]
+    centers = ((inst.fstart + inst.fend) // 2).to_numpy()
+    if fams and repeats:
+        idx = repeat_family_index(flat, repeats, [f.name for f in fams])[centers]
+        names = np.array([""] + [f.name for f in fams], dtype=object)
+        tfs = np.array([""] + [f.decoy_tf for f in fams], dtype=object)
+        inst["repeat_family"] = names[idx]
+        inst["repeat_decoy"] = (idx > 0) & (inst.tf.to_numpy() == tfs[idx]) & (inst.origin == "background").to_numpy()
+    else:
+        inst["repeat_family"], inst["repeat_decoy"] = "", False
+    inst["cofactor"], inst["cofactor_present"], inst["cofactor_logit"] = "", False, 0.0
+    live = (inst.origin != "turnover").to_numpy()
+    for rule in species_cfg.cofactors if species_cfg else []:
+        sel = (inst.tf == rule.tf).to_numpy()
+        ps = (inst.tf == rule.partner).to_numpy() & live
+        if not sel.any():
+            continue
+        near = _near_count(inst.fstart.to_numpy()[sel], inst.fend.to_numpy()[sel], inst.fstart.to_numpy()[ps],
+                           inst.fend.to_numpy()[ps], rule.window, False) > 0
+        inst.loc[sel, "cofactor"] = rule.partner
+        inst.loc[sel, "cofactor_present"] = near
+        inst.loc[sel, "cofactor_logit"] = np.where(near, 0.0, rule.weight)
+    return inst

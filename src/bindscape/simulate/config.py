@@ -42,6 +42,34 @@ class RepeatFamily(StrictModel):
     divergence: float = Field(0.12, ge=0, le=0.5, description="substitution rate of copies vs consensus")
     gc: float = Field(0.5, gt=0.05, lt=0.95, description="GC content of the consensus")
     unit: str | None = Field(None, description="repeat unit for kind=simple, e.g. CA")
+    decoy_tf: str | None = Field(
+        None,
+        description="species shift (opt-in): the consensus carries motif copies of this TF; the family's "
+        "copies are silenced (closed chromatin) in this species, so no site in them binds",
+    )
+    decoy_per_kb: float = Field(3.0, gt=0, le=50, description="motif copies per kb of consensus (at least 1)")
+    decoy_similarity: float = Field(
+        0.8, ge=0, le=1, description="affinity of the consensus' motif copies (0: p-value threshold, 1: best site)"
+    )
+
+    @model_validator(mode="after")
+    def _decoys(self):
+        if self.decoy_tf is not None and self.kind == "simple":
+            raise ValueError(f"repeats.{self.name}.decoy_tf: a simple repeat cannot carry motif copies")
+        return self
+
+
+class CofactorRule(StrictModel):
+    """Species shift (opt-in): in this species only, `tf` binds well only with a `partner` motif nearby."""
+
+    tf: str
+    partner: str
+    window: int = Field(40, ge=0, le=500, description="the partner motif must lie within this gap (bp)")
+    weight: float = Field(-3.5, le=0, description="logit added when the partner motif is missing")
+    fraction: float = Field(
+        0.5, ge=0, le=1, description="share of the TF's site groups planted with the partner motif in this species"
+    )
+    spacing: int = Field(10, ge=0, le=200, description="gap (bp) between the site and the planted partner")
 
 
 class SpeciesConfig(StrictModel):
@@ -58,6 +86,9 @@ class SpeciesConfig(StrictModel):
     composition_noise: float = Field(0.15, ge=0, le=1, description="species-specific k-mer log-weight sd")
     repeat_fraction: float = Field(0.3, ge=0, le=0.8)
     repeats: list[RepeatFamily] = Field(default_factory=list)
+    cofactors: list[CofactorRule] = Field(
+        default_factory=list, description="species-only partner rules (label shift: same sequence, other binding)"
+    )
 
     @field_validator("chrom_sizes")
     @classmethod
@@ -171,12 +202,14 @@ class SimConfig(StrictModel):
     @field_validator("tfs", mode="before")
     @classmethod
     def _expand_tfs(cls, v):
+        if not isinstance(v, list):  # pydantic reports the type ("Input should be a valid list")
+            return v
         out = []
         for item in v or []:
             if isinstance(item, str):
                 item = {"name": item}
             if isinstance(item, dict) and "jaspar_id" not in item:
-                base = TF_PANEL.get(item.get("name", ""))
+                base = TF_PANEL.get(str(item.get("name", "")))  # str: a list or mapping name is not hashable
                 if base is None:
                     raise ValueError(
                         f"TF {item.get('name')!r} is not in the default panel ({', '.join(TF_PANEL)}); "
@@ -212,14 +245,51 @@ class SimConfig(StrictModel):
                         f"cells.{c.name}.opened_by: {sorted(set(c.opened_by) - set(c.tfs))} are not expressed in "
                         f"{c.name} (cells.{c.name}.tfs)"
                     )
+        _check_species_shifts(self.species, tf_names)
         if self.chip.width_min > self.chip.width_max:
             raise ValueError("chip.width_min must be <= chip.width_max")
         return self
 
 
+def _check_species_shifts(species: list[SpeciesConfig], tf_names: set[str]) -> None:
+    """The species-shift fields name simulated TFs (raises ValueError naming the field)."""
+    for sc in species:
+        for fam in sc.repeats:
+            if fam.decoy_tf is not None and fam.decoy_tf not in tf_names:
+                raise ValueError(
+                    f"species.{sc.name}.repeats.{fam.name}.decoy_tf: {fam.decoy_tf!r} is not a simulated TF "
+                    f"({', '.join(sorted(tf_names))})"
+                )
+        for i, rule in enumerate(sc.cofactors):
+            for key in ("tf", "partner"):
+                if getattr(rule, key) not in tf_names:
+                    raise ValueError(
+                        f"species.{sc.name}.cofactors.{i}.{key}: {getattr(rule, key)!r} is not a simulated TF "
+                        f"({', '.join(sorted(tf_names))})"
+                    )
+            if rule.tf == rule.partner:
+                raise ValueError(f"species.{sc.name}.cofactors.{i}: tf and partner must differ")
+
+
+def uses_species_shifts(cfg: SimConfig) -> bool:
+    """True when any species has a decoy-carrying repeat family or a cofactor rule (the opt-in shifts).
+
+    Parameters
+    ----------
+    cfg
+        The simulator config.
+
+    Returns
+    -------
+    bool
+    """
+    return any(sc.cofactors or any(f.decoy_tf for f in sc.repeats) for sc in cfg.species)
+
+
 def manifest_config(cfg: SimConfig) -> dict:
-    """The resolved config as written to manifest.json. Opt-in cell fields left at their defaults
-    (``opened_by: null``) are omitted, so manifests of configs that do not use them are unchanged.
+    """The resolved config as written to manifest.json. Opt-in fields left at their defaults (cells'
+    ``opened_by: null``, species' empty ``cofactors``, repeat families' ``decoy_tf: null`` with its
+    ``decoy_*`` settings) are omitted, so manifests of configs that do not use them are unchanged.
 
     Parameters
     ----------
@@ -238,6 +308,13 @@ def manifest_config(cfg: SimConfig) -> dict:
             c.pop("opened_fraction", None)
         if c.get("opened_length") is None:
             c.pop("opened_length", None)
+    for sp in data["species"]:  # species shifts left at their defaults are omitted too
+        if not sp.get("cofactors"):
+            sp.pop("cofactors", None)
+        for fam in sp["repeats"]:
+            if fam.get("decoy_tf") is None:
+                for k in ("decoy_tf", "decoy_per_kb", "decoy_similarity"):
+                    fam.pop(k, None)
     return data
 
 
@@ -269,8 +346,15 @@ def load_preset_dict(preset: str | Path) -> dict:
                 f"unknown simulator preset {str(preset)!r}",
                 hint=f"valid presets: {', '.join(preset_names())} (or a path to a YAML file)",
             )
-    with open(path) as fh:
-        data = yaml.safe_load(fh) or {}
+    try:
+        with open(path) as fh:
+            data = yaml.safe_load(fh) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: is not UTF-8 text (byte {exc.start}); a preset is a YAML file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        what = getattr(exc, "problem", None) or str(exc).split("\n")[0]  # a ReaderError has no .problem
+        raise ConfigError(f"{path}{f':{mark.line + 1}' if mark else ''}: not valid YAML ({what})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"preset {path} must be a YAML mapping")
     return data

@@ -350,10 +350,57 @@ def _copy_of(fam, cons: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return seq.astype(np.uint8)
 
 
-def add_repeats(genome: Genome, species_cfg, rng: np.random.Generator) -> dict:
+def plant_consensus_motifs(cons: np.ndarray, motif, per_kb: float, similarity: float,
+                           rng: np.random.Generator) -> list[tuple[int, str]]:
+    """Write motif copies into a repeat consensus (in place): the decoys of a species-shift family.
+
+    ``max(1, round(len * per_kb / 1000))`` sites of affinity near `similarity` (`binding.sample_sites`) are
+    spread evenly over the consensus (a SINE's poly-A tail is left alone), each on a random strand; copies of
+    the consensus then carry them with the family's divergence, so some fall below the motif threshold.
+
+    Parameters
+    ----------
+    cons
+        Consensus codes, changed in place.
+    motif
+        The TF's `binding.SiteMotif`.
+    per_kb, similarity
+        Sites per kb of consensus; target affinity in [0, 1].
+    rng
+        Random stream (its own, so families without decoys are unchanged).
+
+    Returns
+    -------
+    list of (int, str)
+        Start and strand of each site written (fewer when the consensus is too short for all).
+    """
+    from bindscape.simulate.binding import sample_sites
+
+    w = motif.width
+    usable = len(cons) - w
+    n = max(1, int(round(len(cons) * per_kb / 1000)))
+    n = min(n, max(0, (usable + 1) // (w + 2)))
+    if n == 0:
+        return []
+    sites = sample_sites(motif, n, rng, np.full(n, similarity))
+    slot = usable / n
+    out = []
+    for k in range(n):
+        pos = int(k * slot + rng.integers(0, max(1, int(slot) - w) + 1))
+        pos = min(pos, usable)
+        strand = "+" if rng.random() < 0.5 else "-"
+        cons[pos : pos + w] = sites[k] if strand == "+" else reverse_complement_codes(sites[k])
+        out.append((pos, strand))
+    return out
+
+
+def add_repeats(genome: Genome, species_cfg, rng: np.random.Generator, motifs: dict | None = None) -> dict:
     """Insert mutated copies of the species' repeat families (replacing background) and soft-mask them.
 
-    Returns per-family statistics (copies, bases); each copy is appended to ``genome.repeats``.
+    Returns per-family statistics (copies, bases); each copy is appended to ``genome.repeats``. A family
+    with ``decoy_tf`` (species shift) gets motif copies of that TF in its consensus (`plant_consensus_motifs`,
+    from a separate random stream, so every other family and every copy position stay the same) and
+    ``decoy_sites`` in its statistics; `motifs` (TF name -> `SiteMotif`) is needed then.
 
     Parameters
     ----------
@@ -363,11 +410,13 @@ def add_repeats(genome: Genome, species_cfg, rng: np.random.Generator) -> dict:
         The species' config (``repeat_fraction``, ``repeats`` families and shares).
     rng
         Random stream.
+    motifs
+        TF name -> `SiteMotif`, for families with ``decoy_tf`` (None: no such family allowed).
 
     Returns
     -------
     dict
-        Family name -> ``{"kind", "copies", "bases"}`` (empty without repeats).
+        Family name -> ``{"kind", "copies", "bases"}`` (+ ``decoy_sites``; empty without repeats).
     """
     sc = species_cfg
     stats: dict[str, dict] = {}
@@ -380,8 +429,15 @@ def add_repeats(genome: Genome, species_cfg, rng: np.random.Generator) -> dict:
     shares = np.array([f.share for f in sc.repeats], dtype=float)
     shares /= shares.sum()
     cons_rng, place_rng = rng.spawn(2)
+    decoy_rng = rng.spawn(1)[0] if any(f.decoy_tf for f in sc.repeats) else None  # a third, later stream
     for fam, share in zip(sc.repeats, shares, strict=True):
         cons = make_consensus(fam, cons_rng)
+        decoy_sites = None
+        if fam.decoy_tf:
+            if motifs is None or fam.decoy_tf not in motifs:
+                raise ValueError(f"repeat family {fam.name}: no motif given for decoy_tf {fam.decoy_tf}")
+            decoy_sites = plant_consensus_motifs(cons, motifs[fam.decoy_tf], fam.decoy_per_kb,
+                                                 fam.decoy_similarity, decoy_rng)
         target = share * sc.repeat_fraction * total
         placed = copies = tries = 0
         while placed < target and tries < 200_000:
@@ -402,10 +458,12 @@ def add_repeats(genome: Genome, species_cfg, rng: np.random.Generator) -> dict:
             placed += len(seq)
             copies += 1
         stats[fam.name] = {"kind": fam.kind, "copies": copies, "bases": int(placed)}
+        if decoy_sites is not None:
+            stats[fam.name].update(decoy_tf=fam.decoy_tf, decoy_sites=len(decoy_sites))
     return stats
 
 
-def simulate_genome(species_cfg, rng: np.random.Generator) -> Genome:
+def simulate_genome(species_cfg, rng: np.random.Generator, motifs: dict | None = None) -> Genome:
     """Background + repeats for one species (deterministic given `rng`).
 
     Parameters
@@ -414,6 +472,8 @@ def simulate_genome(species_cfg, rng: np.random.Generator) -> Genome:
         The species' config.
     rng
         Random stream (split into background and repeat streams).
+    motifs
+        TF name -> `SiteMotif` for repeat families with ``decoy_tf`` (see `add_repeats`).
 
     Returns
     -------
@@ -422,7 +482,7 @@ def simulate_genome(species_cfg, rng: np.random.Generator) -> Genome:
     """
     g_rng, r_rng = rng.spawn(2)
     genome = background_genome(species_cfg, g_rng)
-    genome.info["repeats"] = add_repeats(genome, species_cfg, r_rng)
+    genome.info["repeats"] = add_repeats(genome, species_cfg, r_rng, motifs)
     return genome
 
 

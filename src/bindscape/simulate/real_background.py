@@ -93,10 +93,10 @@ def simulate_real(backgrounds: dict[str, Any], preset: str | dict = "multi-speci
         call_peaks,
         load_site_motifs,
         plant_binding,
+        publish_outputs,
         reference_catalogue,
         resolve_config,
         species_groups,
-        write_outputs,
     )
     from .config import manifest_config
 
@@ -132,7 +132,7 @@ def simulate_real(backgrounds: dict[str, Any], preset: str | dict = "multi-speci
                 "backgrounds": {sp: str(src) if not isinstance(src, dict) else "codes" for sp, src in backgrounds.items()}}
     res = SimResult(cfg, int(seed), genomes, truths, peaks, access_peaks, manifest)
     if out is not None:
-        write_outputs(res, Path(out))
+        publish_outputs(res, Path(out))
     res.timings["total"] = time.perf_counter() - t0
     return res
 

@@ -58,7 +58,7 @@ class CrossSpeciesRecipe(RecipeBase):
     lam_grid: dict[str, list[float]] = Field(default_factory=dict)
     """mode -> grid, tuned once on `tune_seed`; the chosen value is used for every seed."""
     tune_seed: int = 0
-    select_on: Literal["auto", "source", "target"] = "auto"
+    select_on: Literal["auto", "source", "target", "label-free"] = "auto"
     holdouts: bool = False
     holdout_modes: list[str] = Field(default_factory=lambda: ["source", "morale"])
     train: dict[str, Any] = Field(default_factory=dict)
@@ -187,6 +187,8 @@ def _config(rec, datasets, run_dir, *, mode, seed, name, lam=None, lam_grid=None
 
     t = dict(rec.train)
     trainer = {"progress": False, **(t.pop("trainer", {}) or {}), "seed": int(seed)}
+    if rec.sources is not None:  # species neither target nor source are not used (a two-species form)
+        datasets = {sp: p for sp, p in datasets.items() if sp == rec.target or sp in rec.sources}
     cfg = {"species": datasets, "target": rec.target, "sources": sources or rec.sources, "mode": mode,
            # lambda means nothing without adaptation: record 0 there rather than the morale/grl default
            "lam": float(lam if lam is not None else rec.lam.get(mode, 1.0)) if mode in ("morale", "grl") else 0.0,
@@ -243,6 +245,8 @@ def analyse(rec, run_dir: Path, runs: list[dict], holdouts: list[dict], datasets
     table = cs.species_table(runs)
     genome = load_dataset(datasets[rec.target]).open_genome()
     res = {"per_run": table, "summary": cs.summarize(table), "confusion": cs.confusion_over_seeds(runs, rec.target)}
+    if "source" in {r["mode"] for r in runs}:
+        res["gaps"] = cs.paired_differences(table, rec.target, reference="source")
     if "target" in {r["mode"] for r in runs}:
         diff, _ = cs.differential_errors(runs, rec.target, reference="target", genome=genome)
         res["differential"] = diff
@@ -252,6 +256,11 @@ def analyse(rec, run_dir: Path, runs: list[dict], holdouts: list[dict], datasets
         ann = pd.read_csv(ann_path, sep="\t", header=None, names=["chrom", "start", "end", "name"],
                           dtype={"chrom": str, "name": str})
     res["repeats"] = cs.repeat_stratified(runs, rec.target, genome, annotation=ann)
+    truth_path = run_dir / "sim" / rec.target / "truth.tsv"
+    if truth_path.exists():  # species shifts: FP rates on decoy windows vs other negatives
+        truth = pd.read_csv(truth_path, sep="\t", dtype={"chrom": str})
+        if "repeat_decoy" in truth:
+            res["decoys"] = cs.decoy_fp_rates(runs, rec.target, truth, tf=rec.data.tf)
     if holdouts:
         ht = cs.species_table(holdouts)
         res["holdouts"] = cs.summarize(ht[ht["species"] == rec.target], by=("group", "sources", "mode"))
@@ -260,10 +269,12 @@ def analyse(rec, run_dir: Path, runs: list[dict], holdouts: list[dict], datasets
     tuning = _tuning_table(rec, run_dir)
     if tuning is not None:
         res["tuning"] = tuning
+        res["lambda_choice"] = _choice_table(rec, run_dir)
     for k, df in res.items():
         atomic_write_text(out / f"{k}.tsv", df.to_csv(sep="\t", index=False))
     cpu = sum(json.loads((Path(r["run"]) / "metrics.json").read_text()).get("cpu_seconds", 0) for r in runs)
-    info = {"lam": lam, "target": rec.target, "selection_species": sel_species,
+    crit = sorted({json.loads(q.read_text())["criterion"] for q in (run_dir / "models").glob("tune-*/selection.json")})
+    info = {"lam": lam, "target": rec.target, "selection_species": sel_species, "lambda_criterion": crit,
             "cpu_seconds_training": round(cpu, 1),
             "tables": {k: str((out / f"{k}.tsv").resolve()) for k in res}}
     atomic_write_text(out / "summary.json", json.dumps(info, indent=2) + "\n")
@@ -279,9 +290,40 @@ def _tuning_table(rec, run_dir: Path):
         p = run_dir / "models" / f"tune-{mode}" / "selection.json"
         if p.exists():
             sel = json.loads(p.read_text())
-            tuning += [{"mode": mode, "lam": float(k), "val_auprc": v, "chosen": float(k) == sel["selected_lam"]}
+            per = sel.get("per_lam", {})
+            tuning += [{"mode": mode, "lam": float(k), "val_auprc": v, "chosen": float(k) == sel["selected_lam"],
+                        **{c: per.get(k, {}).get(c) for c in ("source_val_auprc", "target_val_auprc",
+                                                               "domain_accuracy", "moment_distance")}}
                        for k, v in sel["scores"].items()]
     return pd.DataFrame(tuning) if tuning else None
+
+
+def _choice_table(rec, run_dir: Path):
+    """Per adapted mode and lambda criterion (source validation, target validation, label-free): the lambda
+    it picks on the tuning seed and that run's target test auPRC; ``used`` marks the recipe's criterion."""
+    import pandas as pd
+
+    rows = []
+    for mode in rec.lam_grid:
+        p = run_dir / "models" / f"tune-{mode}" / "selection.json"
+        if not p.exists():
+            continue
+        sel = json.loads(p.read_text())
+        for crit, lam in (sel.get("choices") or {}).items():
+            ev = sel.get("per_lam", {}).get(f"{lam:g}", {}) if lam is not None else {}
+            rows.append({"mode": mode, "criterion": crit, "lam": lam,
+                         "target_test_auprc": ev.get("target_test_auprc"),
+                         "domain_accuracy": ev.get("domain_accuracy"),
+                         "used": lam is not None and float(lam) == float(sel["selected_lam"])
+                         and crit == _criterion_name(rec, sel)})
+    return pd.DataFrame(rows)
+
+
+def _criterion_name(rec, sel: dict) -> str:
+    """Which of the three criteria the recipe's ``select_on`` is (auto: by the selection species)."""
+    if rec.select_on != "auto":
+        return rec.select_on
+    return "target" if sel.get("selection_species") == [rec.target] else "source"
 
 
 __all__ = ["CrossSpeciesRecipe", "LATE_VARS", "SCHEMA", "analyse", "build_species_datasets", "check", "run"]

@@ -103,7 +103,7 @@ class CrossSpeciesConfig(StrictModel):
     mode: Literal["source", "target", "joint", "morale", "grl"] = "morale"
     lam: float = Field(1.0, ge=0)
     lam_grid: list[float] | None = None
-    select_on: Literal["auto", "source", "target"] = "auto"
+    select_on: Literal["auto", "source", "target", "label-free"] = "auto"
     name: str = "cross-species"
     out_dir: str = "runs"
     label_column: str = "label"
@@ -155,7 +155,8 @@ class CrossSpeciesConfig(StrictModel):
 
     @property
     def selection_species(self) -> list[str]:
-        """Whose validation auPRC picks epochs and lambda (MORALE: source with 2 species, target with more)."""
+        """Whose validation auPRC picks epochs and lambda (MORALE: source with 2 species, target with more;
+        ``label-free``: the sources, as no target label may be used)."""
         how = self.select_on
         if how == "auto":
             how = "source" if len(self.species) == 2 else "target"
@@ -712,9 +713,93 @@ class CrossSpeciesPlugin:
         fields = {"mode": cfg.mode, "lam": cfg.lam, "seed": cfg.trainer.seed, "target": cfg.target,
                   "sources": cfg.source_species, "labelled": cfg.labelled_species,
                   "selection_species": cfg.selection_species,
-                  "select_score": float(np.mean(sel)) if sel else float("nan"), **out}
+                  "select_score": float(np.mean(sel)) if sel else float("nan"), **out,
+                  "alignment": domain_alignment(done.loaded.model, self.opened, cfg)}
         t = out["test"].get(cfg.target, {})
         return fields, f"target {cfg.target} test auPRC {t.get('auprc', float('nan')):.4f}"
+
+
+def embed_split(model, ds, genome, split: str, *, batch_size: int = 512, max_rows: int | None = None,
+                seed: int = 0) -> np.ndarray:
+    """``model.embed`` of one split's windows (forward strand, no labels used), at most `max_rows` of them
+    (a seeded random subset).
+
+    Parameters
+    ----------
+    model
+        A model with ``embed``.
+    ds, genome
+        A species' dataset and genome (`open_species`).
+    split
+        Which windows (``val``: held out from training).
+    batch_size, max_rows, seed
+        Rows per batch; the cap (None: all) and the subset's seed.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, D)`` float32 embeddings.
+    """
+    from bindscape.data.torchdata import RegionDataset
+
+    tds = RegionDataset(ds, genome=genome, split=split)
+    rows = np.arange(len(tds))
+    if max_rows is not None and len(rows) > max_rows:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, max_rows, replace=False))
+    out = []
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(rows), batch_size):
+            x = tds.__getitems__(rows[i : i + batch_size].tolist())[0]
+            out.append(model.embed(x.float()).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def domain_alignment(model, opened: dict, cfg: CrossSpeciesConfig, *, max_per_domain: int = 1000,
+                     seed: int = 0) -> dict:
+    """Label-free measures of how far the target's embeddings are from the sources' (validation windows,
+    held out from training; no label is read): a domain classifier's accuracy and the moment distance.
+
+    ``domain_accuracy``: 5-fold cross-validated accuracy of a logistic regression (scikit-learn) telling
+    target windows from source windows (equal numbers, at most `max_per_domain` each) on standardised
+    embeddings; 0.5 = indistinguishable. ``moment_distance``: `morale_loss` between the two groups of
+    standardised embeddings (scale-free, so a shrunken embedding does not look aligned).
+
+    Parameters
+    ----------
+    model
+        The trained model.
+    opened
+        ``{species: (Dataset, Genome)}`` (`open_species`).
+    cfg
+        The run's config (target and source species).
+    max_per_domain, seed
+        Cap on windows per side and the subset seed.
+
+    Returns
+    -------
+    dict
+        ``domain_accuracy``, ``moment_distance``, ``windows`` per side (nan values with < 10 windows).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    tgt = embed_split(model, *opened[cfg.target], "val", max_rows=max_per_domain, seed=seed)
+    src = [embed_split(model, *opened[s], "val", max_rows=max_per_domain, seed=seed) for s in cfg.source_species]
+    src = np.concatenate([e for e in src if len(e)]) if any(len(e) for e in src) else np.zeros((0, 0))
+    m = min(len(tgt), len(src))
+    if m < 10:
+        return {"domain_accuracy": float("nan"), "moment_distance": float("nan"), "windows": int(m)}
+    rng = np.random.default_rng(seed)
+    tgt, src = tgt[rng.choice(len(tgt), m, replace=False)], src[rng.choice(len(src), m, replace=False)]
+    x = np.concatenate([tgt, src]).astype(np.float64)
+    x = (x - x.mean(axis=0)) / np.maximum(x.std(axis=0), 1e-8)
+    y = np.r_[np.ones(m), np.zeros(m)]
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    acc = cross_val_score(LogisticRegression(max_iter=2000), x, y, cv=folds, scoring="accuracy")
+    dist = morale_loss(torch.from_numpy(x), torch.from_numpy(y.astype(np.int64)))
+    return {"domain_accuracy": round(float(acc.mean()), 4), "moment_distance": round(float(dist), 4),
+            "windows": int(m)}
 
 
 def train_cross_species(cfg, *, resume: bool = False, overwrite: bool = False) -> Path:
@@ -747,7 +832,7 @@ def _train_grid(cfg, *, resume: bool, overwrite: bool) -> Path:
     from bindscape._util import atomic_write_text
 
     run_dir = cfg.run_dir
-    scores = {}
+    scores, per_lam = {}, {}
     for lam in cfg.lam_grid:
         sub = cfg.model_copy(update={"lam": float(lam), "lam_grid": None, "out_dir": str(run_dir),
                                      "name": f"lam-{lam:g}"})
@@ -757,16 +842,27 @@ def _train_grid(cfg, *, resume: bool, overwrite: bool) -> Path:
         else:
             last = sub.run_dir / "checkpoints" / "last.ckpt"
             fit(CrossSpeciesPlugin(), sub, sub.run_dir, resume=last.exists() and not overwrite, overwrite=True)
-        scores[float(lam)] = json.loads(m_path.read_text())["select_score"]
+        m = json.loads(m_path.read_text())
+        scores[float(lam)] = m["select_score"]
+        per_lam[float(lam)] = _lambda_evidence(m, cfg)
+    choices = lambda_choices(per_lam)
     best = max(scores, key=lambda k: (scores[k], -k))  # ties: the smaller lambda
+    if cfg.select_on == "label-free":
+        best = choices["label-free"]
     src = run_dir / f"lam-{best:g}"
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     for rel in ("metrics.json", "predictions.parquet", "checkpoints/best.ckpt"):
         shutil.copyfile(src / rel, run_dir / (rel + ".tmp"))
         (run_dir / (rel + ".tmp")).replace(run_dir / rel)
     atomic_write_text(run_dir / "config.yaml", dump_cross_species(cfg))
+    criterion = ("label-free: lowest domain-classifier accuracy on held-out target windows among lambdas "
+                 f"within {LABEL_FREE_TOLERANCE:g} of the best source validation auPRC"
+                 if cfg.select_on == "label-free" else
+                 f"mean validation auPRC of {', '.join(cfg.selection_species)}")
     sel = {"selected_lam": best, "scores": {f"{k:g}": v for k, v in scores.items()},
-           "selection_species": cfg.selection_species, "criterion": "mean validation auPRC"}
+           "selection_species": cfg.selection_species, "criterion": criterion,
+           "select_on": cfg.select_on, "choices": choices,
+           "per_lam": {f"{k:g}": v for k, v in per_lam.items()}}
     atomic_write_text(run_dir / "selection.json", json.dumps(sel, indent=2) + "\n")
     m = json.loads((run_dir / "metrics.json").read_text())
     m["selection"] = sel
@@ -777,4 +873,57 @@ def _train_grid(cfg, *, resume: bool, overwrite: bool) -> Path:
 __all__ = ["morale_loss", "grad_reverse", "GradientReversal", "SpeciesClassifier", "MultiSpeciesDataset",
            "CrossSpeciesTask", "CrossSpeciesConfig", "CrossSpeciesPlugin", "background_pool",
            "train_cross_species", "validate_cross_species", "load_cross_species", "MODES", "MORALE_GRID",
-           "GRL_GRID"]
+           "GRL_GRID", "domain_alignment", "embed_split", "lambda_choices", "LABEL_FREE_TOLERANCE"]
+
+
+#: how far below the best source validation auPRC a lambda may be and still be chosen label-free
+LABEL_FREE_TOLERANCE = 0.01
+
+
+def _lambda_evidence(metrics: dict, cfg: CrossSpeciesConfig) -> dict:
+    """What each criterion reads from one lambda's metrics.json."""
+    def mean_val(species):
+        v = [metrics["val"][s]["auprc"] for s in species if s in metrics.get("val", {})]
+        v = [x for x in v if x is not None and np.isfinite(x)]
+        return float(np.mean(v)) if v else float("nan")
+
+    al = metrics.get("alignment") or {}
+    return {"source_val_auprc": mean_val(cfg.source_species), "target_val_auprc": mean_val([cfg.target]),
+            "domain_accuracy": al.get("domain_accuracy", float("nan")),
+            "moment_distance": al.get("moment_distance", float("nan")),
+            "target_test_auprc": metrics.get("test", {}).get(cfg.target, {}).get("auprc", float("nan"))}
+
+
+def lambda_choices(per_lam: dict[float, dict], tolerance: float | None = None) -> dict[str, float]:
+    """The lambda each criterion picks from a tuning grid (ties: the smaller lambda).
+
+    ``source``: best mean source validation auPRC; ``target``: best target validation auPRC (needs target
+    labels); ``label-free``: among lambdas whose source validation auPRC is within `tolerance` of the best,
+    the lowest domain-classifier accuracy on held-out target windows (`domain_alignment`; no target label),
+    falling back to ``source`` when no accuracy could be measured.
+
+    Parameters
+    ----------
+    per_lam
+        Lambda -> ``source_val_auprc``, ``target_val_auprc``, ``domain_accuracy`` (`_lambda_evidence`).
+    tolerance
+        Allowed source validation auPRC loss (None: `LABEL_FREE_TOLERANCE`).
+
+    Returns
+    -------
+    dict
+        ``{"source": lam, "target": lam, "label-free": lam}``.
+    """
+    tol = LABEL_FREE_TOLERANCE if tolerance is None else tolerance
+
+    def best(key, sign=1.0, among=None):
+        lams = [k for k in (among or per_lam) if np.isfinite(per_lam[k][key])]
+        if not lams:
+            return None
+        return max(lams, key=lambda k: (sign * per_lam[k][key], -k))
+
+    src = best("source_val_auprc")
+    tgt = best("target_val_auprc")
+    ok = [k for k in per_lam if src is not None and per_lam[k]["source_val_auprc"] >= per_lam[src]["source_val_auprc"] - tol]
+    free = best("domain_accuracy", -1.0, ok) if ok else None
+    return {"source": src, "target": tgt, "label-free": free if free is not None else src}
