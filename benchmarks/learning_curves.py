@@ -172,7 +172,10 @@ def train_config(exp: str, dataset: str, name: str, out_dir: str, seed: int, n_t
     """
     base = {"dataset": dataset, "name": name, "out_dir": out_dir}
     if exp == "yeast":
-        return {**base, "trainer": {"seed": seed, "threads": 1, "progress": False}}
+        # the `bindscape train` defaults these curves were measured with (before issue 15 item 7 made the
+        # default model 64 wide and its epochs size-dependent), pinned so that a rerun reproduces them
+        return {**base, "model": {"name": "bindscape_cnn", "params": {"channels": 128, "hidden": 128}},
+                "trainer": {"seed": seed, "threads": 1, "progress": False, "max_epochs": 10}}
     import gue
 
     epochs = gue.epochs_for(n_train) if gue_epochs == "rule" else int(gue_epochs)

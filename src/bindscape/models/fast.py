@@ -34,8 +34,8 @@ class BindscapeCNN(BindscapeModel):
 
     name = "bindscape_cnn"
 
-    def __init__(self, length: int = 100, n_outputs: int = 1, channels: int = 128, stem_kernel: int = 15,
-                 pool: int = 2, kernel: int = 5, dilations=(1, 2, 4), hidden: int = 128, dropout: float = 0.2):
+    def __init__(self, length: int = 100, n_outputs: int = 1, channels: int = 64, stem_kernel: int = 15,
+                 pool: int = 2, kernel: int = 5, dilations=(1, 2, 4), hidden: int = 64, dropout: float = 0.2):
         self._hparams = dict(length=length, n_outputs=n_outputs, channels=channels, stem_kernel=stem_kernel,
                              pool=pool, kernel=kernel, dilations=list(dilations), hidden=hidden, dropout=dropout)
         self._pool = pool

@@ -12,7 +12,7 @@ Example::
     model: {name: bindscape_cnn, params: {channels: 128}}
     data: {batch_size: 128, sampler: balanced, rc_augment: true}
     optim: {optimizer: adamw, lr: 0.003, schedule: onecycle}
-    trainer: {max_epochs: 10, patience: 3, monitor: val_auprc, seed: 0}
+    trainer: {max_epochs: auto, patience: 3, monitor: val_auprc, seed: 0}   # auto: by training-set size
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from bindscape.errors import ConfigError
 from bindscape.schema import StrictModel, validate_model
@@ -102,6 +102,73 @@ class TrainerConfig(StrictModel):
     """Stop (as if interrupted) after this many epochs; `--resume` continues. For tests and time slicing."""
 
 
+#: the epoch rule of ``trainer.max_epochs: auto`` (single-task training): about this many training examples
+#: seen, at least / at most this many epochs (docs/training.md, "How many epochs")
+AUTO_EPOCH_EXAMPLES = 220_000
+AUTO_EPOCH_RANGE = (6, 30)
+
+
+def auto_epochs(n_train: int) -> int:
+    """The number of epochs ``trainer.max_epochs: auto`` resolves to for a training set of `n_train` examples.
+
+    About `AUTO_EPOCH_EXAMPLES` examples are seen whatever the size (``round(220,000 / n_train)`` epochs),
+    clamped to `AUTO_EPOCH_RANGE`: small sets get more passes (30 at most; early stopping still applies),
+    large ones at least 6. It is the rule `benchmarks/gue.py` was tuned with on the nine GUE TF tasks
+    (1,904-32,378 training sequences); on 50,000 sequences of 101 bp it gives 6 epochs, about 3 CPU-minutes
+    on one core with the default model (docs/accuracy.md, "Defaults and cost").
+
+    Parameters
+    ----------
+    n_train : int
+        Training examples per epoch (the rows of ``data.train_split``).
+
+    Returns
+    -------
+    int
+        Epochs, within `AUTO_EPOCH_RANGE`.
+    """
+    lo, hi = AUTO_EPOCH_RANGE
+    if n_train < 1:
+        return hi
+    return int(min(hi, max(lo, round(AUTO_EPOCH_EXAMPLES / n_train))))
+
+
+class SingleTaskTrainerConfig(TrainerConfig):
+    """The `TrainerConfig` of single-task training, whose ``max_epochs`` defaults to ``auto``."""
+
+    max_epochs: int | str = "auto"
+    """Epochs, or ``auto``: `auto_epochs` of the training-set size (resolved when training starts; the run's
+    config.yaml and metrics.json record the number)."""
+
+    @field_validator("max_epochs", mode="before")
+    @classmethod
+    def _epochs(cls, value):
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return value
+        raise ValueError(f"must be 'auto' or a whole number greater than or equal to 1 (got {value!r})")
+
+
+def resolve_max_epochs(trainer: TrainerConfig, n_train: int) -> str:
+    """Replace ``trainer.max_epochs: auto`` by `auto_epochs` of `n_train`, in place.
+
+    Parameters
+    ----------
+    trainer : TrainerConfig
+        The config's ``trainer`` section (changed in place when its ``max_epochs`` is ``auto``).
+    n_train : int
+        Training examples per epoch.
+
+    Returns
+    -------
+    str
+        ``"auto"`` when the number was resolved here, ``"config"`` when the config gave it.
+    """
+    if trainer.max_epochs != "auto":
+        return "config"
+    trainer.max_epochs = auto_epochs(n_train)
+    return "auto"
+
+
 #: config fields a resumed single-task run must keep (they define the model and its data)
 RESUME_KEYS = ("dataset", "model")
 
@@ -113,6 +180,9 @@ class FinetuneConfig(StrictModel):
     """Parameter-name prefixes to freeze, e.g. [conv, rnn]."""
     reinit: list[str] = Field(default_factory=list)
     """Parameter-name prefixes to re-initialise, e.g. [dense, head] (AgentBind)."""
+    output: str | int | None = None
+    """Keep only this output of a multi-output checkpoint's head: one of its ``data.label_columns`` (e.g.
+    ``label_Reb1`` of a pooled dataset, `bindscape.data.pooled`) or an index; None: the head as is."""
 
 
 class TrainConfig(StrictModel):
@@ -123,7 +193,7 @@ class TrainConfig(StrictModel):
     data: DataConfig = Field(default_factory=DataConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     loss: LossConfig = Field(default_factory=LossConfig)
-    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    trainer: SingleTaskTrainerConfig = Field(default_factory=SingleTaskTrainerConfig)
     finetune: FinetuneConfig | None = None
 
     @property
@@ -243,10 +313,13 @@ def read_yaml_config(path: str | Path, overrides: dict[str, Any] | None = None) 
         raise ConfigError(f"{path}: config file does not exist")
     try:
         data = yaml.safe_load(path.read_text()) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: is not UTF-8 text (byte {exc.start}); a config is a YAML file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        what = getattr(exc, "problem", None) or str(exc).split("\n")[0]  # a ReaderError has no .problem
+        raise ConfigError(f"{path}{where}: not valid YAML ({what})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a config is a YAML mapping, got {type(data).__name__}")
     return apply_overrides(data, overrides) if overrides else data

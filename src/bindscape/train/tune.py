@@ -190,7 +190,8 @@ def motif_space(cfg: TrainConfig) -> dict[str, DimSpec]:
         return {}
     out: dict[str, DimSpec] = {}
     if "motif_freeze_epochs" in fields:
-        out["model.motif_freeze_epochs"] = DimSpec(type="int", low=0, high=min(3, cfg.trainer.max_epochs))
+        out["model.motif_freeze_epochs"] = DimSpec(type="int", low=0, high=min(3, cfg.trainer.max_epochs)
+                                                     if isinstance(cfg.trainer.max_epochs, int) else 3)
     if "motif_score" in fields:
         choices = _choices_of(fields["motif_score"])
         if choices and len(choices) > 1:

@@ -131,7 +131,10 @@ def check(rec: Recipe) -> None:
     names = [r.name for r in rec.train]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: train: model run names must be unique, got {names}")
-    built = parse_strategies(rec.data.strategies)
+    try:
+        built = parse_strategies(rec.data.strategies)
+    except ConfigError as exc:  # its message names no file: say which recipe and field
+        raise ConfigError(f"{path}: data.strategies: {exc.message}", hint=exc.hint) from None
     for r in rec.train:
         mix = parse_mix(r.strategy, where=f"{path}: train.{r.name}.strategy")
         for s in mix:

@@ -18,7 +18,7 @@ from torch import nn
 
 from bindscape.errors import ConfigError
 from bindscape.evaluate.metrics import binary_metrics
-from bindscape.train.config import RESUME_KEYS, TrainConfig, check_split_names
+from bindscape.train.config import RESUME_KEYS, TrainConfig, check_split_names, resolve_max_epochs
 from bindscape.train.engine import Finished, Prepared, fit
 from bindscape.train.rc import predict_proba
 
@@ -114,12 +114,18 @@ class BinaryTask(L.LightningModule):
         torch.manual_seed((seed * 1_000_003 + self.current_epoch * 100_003 + batch_idx) % (2**63 - 1))
 
     def bce(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """BCE with the configured positive weight and label smoothing."""
+        """BCE with the configured positive weight and label smoothing; NaN labels (unknown, e.g. another
+        TF's rows in a pooled multi-output dataset, `bindscape.data.pooled`) are left out of the mean."""
         y = y.view_as(logits).to(logits.dtype)
+        known = ~torch.isnan(y)
         ls = self.config["loss"].get("label_smoothing") or 0.0
         if ls:
             y = y * (1 - ls) + 0.5 * ls
-        return nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=self.pos_weight)
+        if bool(known.all()):
+            return nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=self.pos_weight)
+        per = nn.functional.binary_cross_entropy_with_logits(logits, torch.where(known, y, 0.0),
+                                                             pos_weight=self.pos_weight, reduction="none")
+        return (per * known).sum() / known.sum().clamp(min=1)
 
     def training_step(self, batch, batch_idx):
         x, y = batch
@@ -293,6 +299,7 @@ class BinaryPlugin:
         train_ds = torch_dataset(tview, tsplit, rc_augment=d.rc_augment, max_shift=d.max_shift,
                                  seed=cfg.trainer.seed, label_columns=d.label_columns, genome=genome)
         self.n_train = len(train_ds)
+        self.epochs_source = resolve_max_epochs(cfg.trainer, self.n_train)  # `auto`: by training-set size
         val_ds = (torch_dataset(ds, d.val_split, label_columns=d.label_columns, genome=genome)
                   if has_split(ds, d.val_split) else None)
         n_outputs = len(d.label_columns)
@@ -320,7 +327,8 @@ class BinaryPlugin:
         from bindscape.train.data import has_split, torch_dataset
         from bindscape.train.predict import predict_dataset
 
-        out: dict = {"n_train": self.n_train}
+        out: dict = {"n_train": self.n_train, "max_epochs": cfg.trainer.max_epochs,
+                     "max_epochs_source": getattr(self, "epochs_source", "config")}
         d = cfg.data
         for key, split in (("val", d.val_split), ("test", d.test_split)):
             if not has_split(self.ds, split):
