@@ -90,6 +90,19 @@ def tiny_fasta(tmp_path) -> Path:
     return write_fasta(tmp_path / "tiny.fa", seqs)
 
 
+@pytest.fixture
+def peaks(tmp_path) -> Path:
+    """60 seeded 40-bp peaks on chr1-chr3 of `tiny_fasta` (BED5), for build/publish reliability tests."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for chrom, size in (("chr1", 60_000), ("chr2", 40_000), ("chr3", 30_000)):
+        for s in np.sort(rng.integers(600, size - 600, 20)):
+            rows.append(f"{chrom}\t{s}\t{s + 40}\tp{len(rows)}\t10\n")
+    p = tmp_path / "peaks.bed"
+    p.write_text("".join(rows))
+    return p
+
+
 @pytest.fixture(scope="module")
 def tiny_species(tmp_path_factory):
     """Two simulated species (primate, rodent) with FOXA1/liver tiles datasets of 100 bp: species -> folder."""

@@ -154,18 +154,6 @@ def genome(tiny_fasta):
     return tiny_fasta
 
 
-@pytest.fixture
-def peaks(tmp_path):
-    rng = np.random.default_rng(5)
-    rows = []
-    for chrom, size in (("chr1", 60_000), ("chr2", 40_000), ("chr3", 30_000)):
-        for s in np.sort(rng.integers(600, size - 600, 20)):
-            rows.append(f"{chrom}\t{s}\t{s + 40}\tp{len(rows)}\t10\n")
-    p = tmp_path / "peaks.bed"
-    p.write_text("".join(rows))
-    return p
-
-
 def _dataset_is(out: Path, **params) -> bool:
     """`out` is a complete, self-consistent dataset built with `params`."""
     from bindscape.data.dataset import load_dataset

@@ -26,18 +26,6 @@ def _no_genome_way_out(monkeypatch):
     monkeypatch.setenv(ALLOW_GENOME_CHANGE_ENV, "0")
 
 
-@pytest.fixture
-def peaks(tmp_path):
-    rng = np.random.default_rng(5)
-    rows = []
-    for chrom, size in (("chr1", 60_000), ("chr2", 40_000), ("chr3", 30_000)):
-        for s in np.sort(rng.integers(600, size - 600, 20)):
-            rows.append(f"{chrom}\t{s}\t{s + 40}\tp{len(rows)}\t10\n")
-    p = tmp_path / "peaks.bed"
-    p.write_text("".join(rows))
-    return p
-
-
 # ------------------------------------------------------------------------------------------ locks
 def test_build_sequences_into_a_locked_out_fails_in_one_line(tmp_path, capsys):
     """Promise: a second `build sequences` into an --out another build is writing fails at once, one line."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 
-import numpy as np
 import pytest
 
 from bindscape.data import dataset as dsmod
@@ -31,18 +30,6 @@ SIZES = {"chr1": 60_000, "chr2": 40_000, "chr3": 30_000, "chrX": 20_000}
 
 
 
-
-
-@pytest.fixture
-def peaks(tmp_path):
-    rng = np.random.default_rng(5)
-    rows = []
-    for chrom, size in (("chr1", 60_000), ("chr2", 40_000), ("chr3", 30_000)):
-        for s in np.sort(rng.integers(600, size - 600, 20)):
-            rows.append(f"{chrom}\t{s}\t{s + 40}\tp{len(rows)}\t10\n")
-    p = tmp_path / "peaks.bed"
-    p.write_text("".join(rows))
-    return p
 
 
 def _build(genome, peaks, out, *, seed=0, length=500, force=False):
