@@ -314,6 +314,29 @@ def publish_folder(tmp: str | Path, final: str | Path) -> None:
     _publish_folder(tmp, final, own=(REGIONS_FILE, META_FILE, LOCK_FILE), exchange=_exchange)
 
 
+def check_out_empty(out: str | Path, force: bool) -> Path:
+    """`out` as a Path; an `InputError` when it holds files (other than a build's lock) and not `force`.
+
+    Builders call it before taking `output_lock` and again under it (another build may have finished
+    meanwhile).
+
+    Parameters
+    ----------
+    out
+        The output folder (need not exist).
+    force
+        Allow a non-empty folder (``--force``).
+
+    Returns
+    -------
+    Path
+    """
+    out = Path(out)
+    if out.exists() and any(p.name != LOCK_FILE for p in out.iterdir()) and not force:
+        raise InputError(f"{out}: folder exists and is not empty", hint="pass --force to overwrite")
+    return out
+
+
 @contextlib.contextmanager
 def output_lock(out: str | Path, flag: str = "--out") -> Iterator[Path]:
     """Hold an exclusive lock on the output folder `out` while a build writes it.

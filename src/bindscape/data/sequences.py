@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 
 from bindscape.data.dataset import (
-    LOCK_FILE,
     SPLITS,
     Dataset,
+    check_out_empty,
     load_dataset,
     output_lock,
     select_split,
@@ -318,23 +318,15 @@ def build_sequence_dataset(
     Path
         The dataset folder.
     """
-    out = _check_out(out, force)
+    out = check_out_empty(out, force)
     mode = _mode(inputs, train, val, test, positives, negatives)
     test_frac = _check_options(mode, length, align, val_frac, test_frac, negative_strategy, negatives_per_positive)
     with output_lock(out):  # a second build into the same --out fails at once instead of racing
-        _check_out(out, force)  # again under the lock: another build may have finished meanwhile
+        check_out_empty(out, force)  # again under the lock: another build may have finished meanwhile
         return _build_locked(out, mode, inputs, train, val, test, positives, negatives, length=length, align=align,
                              val_frac=val_frac, test_frac=test_frac, negative_strategy=negative_strategy,
                              negatives_per_positive=negatives_per_positive, sequence_column=sequence_column,
                              label_column=label_column, seed=seed)
-
-
-def _check_out(out: str | Path, force: bool) -> Path:
-    """`out` as a Path; an `InputError` when it holds files (other than a build's lock) and not `force`."""
-    out = Path(out)
-    if out.exists() and any(p.name != LOCK_FILE for p in out.iterdir()) and not force:
-        raise InputError(f"{out}: exists and is not empty", hint="use --force to overwrite")
-    return out
 
 
 def _build_locked(out: Path, mode: str, inputs, train, val, test, positives, negatives, *, length, align,

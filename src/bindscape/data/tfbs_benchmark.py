@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from bindscape._util import atomic_write_text
-from bindscape.data.dataset import LOCK_FILE, output_lock, write_dataset
+from bindscape.data.dataset import check_out_empty, output_lock, write_dataset
 from bindscape.data.negatives import STRATEGIES, parse_strategies, sample_negatives
 from bindscape.data.qc import negatives_qc
 from bindscape.data.splits import is_excluded, kgroup_folds
@@ -111,22 +111,14 @@ def build_tfbs_benchmark(
     """
     from bindscape.io.genome import Genome
 
-    out = _check_out(out, force)
+    out = check_out_empty(out, force)
     g = genome if hasattr(genome, "fetch_codes") else Genome(genome)
     with output_lock(out):  # a second build into the same --out fails at once instead of racing
-        _check_out(out, force)  # again under the lock: another build may have finished meanwhile
+        check_out_empty(out, force)  # again under the lock: another build may have finished meanwhile
         return _build_locked(g, peaks, out, tf=tf, accessible=accessible, others=others, strategies=strategies,
                              length=length, ratio=ratio, fold=fold, k=k, seed=seed, blacklist=blacklist,
                              anchor=anchor, on_short=on_short, include_excluded=include_excluded,
                              shortcut=shortcut, options=options)
-
-
-def _check_out(out: str | Path, force: bool) -> Path:
-    """`out` as a Path; an `InputError` when it holds files (other than a build's lock) and not `force`."""
-    out = Path(out)
-    if out.exists() and any(p.name != LOCK_FILE for p in out.iterdir()) and not force:
-        raise InputError(f"{out}: folder exists and is not empty", hint="pass --force to overwrite")
-    return out
 
 
 def _build_locked(g, peaks, out: Path, *, tf, accessible, others, strategies, length, ratio, fold, k, seed,
