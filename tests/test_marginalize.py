@@ -235,3 +235,22 @@ def test_rc_scores_equal_the_one_rc_helper():
     lo, pr = rc_scores(model, x, batch_size=5)
     np.testing.assert_allclose(lo, rc_averaged(model, x, space="logit")[:, 0].numpy(), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(pr, rc_averaged(model, x, space="prob")[:, 0].numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_insertion_gap_is_the_simulators_partner_gap():
+    """The curve's spacing is the gap the simulator's spacing rule measures (`simulate.binding.partner_gaps`),
+    so a peak at `partner_spacing` is the planted truth, in both orders and on both strands."""
+    from bindscape.simulate.binding import partner_gaps
+
+    x = _random_onehot(1, seed=3)
+    a = torch.from_numpy(motif_onehot(resolve_motif(A), 1))
+    s = anchor_start(L, len(A))
+    for reverse, want_p in ((False, P), (True, _rc(P))):
+        p = torch.from_numpy(motif_onehot(resolve_motif(P), 1, reverse=reverse))
+        for gap in (0, 3, 12, 17):
+            for order in ("AP", "PA"):
+                sq = _decode(insert_pair(x, a, p, gap, order))[0]
+                ps = (s + len(A) if order == "AP" else 0) + sq[s + len(A) if order == "AP" else 0:].find(want_p)
+                got = partner_gaps(np.array([s]), np.array([s + len(A)]), np.array([ps]), np.array([ps + len(P)]),
+                                   spacing=gap, max_gap=40)
+                assert got.tolist() == [gap], (order, reverse, gap)

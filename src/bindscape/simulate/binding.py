@@ -873,8 +873,74 @@ def _near_count(src_s, src_e, tgt_s, tgt_e, window: int, exclude_self: bool) -> 
     return out
 
 
+def partner_gaps(src_s, src_e, tgt_s, tgt_e, spacing: int, max_gap: int) -> np.ndarray:
+    """For each source interval, the gap (bp) to the target interval whose gap is closest to `spacing`.
+
+    The gap follows the simulator's planting convention (`_add_partner`): a downstream target starts at
+    ``source end + gap``, an upstream one ends ``gap`` bp before the source start; strand does not matter.
+    Overlapping targets (negative gap) and targets farther than `max_gap` are ignored.
+
+    Parameters
+    ----------
+    src_s, src_e
+        Source starts and ends (half-open).
+    tgt_s, tgt_e
+        Target starts and ends (half-open).
+    spacing
+        The preferred gap (bp).
+    max_gap
+        The largest gap searched (bp).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(src_s),)`` int64 gaps; -1 where no target lies within `max_gap`.
+    """
+    out = np.full(len(src_s), -1, dtype=np.int64)
+    if len(tgt_s) == 0 or len(src_s) == 0:
+        return out
+    order = np.argsort(tgt_s, kind="stable")
+    ts, te = tgt_s[order], tgt_e[order]
+    maxlen = int((te - ts).max())
+    lo = np.searchsorted(ts, src_s - max_gap - maxlen, side="left")
+    hi = np.searchsorted(ts, src_e + max_gap, side="right")
+    for i in range(len(src_s)):
+        seg_s, seg_e = ts[lo[i] : hi[i]], te[lo[i] : hi[i]]
+        gap = np.maximum(seg_s, src_s[i]) - np.minimum(seg_e, src_e[i])
+        gap = gap[(gap >= 0) & (gap <= max_gap)]
+        if len(gap):
+            out[i] = int(gap[np.argmin(np.abs(gap - spacing))])
+    return out
+
+
+def _spacing_rule(inst: pd.DataFrame, cfg) -> pd.DataFrame:
+    """The opt-in spacing-dependent partner rule: adds ``partner_gap`` (see `instance_features`) and, for TFs
+    with ``partner_rule: spacing``, sets ``partner_present`` to a partner gap within ``partner_spacing`` +-
+    ``partner_tolerance`` (changes `inst` in place and returns it)."""
+    inst["partner_gap"] = -1
+    live = (inst.origin != "turnover").to_numpy()
+    fs, fe = inst.fstart.to_numpy(), inst.fend.to_numpy()
+    for t in cfg.tfs:
+        sel = (inst.tf == t.name).to_numpy()
+        if not t.partner or not sel.any():
+            continue
+        ps = (inst.tf == t.partner).to_numpy() & live
+        max_gap = max(cfg.binding.partner_window, t.partner_spacing + t.partner_tolerance)
+        gaps = partner_gaps(fs[sel], fe[sel], fs[ps], fe[ps], t.partner_spacing, max_gap)
+        inst.loc[sel, "partner_gap"] = gaps
+        if t.partner_rule == "spacing":
+            inst.loc[sel, "partner_present"] = (gaps >= 0) & (np.abs(gaps - t.partner_spacing) <= t.partner_tolerance)
+    return inst
+
+
 def instance_features(inst: pd.DataFrame, cfg) -> pd.DataFrame:
     """Adds partner (name), partner_present, n_homotypic and pioneer columns (sequence-determined context).
+
+    With the opt-in spacing rule (any TF with ``partner_rule: spacing``) a ``partner_gap`` column is added
+    too: for sites of a TF with a partner, the gap (bp) of the live partner motif closest to the preferred
+    ``partner_spacing`` (searched up to ``max(binding.partner_window, partner_spacing + partner_tolerance)``,
+    -1 when none); for those TFs ``partner_present`` means a partner at ``partner_spacing`` +-
+    ``partner_tolerance`` instead of one anywhere within ``binding.partner_window``.
 
     Parameters
     ----------
@@ -918,6 +984,8 @@ def instance_features(inst: pd.DataFrame, cfg) -> pd.DataFrame:
                 )
                 > 0
             )
+    if any(t.partner_rule == "spacing" for t in cfg.tfs):
+        inst = _spacing_rule(inst, cfg)
     return inst
 
 
@@ -927,7 +995,7 @@ def assign_binding(
     """Per cell type: accessible_<cell>, p_bound_<cell>, bound_<cell>, reason_<cell>.
 
     p(bound) = sigmoid(intercept + w_aff*affinity + w_closed*[closed, not pioneer]
-                       + w_closed_pioneer*[closed, pioneer] + w_no_partner*[partner rule, none within window]
+                       + w_closed_pioneer*[closed, pioneer] + w_no_partner*[partner rule, partner_present false]
                        + w_homotypic*min(n_homotypic, 3)); one uniform per site is shared by all cells, so
     a site's cells differ only through accessibility (and expression). Decoys and turned-over sites never
     bind. Reason for an unbound site: the factor with the largest logit deficit ('closed-chromatin',
@@ -1215,6 +1283,7 @@ def instances_to_truth(flat: Flat, inst: pd.DataFrame, species: str, cells) -> p
         "cluster_id",
         "partner",
         "partner_present",
+        *(["partner_gap"] if "partner_gap" in df else []),  # spacing rule (opt-in) only
         "n_homotypic",
         "pioneer",
     ]

@@ -107,6 +107,14 @@ class TFConfig(StrictModel):
     partner_spacing: int = Field(9, ge=0, le=200, description="gap (bp) between site and partner motif")
     partner_jitter: int = Field(2, ge=0, le=50)
     partner_fraction: float = Field(0.5, ge=0, le=1, description="share of planted sites given a partner")
+    partner_rule: Literal["window", "spacing"] = Field(
+        "window",
+        description="which partner motif counts for binding: 'window' = any within binding.partner_window bp; "
+        "'spacing' (opt-in) = only one at partner_spacing +- partner_tolerance bp (either side, either strand)",
+    )
+    partner_tolerance: int = Field(
+        2, ge=0, le=50, description="with partner_rule=spacing: accepted deviation (bp) from partner_spacing"
+    )
 
 
 class CellConfig(StrictModel):
@@ -231,6 +239,8 @@ class SimConfig(StrictModel):
                 raise ValueError(
                     f"TF {t.name}: partner {t.partner!r} must be one of the simulated TFs {sorted(tf_names)}"
                 )
+            if t.partner_rule == "spacing" and t.partner is None:
+                raise ValueError(f"tfs.{t.name}.partner_rule: 'spacing' needs a partner (set tfs.{t.name}.partner)")
         for c in self.cells:
             if c.tfs is not None and not set(c.tfs) <= tf_names:
                 raise ValueError(f"cell {c.name}: unknown TFs {sorted(set(c.tfs) - tf_names)}")
@@ -289,7 +299,8 @@ def uses_species_shifts(cfg: SimConfig) -> bool:
 def manifest_config(cfg: SimConfig) -> dict:
     """The resolved config as written to manifest.json. Opt-in fields left at their defaults (cells'
     ``opened_by: null``, species' empty ``cofactors``, repeat families' ``decoy_tf: null`` with its
-    ``decoy_*`` settings) are omitted, so manifests of configs that do not use them are unchanged.
+    ``decoy_*`` settings, TFs' ``partner_rule: window`` with ``partner_tolerance``) are omitted, so manifests
+    of configs that do not use them are unchanged.
 
     Parameters
     ----------
@@ -308,6 +319,10 @@ def manifest_config(cfg: SimConfig) -> dict:
             c.pop("opened_fraction", None)
         if c.get("opened_length") is None:
             c.pop("opened_length", None)
+    for t in data["tfs"]:  # the spacing-dependent partner rule (opt-in) is omitted when not used
+        if t.get("partner_rule") == "window":
+            t.pop("partner_rule", None)
+            t.pop("partner_tolerance", None)
     for sp in data["species"]:  # species shifts left at their defaults are omitted too
         if not sp.get("cofactors"):
             sp.pop("cofactors", None)
