@@ -446,7 +446,7 @@ def binary_metrics(y, p, threshold: float = 0.5) -> dict[str, float]:
     Parameters
     ----------
     y
-        Labels, ``(N,)`` or ``(N, n_outputs)``; values above 0.5 are positives.
+        Labels, ``(N,)`` or ``(N, n_outputs)``; values above 0.5 are positives, NaN unknown (skipped).
     p
         Probabilities, the same shape as `y`.
     threshold
@@ -465,15 +465,17 @@ def binary_metrics(y, p, threshold: float = 0.5) -> dict[str, float]:
         y, p = y[:, None], p[:, None]
     eps = 1e-7
     pc = np.clip(p, eps, 1 - eps)
-    loss = float(-np.mean(y * np.log(pc) + (1 - y) * np.log(1 - pc)))
+    known = ~np.isnan(y)  # NaN: unknown label (a pooled multi-TF dataset), left out
+    ll = y * np.log(pc) + (1 - y) * np.log(1 - pc)
+    loss = float(-np.mean(ll if known.all() else ll[known]))
     aurocs, auprcs, mccs = [], [], []
     for j in range(y.shape[1]):
-        yj = y[:, j] > 0.5
+        yj, pj = y[known[:, j], j] > 0.5, p[known[:, j], j]
         if yj.all() or not yj.any():
             continue
-        aurocs.append(roc_auc_score(yj, p[:, j]))
-        auprcs.append(average_precision_score(yj, p[:, j]))
-        mccs.append(matthews_corrcoef(yj, p[:, j] >= threshold))
+        aurocs.append(roc_auc_score(yj, pj))
+        auprcs.append(average_precision_score(yj, pj))
+        mccs.append(matthews_corrcoef(yj, pj >= threshold))
     nan = float("nan")
     return {
         "auroc": float(np.mean(aurocs)) if aurocs else nan,

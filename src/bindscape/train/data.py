@@ -124,7 +124,7 @@ def make_loader(tds, *, batch_size: int, sampler: str = "plain", shuffle: bool =
     from bindscape.train.samplers import BalancedBatchSampler, EpochBatchSampler, ShardedBalancedSampler
 
     if sampler == "balanced" and shuffle:
-        labels = tds.labels if tds.labels.ndim == 1 else tds.labels.max(axis=1)
+        labels = tds.labels if tds.labels.ndim == 1 else np.nan_to_num(tds.labels, nan=0.0).max(axis=1)
         bs = ShardedBalancedSampler(BalancedBatchSampler(labels, batch_size, seed=seed))
     else:
         bs = EpochBatchSampler(len(tds), batch_size, shuffle=shuffle, seed=seed)

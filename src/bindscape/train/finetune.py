@@ -4,6 +4,8 @@ AgentBind keeps the convolution and recurrent layers of a pretrained model and r
 ones: ``finetune: {checkpoint: runs/pre/checkpoints/best.ckpt, reinit: [dense, head]}`` for `cnn_lstm`;
 add ``freeze: [conv, rnn]`` to keep them fixed. Prefixes match parameter names
 (``model.named_parameters()``), e.g. ``conv``, ``rnn``, ``dense``, ``head``, ``stem``, ``blocks.0``.
+From a multi-output checkpoint (pretrained on several TFs, `bindscape.data.pooled`), ``output: label_Reb1``
+keeps that TF's output of the head instead of a new one.
 """
 
 from __future__ import annotations
@@ -57,6 +59,42 @@ def apply_finetune(model: nn.Module, *, freeze: list[str] = (), reinit: list[str
     return {"reinitialised_modules": n_reinit, "frozen_parameters": n_frozen}
 
 
+def _output_index(output: str | int, config: dict, n: int, where: str) -> int:
+    """The head row that ``finetune.output`` names: a label column of the checkpoint's data, or an index."""
+    labels = list(config.get("data", {}).get("label_columns") or ["label"])
+    if isinstance(output, int):
+        if not 0 <= output < n:
+            raise ConfigError(f"finetune.output: {output} is out of range; {where} has {n} output(s)")
+        return output
+    if output not in labels:
+        raise ConfigError(f"finetune.output: {output!r} is not an output of {where}",
+                          hint=f"use one of: {', '.join(labels)}")
+    return labels.index(output)
+
+
+def keep_output(model: nn.Module, index: int) -> None:
+    """Cut a multi-output model's linear ``head`` down to its output `index` (weights kept), in place.
+
+    Parameters
+    ----------
+    model
+        A registry model whose last layer is ``head`` (``nn.Linear``); ``n_outputs`` becomes 1.
+    index
+        The output to keep.
+    """
+    import torch
+
+    old = model.head
+    head = nn.Linear(old.in_features, 1, bias=old.bias is not None)
+    with torch.no_grad():
+        head.weight.copy_(old.weight[index : index + 1])
+        if old.bias is not None:
+            head.bias.copy_(old.bias[index : index + 1])
+    model.head = head
+    model.n_outputs = 1
+    model._hparams["n_outputs"] = 1
+
+
 def prepare_finetune(cfg, length: int, n_outputs: int):
     """Load the checkpoint named in ``cfg.finetune``, check lengths/outputs, apply freeze/reinit.
 
@@ -82,6 +120,8 @@ def prepare_finetune(cfg, length: int, n_outputs: int):
     model.check_length(length)
     if model.fixed_length and model.length != length:
         raise ConfigError(f"finetune: the checkpoint's model takes {model.length} bp, the dataset has {length} bp")
+    if ft.output is not None:
+        keep_output(model, _output_index(ft.output, loaded.config, model.n_outputs, ft.checkpoint))
     if model.n_outputs != n_outputs:
         if "head" not in ft.reinit:
             raise ConfigError(f"finetune: the checkpoint has {model.n_outputs} outputs, the dataset "
