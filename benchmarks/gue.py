@@ -13,7 +13,11 @@ Two MCCs are reported, labelled: **MCC@0.5** (GUE's convention: calls are probab
 split is never used to choose it). GUE's MCC at 0.5 also measures calibration, which long training on the
 small tasks spoils (docs/accuracy.md, "GUE human/0"). "Wins" counts tasks whose MCC@dev is >= DNABERT-2's.
 
+Levers are piloted with ``--dev-only`` (train, then score the dev split only; the test split is not read)
+and ``--set`` / ``--examples`` (examples seen per member; epochs = examples / training size, clamped 6..30).
+
     python benchmarks/gue.py [--tasks human/0 mouse/2] [--seeds 0 1] [--threads 1] [--out runs/gue]
+    python benchmarks/gue.py --dev-only --tasks mouse/4 --set model.params.channels=96 --out /tmp/pilot
 """
 
 from __future__ import annotations
@@ -48,14 +52,32 @@ PLAIN_CNN = {"human/0": 0.9042, "human/1": 0.9287, "human/2": 0.9205, "human/3":
 # the default model's GUE recipe: epochs scale with the training set so small tasks get enough steps
 MODEL = {"name": "bindscape_cnn", "params": {"channels": 64, "hidden": 64}}
 BUDGET_CPU_MIN = 5.0  # training CPU-minutes allowed per task (one thread; every ensemble member counts)
+#: examples seen per member (epochs = this / training size, clamped 6..30); None = the library's 220,000
+EXAMPLES: int | None = None
 
 
-def epochs_for(n_train: int) -> int:
-    """Epochs per member: bindscape's default rule (``trainer.max_epochs: auto``, `bindscape.train.auto_epochs`:
-    about 220,000 examples seen, 6 to 30 epochs)."""
+def epochs_for(n_train: int, examples: int | None = None) -> int:
+    """Epochs per member: about `examples` training examples seen, clamped like bindscape's default rule.
+
+    Parameters
+    ----------
+    n_train : int
+        Training sequences of the task.
+    examples : int, optional
+        Examples to see per member; None uses bindscape's default rule (``trainer.max_epochs: auto``,
+        `bindscape.train.auto_epochs`: about 220,000 examples, 6 to 30 epochs).
+
+    Returns
+    -------
+    int
+        Epochs, within the library's range (6..30).
+    """
     from bindscape.train import auto_epochs
 
-    return auto_epochs(n_train)
+    if examples is None:
+        return auto_epochs(n_train)
+    lo, hi = auto_epochs(10**12), auto_epochs(1)  # the library's clamp (6, 30)
+    return int(min(hi, max(lo, round(examples / max(n_train, 1)))))
 
 
 def build(task: str, out: Path, seed: int) -> tuple[Path, int]:
@@ -72,7 +94,8 @@ def build(task: str, out: Path, seed: int) -> tuple[Path, int]:
     return ds, int((pd.read_parquet(ds / "regions.parquet", columns=["split"])["split"] == "train").sum())
 
 
-def task_config(task: str, ds: Path, out: Path, threads: int, seed: int, n_train: int, overrides: dict):
+def task_config(task: str, ds: Path, out: Path, threads: int, seed: int, n_train: int, overrides: dict,
+                examples: int | None = EXAMPLES):
     """The validated training config of one task (the benchmark's model and optimiser)."""
     from bindscape.train import apply_overrides, validate_config
 
@@ -81,13 +104,14 @@ def task_config(task: str, ds: Path, out: Path, threads: int, seed: int, n_train
         "data": {"batch_size": 128, "sampler": "plain", "rc_augment": True},
         "optim": {"optimizer": "adamw", "lr": 3e-3, "weight_decay": 1e-2, "schedule": "onecycle",
                   "warmup_frac": 0.25},
-        "trainer": {"max_epochs": epochs_for(n_train), "patience": None, "monitor": "val_auroc",
+        "trainer": {"max_epochs": epochs_for(n_train, examples), "patience": None, "monitor": "val_auroc",
                     "rc_average": True, "seed": seed, "threads": threads, "progress": False},
     }
     return validate_config(apply_overrides(cfg, overrides), source=f"gue {task}")
 
 
-def run_task(task: str, out: Path, threads: int, seeds: list[int], overrides: dict) -> dict:
+def run_task(task: str, out: Path, threads: int, seeds: list[int], overrides: dict,
+             examples: int | None = EXAMPLES, dev_only: bool = False) -> dict:
     """Train one task (one run, or an ensemble of one member per seed) and score dev and test.
 
     Parameters
@@ -102,18 +126,22 @@ def run_task(task: str, out: Path, threads: int, seeds: list[int], overrides: di
         One member per seed (one seed: a plain run).
     overrides : dict
         Dotted config overrides (``--set``).
+    examples : int, optional
+        Examples seen per member (`epochs_for`); None: the library's rule.
+    dev_only : bool
+        Pilot mode: score the dev split only (dev auROC and dev MCC at 0.5); the test split is not read.
 
     Returns
     -------
     dict
         One results row: test auROC, auPRC, MCC@0.5, MCC@dev and the dev threshold, dev auROC, epochs,
-        training CPU-minutes (all members) and wall minutes.
+        training CPU-minutes (all members) and wall minutes (pilot mode: the dev metrics only).
     """
     from bindscape.evaluate.metrics import auprc, auroc, choose_threshold, threshold_metrics
     from bindscape.train import load_checkpoint, predict_dataset, train, train_ensemble
 
     ds, n_train = build(task, out, seeds[0])
-    cfg = task_config(task, ds, out, threads, seeds[0], n_train, overrides)
+    cfg = task_config(task, ds, out, threads, seeds[0], n_train, overrides, examples)
     if len(seeds) == 1:
         model = train(cfg, overwrite=True)
     else:
@@ -122,16 +150,20 @@ def run_task(task: str, out: Path, threads: int, seeds: list[int], overrides: di
     members = (json.loads((model / "ensemble.json").read_text())["members"] if len(seeds) > 1
                else [json.loads((model / "metrics.json").read_text())])
     loaded = load_checkpoint(model)
-    dev, test = (predict_dataset(loaded, ds, split=s, progress=False) for s in ("val", "test"))
-    thr = choose_threshold(dev["label"].to_numpy(), dev["prob"].to_numpy(), "MCC")
+    dev = predict_dataset(loaded, ds, split="val", progress=False)
+    yd, pd_ = dev["label"].to_numpy(), dev["prob"].to_numpy()
+    row = {"task": task, "n_train": n_train, "seeds": list(seeds), "epochs": cfg.trainer.max_epochs,
+           "best_epoch": [e.get("best_epoch") for e in members], "dev_auroc": auroc(yd, pd_),
+           "dev_mcc": threshold_metrics(yd, pd_, 0.5)["MCC"],
+           "cpu_min": sum(e.get("cpu_seconds") or 0.0 for e in members) / 60,
+           "wall_min": sum(e.get("wall_seconds") or 0.0 for e in members) / 60}
+    if dev_only:
+        return row
+    thr = choose_threshold(yd, pd_, "MCC")
+    test = predict_dataset(loaded, ds, split="test", progress=False)
     y, p = test["label"].to_numpy(), test["prob"].to_numpy()
-    return {"task": task, "n_train": n_train, "seeds": list(seeds), "epochs": cfg.trainer.max_epochs,
-            "best_epoch": [e.get("best_epoch") for e in members],
-            "dev_auroc": auroc(dev["label"].to_numpy(), dev["prob"].to_numpy()), "test_auroc": auroc(y, p),
-            "test_auprc": auprc(y, p), "test_mcc": threshold_metrics(y, p, 0.5)["MCC"],
-            "test_mcc_dev": threshold_metrics(y, p, thr)["MCC"], "dev_threshold": thr,
-            "cpu_min": sum(e.get("cpu_seconds") or 0.0 for e in members) / 60,
-            "wall_min": sum(e.get("wall_seconds") or 0.0 for e in members) / 60}
+    return row | {"test_auroc": auroc(y, p), "test_auprc": auprc(y, p), "test_mcc": threshold_metrics(y, p, 0.5)["MCC"],
+                  "test_mcc_dev": threshold_metrics(y, p, thr)["MCC"], "dev_threshold": thr}
 
 
 def table(rows: list[dict]) -> str:
@@ -168,6 +200,10 @@ def main(argv=None) -> int:
                     help="one run per seed; several are averaged as one ensemble (every member's CPU counts)")
     ap.add_argument("--out", type=Path, default=REPO / "runs" / "gue")
     ap.add_argument("--set", nargs="*", default=[], help="config overrides KEY=VALUE")
+    ap.add_argument("--examples", type=int, default=EXAMPLES,
+                    help="examples seen per member (epochs = EXAMPLES / training size, clamped 6..30)")
+    ap.add_argument("--dev-only", action="store_true",
+                    help="pilot mode: train and score the dev split only (the test split is not read)")
     ap.add_argument("--merge", nargs="*", type=Path, default=None,
                     help="only print the table for results.json files in these --out folders")
     args = ap.parse_args(argv)
@@ -189,12 +225,17 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     for task in args.tasks:
-        r = run_task(task, args.out, args.threads, args.seeds, overrides)
+        r = run_task(task, args.out, args.threads, args.seeds, overrides, args.examples, args.dev_only)
         rows.append(r)
-        print(f"{task}: test auROC {r['test_auroc']:.4f} MCC@0.5 {r['test_mcc']:.4f} MCC@dev {r['test_mcc_dev']:.4f} "
-              f"(DNABERT-2 {DNABERT2_MCC[task]:.4f}; dev auROC {r['dev_auroc']:.4f}, best epoch {r['best_epoch']}/"
-              f"{r['epochs']}) {r['cpu_min']:.2f} CPU-min, {r['wall_min']:.2f} min wall", flush=True)
-        (args.out / "results.json").write_text(json.dumps(rows, indent=2))
+        head = (f"{task}: dev auROC {r['dev_auroc']:.4f} dev MCC@0.5 {r['dev_mcc']:.4f}" if args.dev_only else
+                f"{task}: test auROC {r['test_auroc']:.4f} MCC@0.5 {r['test_mcc']:.4f} MCC@dev {r['test_mcc_dev']:.4f} "
+                f"(DNABERT-2 {DNABERT2_MCC[task]:.4f}; dev auROC {r['dev_auroc']:.4f}")
+        print(f"{head}{';' if args.dev_only else ''} best epoch {r['best_epoch']}/{r['epochs']}"
+              f"{'' if args.dev_only else ')'} {r['cpu_min']:.2f} CPU-min, {r['wall_min']:.2f} min wall", flush=True)
+        (args.out / ("pilot.json" if args.dev_only else "results.json")).write_text(json.dumps(rows, indent=2))
+    if args.dev_only:
+        print(f"total {(time.time() - t0) / 60:.1f} min wall (dev only; test not read)")
+        return 0
     md = table(rows)
     (args.out / "results.md").write_text(md + "\n")
     print(md)

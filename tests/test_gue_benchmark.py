@@ -1,0 +1,46 @@
+"""benchmarks/gue.py: the epoch rule it trains with and the merged table's wins counts (no training)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+GUE = Path(__file__).resolve().parents[1] / "benchmarks" / "gue.py"
+
+
+@pytest.fixture(scope="module")
+def gue():
+    spec = importlib.util.spec_from_file_location("gue_bench", GUE)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_epochs_follow_the_library_rule_and_clamp(gue):
+    assert gue.epochs_for(32_378) == 7  # human/0: round(220,000 / 32,378)
+    assert gue.epochs_for(1_904) == 30  # small task: clamped at 30
+    assert gue.epochs_for(15_064, examples=440_000) == 29
+    assert gue.epochs_for(1_904, examples=440_000) == 30
+    assert gue.epochs_for(10**6, examples=10) == 6
+
+
+def _row(task, auroc, mcc, mcc_dev):
+    return {"task": task, "test_auroc": auroc, "test_mcc": mcc, "test_mcc_dev": mcc_dev, "dev_threshold": 0.5,
+            "cpu_min": 1.0, "seeds": [0]}
+
+
+def test_merge_counts_wins_per_mcc(gue, tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    # human/0: loses at both MCCs; mouse/3: wins at both; human/4: wins at 0.5 only
+    (a / "results.json").write_text(json.dumps([_row("mouse/3", 0.94, 0.80, 0.78), _row("human/0", 0.90, 0.66, 0.65)]))
+    (b / "results.json").write_text(json.dumps([_row("human/4", 0.97, 0.7743, 0.75)]))
+    assert gue.main(["--merge", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| task")]
+    assert [r.split("|")[1].strip() for r in rows] == ["human/0", "human/4", "mouse/3", "mean"]
+    assert "1/3 (MCC@0.5: 2/3)" in rows[-1]
+    assert "above the best published frozen-embedding result on 3/3" in out
