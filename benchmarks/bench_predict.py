@@ -1,7 +1,7 @@
 """`bindscape predict` (a subprocess, as users run it) vs a bare torch loop, one thread, same model and windows.
 
-    python benchmarks/bench_predict.py [--stride 50] [--genome-stride 250] [--repeats 3] [--worm-stride 2000]
-                                       [--skip-worm] [--batch-sweep]
+    python benchmarks/bench_predict.py [--stride 50] [--genome-stride 250] [--repeats 3] [--genome-repeats 3]
+                                       [--worm-stride 2000] [--skip-worm] [--batch-sweep]
 
 Model: the default `bindscape_cnn`, untrained (seed 0), saved with `bindscape.train.save_model`. Windows: the
 model's length (100 bp) every `--stride` bp (the default tiling step: half the length) on three chromosomes,
@@ -11,7 +11,10 @@ tiles them.
 (a) yeast, three chromosomes (chrI, chrVI, chrIII) and the whole genome: `bindscape predict --threads 1
     -o out.parquet` vs the reference, a bare loop in a fresh interpreter (torch + the genome's one-hot,
     RC-averaged forward in batches of 64, probabilities saved with numpy). Both are timed from process start
-    to exit, so start-up (imports, checkpoint loading) counts. The outputs must be identical.
+    to exit, so start-up (imports, checkpoint loading) counts. The outputs must be identical. A second
+    reference, the same loop filling one reused batch buffer (``fetch_onehot(..., out=buf)``, as bindscape
+    does), separates bindscape's own overhead from its buffer reuse.
+(s) start-up: the same three commands on 12 windows (chrI, stride 20,000): the fixed cost of each.
 (b) worm (100 Mb): the whole genome to bigWig vs its chromosome chrI to bigWig (`-o x.bw`): peak RSS ratio
     (memory must not grow with the genome: <= 1.2).
 (c) `--batch-sweep`: `bindscape predict` on (a)'s three chromosomes at batch sizes 64, 128, 256 and 512.
@@ -58,11 +61,18 @@ with torch.no_grad():
         if size >= L and st[-1] + L < size:
             st = np.append(st, size - L)
         for i in range(0, len(st), B):
-            x = torch.from_numpy(g.fetch_onehot(c, st[i:i + B], length=L, pad=True))
+            x = torch.from_numpy(g.fetch_onehot(c, st[i:i + B], length=L, pad=True))  # FETCH
             p = 0.5 * (torch.sigmoid(model(x).float()) + torch.sigmoid(model(x.flip(1, 2)).float()))
             probs.append(p.numpy())
 np.save(out, np.concatenate(probs))
 """
+
+
+#: the reference with one reused batch buffer (what bindscape's loop does)
+BARE_REUSE = BARE.replace("L, B, probs = model.length, 64, []", "L, B, probs = model.length, 64, []\n"
+                          "buf = np.empty((B, 4, L), dtype=np.float32)").replace(
+    "pad=True))  # FETCH", "pad=True, out=buf[:len(st[i:i + B])]))")
+assert BARE_REUSE.count("out=buf") == 1
 
 
 def run(cmd: list[str]) -> dict:
@@ -91,22 +101,28 @@ def med(rows: list[dict], key: str) -> float:
 
 
 def compare(name, ckpt, fasta, chroms, stride, repeats, tmp: Path) -> None:
-    """(a): bindscape vs the bare loop on `chroms` (empty: the whole genome), `repeats` times each, interleaved."""
-    ours, bare = [], []
+    """(a): bindscape vs the two bare loops on `chroms` (empty: the whole genome), `repeats` times each,
+    interleaved."""
+    rows: dict[str, list[dict]] = {"bindscape predict": [], "bare torch loop": [], "bare, reused buffer": []}
+    outs = {"bare torch loop": tmp / "bare.npy", "bare, reused buffer": tmp / "reuse.npy"}
     for _ in range(repeats):
-        ours.append(run(bindscape_cmd(ckpt, fasta, chroms, stride, tmp / "ours.parquet")))
-        bare.append(run([sys.executable, "-c", BARE, str(ckpt), str(fasta), str(stride), str(tmp / "bare.npy"),
-                         *chroms]))
+        rows["bindscape predict"].append(run(bindscape_cmd(ckpt, fasta, chroms, stride, tmp / "ours.parquet")))
+        for who, code in (("bare torch loop", BARE), ("bare, reused buffer", BARE_REUSE)):
+            rows[who].append(run([sys.executable, "-c", code, str(ckpt), str(fasta), str(stride), str(outs[who]),
+                                  *chroms]))
     a = pd.read_parquet(tmp / "ours.parquet")["prob"].to_numpy()
-    b = np.load(tmp / "bare.npy")[:, 0]
-    same = a.shape == b.shape and np.array_equal(a, b)
+    same = all(np.array_equal(a, np.load(f)[:, 0]) for f in outs.values())
     n = len(a)
-    print(f"{name}: {n:,} windows, outputs identical: {same}")
-    for who, rows in (("bindscape predict", ours), ("bare torch loop", bare)):
-        print(f"  {who:18s} {n / med(rows, 'wall'):8.1f} windows/s  {n / med(rows, 'cpu'):8.1f} windows/CPU-s  "
-              f"peak RSS {med(rows, 'rss'):7.1f} MiB  (wall {med(rows, 'wall'):.1f} s, CPU {med(rows, 'cpu'):.1f} s)")
-    print(f"  ratio bindscape/bare: {med(bare, 'wall') / med(ours, 'wall'):.3f}x windows/s, "
-          f"{med(bare, 'cpu') / med(ours, 'cpu'):.3f}x windows/CPU-s, peak RSS {med(ours, 'rss') / med(bare, 'rss'):.3f}x")
+    print(f"{name}: {n:,} windows, outputs identical: {same} (medians of {repeats} interleaved runs)")
+    for who, r in rows.items():
+        print(f"  {who:20s} {n / med(r, 'wall'):8.1f} windows/s  {n / med(r, 'cpu'):8.1f} windows/CPU-s  "
+              f"peak RSS {med(r, 'rss'):7.1f} MiB  (wall {med(r, 'wall'):.2f} s, CPU {med(r, 'cpu'):.2f} s)")
+    ours = rows["bindscape predict"]
+    for who in outs:
+        ref = rows[who]
+        print(f"  ratio bindscape / {who}: {med(ref, 'wall') / med(ours, 'wall'):.3f}x windows/s, "
+              f"{med(ref, 'cpu') / med(ours, 'cpu'):.3f}x windows/CPU-s, peak RSS "
+              f"{med(ours, 'rss') / med(ref, 'rss'):.3f}x")
     if not same:
         raise SystemExit("outputs differ")
 
@@ -135,7 +151,8 @@ def main() -> None:
     ap.add_argument("--genome-stride", type=int, default=250, help="tiling step on the whole yeast genome (bp)")
     ap.add_argument("--worm-stride", type=int, default=2000, help="worm tiling step (bp)")
     ap.add_argument("--repeats", type=int, default=3, help="repeats of the three-chromosome case")
-    ap.add_argument("--genome-repeats", type=int, default=1, help="repeats of the whole-genome case")
+    ap.add_argument("--genome-repeats", type=int, default=3, help="repeats of the whole-genome case")
+    ap.add_argument("--startup-repeats", type=int, default=5, help="repeats of the start-up case (0: skip it)")
     ap.add_argument("--skip-worm", action="store_true")
     ap.add_argument("--batch-sweep", action="store_true")
     args = ap.parse_args()
@@ -157,6 +174,8 @@ def main() -> None:
         if args.batch_sweep:
             print(f"batch sizes, yeast {'+'.join(THREE)}, stride {args.stride}:")
             sweep(ckpt, args.stride, tmp)
+        if args.startup_repeats:
+            compare("start-up: yeast chrI, stride 20,000", ckpt, YEAST, ["chrI"], 20_000, args.startup_repeats, tmp)
         compare(f"yeast {'+'.join(THREE)}, stride {args.stride}", ckpt, YEAST, THREE, args.stride, args.repeats, tmp)
         compare(f"yeast whole genome, stride {args.genome_stride}", ckpt, YEAST, [], args.genome_stride,
                 args.genome_repeats, tmp)
