@@ -12,6 +12,11 @@ its typed wrapper `load_multitask_checkpoint`) alone restores everything needed 
 
     loaded = load_multitask_checkpoint("runs/mt/nettime")
     p = predict_bp(loaded, x, tf="HNF4A", cell="liver")     # (N, L) probabilities
+    write_bp_predictions(loaded, "genome.fa", "HNF4A", "liver", out="sites.bed", bigwig="p.bw")  # streamed
+
+`iter_bp` / `write_bp_predictions` (what ``bindscape predict-bp`` runs) predict regions or a whole genome
+per base pair in batches of windows and release each chromosome's values as soon as they are final, so the
+called sites and tracks are written as they come and memory does not grow with the genome.
 
 Config example (`bindscape train-multitask CONFIG.yaml`)::
 
@@ -30,6 +35,7 @@ Config example (`bindscape train-multitask CONFIG.yaml`)::
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -461,4 +467,307 @@ def predict_dataset_bp(loaded: LoadedMultitask, tds: MultitaskBPDataset, *, logi
 
 __all__ = ["train_multitask", "load_multitask_checkpoint", "LoadedMultitask", "predict_bp",
            "predict_dataset_bp", "build_multitask_model", "UnknownConditionError", "MultitaskConfig",
-           "MultitaskTask", "MultitaskPlugin", "validate_multitask_config", "load_multitask_config"]
+           "MultitaskTask", "MultitaskPlugin", "validate_multitask_config", "load_multitask_config",
+           "bp_windows", "iter_bp", "bp_intervals", "SiteCaller", "write_bp_predictions"]
+
+
+# ------------------------------------------------------------------------------ streamed per-bp prediction
+# `bindscape predict-bp` over regions or a whole genome, streamed: windows flow through the model one batch at
+# a time, each chromosome's per-bp values are released as soon as no later window can reach them, and the
+# called sites and tracks are written as they come, so memory does not grow with the genome. Hand-written
+# because no library tiles, merges and calls per-bp model outputs: tangermeme/gReLU predict whole arrays.
+
+
+def bp_windows(starts, ends, size: int, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Windows of `length` bp covering regions of one chromosome, in region order then window order.
+
+    A region's windows start at its start every `length` bp; a last one is aligned to its end; each window is
+    clipped to the chromosome. A window predicts the part of its region it covers.
+
+    Parameters
+    ----------
+    starts, ends
+        The regions (0-based, half-open), in the order given.
+    size
+        The chromosome's length.
+    length
+        The model's window length.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(w, lo, hi)``: window starts and the stretch ``[lo, hi)`` of its region each window predicts.
+    """
+    ws, los, his = [], [], []
+    for s, e in zip(np.asarray(starts, np.int64).tolist(), np.asarray(ends, np.int64).tolist()):
+        w = s + length * np.arange((max(e - length, s) - s) // length + 1, dtype=np.int64)
+        if w[-1] + length < e:
+            w = np.r_[w, e - length]
+        w = np.minimum(np.maximum(w, 0), max(size - length, 0))
+        ws.append(w)
+        los.append(np.maximum(w, s))
+        his.append(np.minimum(w + length, e))
+    if not ws:
+        return (np.zeros(0, np.int64),) * 3
+    return np.concatenate(ws), np.concatenate(los), np.concatenate(his)
+
+
+class _BpBuffer:
+    """One chromosome's per-bp values, painted window by window (a later window wins where windows overlap) and
+    released in position order as soon as no later window reaches them (``safe``: the smallest ``lo`` of the
+    windows still to come), so the buffer spans a few windows for sorted regions."""
+
+    def __init__(self, lo: np.ndarray):
+        self.safe = np.minimum.accumulate(lo[::-1])[::-1] if len(lo) else lo
+        self.base = int(lo.min()) if len(lo) else 0
+        self.vals, self.cov, self.k = np.zeros(0, np.float32), np.zeros(0, bool), 0
+
+    def paint(self, pred: np.ndarray, w: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+        """Paint the next windows (rows of `pred`); return ``(positions, values)`` that are now final."""
+        need = int(hi.max()) - self.base if len(hi) else 0
+        if need > len(self.vals):
+            n = max(need, 2 * len(self.vals))
+            vals, cov = np.zeros(n, np.float32), np.zeros(n, bool)
+            vals[: len(self.vals)], cov[: len(self.cov)] = self.vals, self.cov
+            self.vals, self.cov = vals, cov
+        for p, a, b, c in zip(pred, (lo - self.base).tolist(), (hi - self.base).tolist(), (lo - w).tolist()):
+            if b > a:
+                self.vals[a:b], self.cov[a:b] = p[c : c + b - a], True
+        self.k += len(w)
+        return self.release(int(self.safe[self.k]) if self.k < len(self.safe) else None)
+
+    def release(self, limit: int | None):
+        """``(positions, values)`` of painted base pairs before `limit` (None: all), dropped from the buffer."""
+        cut = len(self.vals) if limit is None else min(max(limit - self.base, 0), len(self.vals))
+        keep = np.flatnonzero(self.cov[:cut])
+        out = (self.base + keep, self.vals[keep])
+        self.vals, self.cov, self.base = self.vals[cut:], self.cov[cut:], self.base + cut
+        return out
+
+
+def _bp_plan(g, regions) -> list[tuple[str, tuple[np.ndarray, np.ndarray]]]:
+    """Each chromosome's regions (chromosomes in order of first appearance, regions in the order given)."""
+    if regions is None:
+        return [(c, (np.zeros(1, np.int64), np.array([g.sizes[c]], np.int64))) for c in g.chroms]
+    ch = regions["chrom"].astype(str).to_numpy()
+    s, e = regions["start"].to_numpy(np.int64), regions["end"].to_numpy(np.int64)
+    return [(c, (s[ch == c], e[ch == c])) for c in dict.fromkeys(ch.tolist())]
+
+
+def iter_bp(loaded: LoadedMultitask, genome, tf: str | None, cell: str | None, *, regions=None,
+            batch_size: int = 64, progress: bool = True) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Per-bp probabilities of regions (or every chromosome) under one condition, streamed in position order.
+
+    Regions are tiled with `bp_windows`; windows go through the model `batch_size` at a time (batches run on
+    across regions and chromosomes); where windows overlap the later one wins. Memory holds one batch and a
+    few windows' values, however large the genome.
+
+    Parameters
+    ----------
+    loaded
+        From `load_multitask_checkpoint`.
+    genome
+        A `Genome` or a FASTA path.
+    tf, cell
+        The condition.
+    regions
+        A frame with ``chrom, start, end`` (None: every chromosome, in FASTA order). Chromosomes come out in
+        order of first appearance; each chromosome's base pairs sorted, each once.
+    batch_size
+        Windows per forward pass.
+    progress
+        Show a progress bar (windows done).
+
+    Yields
+    ------
+    tuple
+        ``(chrom, positions, values)``: 0-based positions (int64) and float32 probabilities.
+    """
+    from bindscape._util import progress as progress_bar
+    from bindscape.io.genome import Genome
+
+    g = genome if hasattr(genome, "fetch_onehot") else Genome(genome)
+    length = loaded.length
+    loaded.index(tf, cell)  # unknown names fail before any work
+    plan = _bp_plan(g, regions)
+    total = sum(len(bp_windows(s, e, g.sizes[c], length)[0]) for c, (s, e) in plan)
+    buf = np.empty((batch_size, 4, length), dtype=np.float32)  # one reused one-hot buffer
+    pending: list = []  # [chrom, _BpBuffer, w, lo, hi]: chromosomes with windows not yet predicted, in order
+    with progress_bar(disable=not progress or None, transient=True) as bar:
+        task = bar.add_task(f"predict-bp {tf}/{cell or '-'}", total=total)
+        for i, (chrom, (s, e)) in enumerate(plan):
+            w, lo, hi = bp_windows(s, e, g.sizes[chrom], length)
+            pending.append([chrom, _BpBuffer(lo), w, lo, hi])
+            last = i == len(plan) - 1
+            while pending and ((n := sum(len(p[2]) for p in pending)) >= batch_size or last):
+                yield from _bp_batch(loaded, g, tf, cell, pending, buf, batch_size)
+                bar.advance(task, min(n, batch_size))
+
+
+def _bp_batch(loaded, g, tf, cell, pending: list, buf: np.ndarray, batch_size: int):
+    """Predict the next batch of `pending` windows, paint them, and yield what is final; finished chromosomes
+    are released in full (and their genome pages dropped)."""
+    length = loaded.length
+    take, n = [], 0
+    for item in pending:
+        k = min(batch_size - n, len(item[2]))
+        take.append((item, k))
+        n += k
+        if n == batch_size:
+            break
+    chroms = np.concatenate([np.full(k, item[0], dtype=object) for item, k in take])
+    starts = np.concatenate([item[2][:k] for item, k in take])
+    x = g.fetch_onehot(chroms.tolist(), starts, length=length, pad=True, out=buf[:n])
+    if loaded.tracks is not None:
+        x = np.concatenate([x, loaded.tracks.fetch(cell, chroms, starts, length)], axis=1)
+    pred = predict_bp(loaded, x, tf, cell, batch_size=batch_size)
+    row = 0
+    for item, k in take:
+        chrom, bb = item[0], item[1]
+        pos, val = bb.paint(pred[row : row + k], item[2][:k], item[3][:k], item[4][:k])
+        row += k
+        item[2:] = item[2][k:], item[3][k:], item[4][k:]
+        if len(pos):
+            yield chrom, pos, val
+        if not len(item[2]):  # a chromosome's windows are all planned at once: it is finished
+            pos, val = bb.release(None)
+            if len(pos):
+                yield chrom, pos, val
+            pending[:] = [p for p in pending if p is not item]
+            if hasattr(g, "release"):  # drop the finished chromosome's pages: peak RSS stays flat
+                g.release(chrom)
+
+
+def _run_starts(pos: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Indices where a run starts: a gap between positions or a change of `key` (NaN never equals itself)."""
+    brk = np.ones(len(pos), bool)
+    brk[1:] = (np.diff(pos) != 1) | (key[1:] != key[:-1])
+    return np.flatnonzero(brk)
+
+
+def bp_intervals(chunks) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """Per-bp values -> track intervals for `bindscape.train.write_tracks`: adjacent base pairs with exactly
+    equal values become one interval (across chunks too), so every base pair keeps its value.
+
+    Parameters
+    ----------
+    chunks
+        ``(chrom, positions, values)`` from `iter_bp` (each chromosome's chunks consecutive, positions sorted).
+
+    Yields
+    ------
+    tuple
+        ``(chrom, starts, ends, values)``.
+    """
+    held = None  # the last interval seen: it may go on in the next chunk
+    for c, pos, v in chunks:
+        if not len(pos):
+            continue
+        i = _run_starts(pos, v)
+        s, e, val = pos[i], np.r_[pos[i[1:] - 1], pos[-1]] + 1, v[i]
+        if held is not None and (held[0] != c or held[2] != s[0] or held[3] != val[0]):
+            yield held[0], np.array([held[1]]), np.array([held[2]]), np.array([held[3]], v.dtype)
+        elif held is not None:
+            s[0] = held[1]
+        if len(s) > 1:
+            yield c, s[:-1], e[:-1], val[:-1]
+        held = (c, int(s[-1]), int(e[-1]), val[-1])
+    if held is not None:
+        yield held[0], np.array([held[1]]), np.array([held[2]]), np.array([held[3]])
+
+
+class SiteCaller:
+    """Called sites, fed chunk by chunk: runs of adjacent base pairs with probability >= `threshold` (a run
+    may go on across chunks, so the last one is held until the next chunk or `finish`).
+
+    Parameters
+    ----------
+    threshold
+        The probability threshold.
+    """
+
+    def __init__(self, threshold: float):
+        self.threshold, self.held = threshold, None
+
+    def add(self, chrom: str, pos: np.ndarray, v: np.ndarray) -> list[tuple[str, int, int, float]]:
+        """Feed one chunk of `iter_bp`; return the sites it completes: ``(chrom, start, end, score)`` with
+        score the run's highest probability."""
+        on = v >= self.threshold
+        i = _run_starts(pos, on)  # every run (called or not): a gap or a change of call ends it
+        sel = on[i]
+        if not sel.any():
+            return []
+        j = np.r_[i[1:], len(pos)][sel]
+        score = np.maximum.reduceat(v, i)[sel]
+        s, e = pos[i[sel]], pos[j - 1] + 1
+        done = []
+        if self.held is not None and self.held[0] == chrom and self.held[2] == s[0]:
+            s[0], score[0] = self.held[1], max(self.held[3], score[0])
+        elif self.held is not None:
+            done.append(self.held)
+        done += zip([chrom] * (len(s) - 1), s[:-1].tolist(), e[:-1].tolist(), score[:-1].tolist())
+        self.held = (chrom, int(s[-1]), int(e[-1]), float(score[-1]))
+        return done
+
+    def finish(self) -> list[tuple[str, int, int, float]]:
+        """The held site, if any (call after the last chunk)."""
+        done, self.held = ([] if self.held is None else [self.held]), None
+        return done
+
+
+def write_bp_predictions(loaded: LoadedMultitask, genome, tf: str | None, cell: str | None, *, out,
+                         regions=None, bedgraph=None, bigwig=None, threshold: float = 0.5, batch_size: int = 64,
+                         progress: bool = True) -> dict:
+    """Predict per-bp probabilities (`iter_bp`) straight to called sites (BED) and tracks, streamed.
+
+    Sites (`SiteCaller`) are written as ``chrom, start, end, score`` (the run's highest probability,
+    ``%.4f``); tracks go through `bindscape.train.write_tracks` (adjacent equal values merged by
+    `bp_intervals`). Every file is written atomically (a temporary file renamed when complete); the sites
+    file is renamed last, after the tracks.
+
+    Parameters
+    ----------
+    loaded, genome, tf, cell, regions, batch_size, progress
+        As in `iter_bp`.
+    out
+        The called sites (BED).
+    bedgraph, bigwig
+        Per-bp probability tracks (None: not written).
+    threshold
+        Probability threshold for calling a base pair bound.
+
+    Returns
+    -------
+    dict
+        ``sites``, ``bp`` (base pairs predicted), ``chroms`` (chromosomes predicted), ``files`` (written).
+    """
+    from bindscape._util import atomic_path
+    from bindscape.io.genome import Genome
+    from bindscape.train.predict import write_tracks
+
+    g = genome if hasattr(genome, "fetch_onehot") else Genome(genome)
+    n = {"sites": 0, "bp": 0, "chroms": 0}
+    caller = SiteCaller(threshold)
+    with atomic_path(out) as tmp, open(tmp, "w") as fh:
+
+        def write(sites):
+            fh.writelines(f"{c}\t{s}\t{e}\t{score:.4f}\n" for c, s, e, score in sites)
+            n["sites"] += len(sites)
+
+        def tee():
+            last = None
+            for c, pos, v in iter_bp(loaded, g, tf, cell, regions=regions, batch_size=batch_size,
+                                     progress=progress):
+                n["bp"], n["chroms"], last = n["bp"] + len(pos), n["chroms"] + (c != last), c
+                write(caller.add(c, pos, v))
+                yield c, pos, v
+
+        if bedgraph is None and bigwig is None:
+            for _ in tee():
+                pass
+        else:
+            write_tracks(bp_intervals(tee()), bedgraph=bedgraph, bigwig=bigwig, sizes=g.sizes,
+                         name=f"{tf}/{cell or '-'}")
+        write(caller.finish())
+    files = [Path(out)] + [Path(p) for p in (bedgraph, bigwig) if p is not None]
+    return {**n, "files": files}
