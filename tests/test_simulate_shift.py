@@ -226,12 +226,13 @@ def test_shift_recipes_load():
     assert pair.sources == ["rodent"] and pair.target == "primate"
 
 
-def test_cross_species_shift_recipe_end_to_end(tmp_path):
-    """A tiny cross-species-shift-pair: two species only (fish dropped), lambda by source validation with the
-    label-free and target choices reported, decoy FP rates, paired gaps, and the report sections."""
-    from bindscape.recipes import load_recipe, run_recipe
+def tiny_recipe(name: str):
+    """A shipped cross-species recipe shrunk to seconds: three 40-60 kb chromosomes per species, 100-bp tiles,
+    source/target/morale x 2 seeds, a two-value MORALE grid, one-epoch 8-channel models, at most 20 windows
+    per kind in the attribution stage."""
+    from bindscape.recipes import load_recipe
 
-    rec = load_recipe("cross-species-shift-pair")
+    rec = load_recipe(name)
     rec.simulate.set = {"species.*.chrom_sizes": [60000, 50000, 40000], "tfs.*.sites_per_mb": 900}
     rec.data.length = rec.data.stride = 100
     rec.modes, rec.seeds = ["source", "target", "morale"], [0, 1]
@@ -240,6 +241,27 @@ def test_cross_species_shift_recipe_end_to_end(tmp_path):
                  "batch": {"pos_per_species": 4, "neg_per_species": 4, "background_per_species": 6,
                            "steps_per_epoch": 2},
                  "trainer": {"max_epochs": 1, "patience": None, "threads": 1}}
+    rec.attribution.max_windows = 20
+    return rec
+
+
+def _assert_attribution_stage(run_dir) -> None:
+    """The Figure-3 stage ran: its marker, its tables (possibly empty) and the report section."""
+    info = json.loads((run_dir / "stages" / "attribution.json").read_text())
+    assert info["method"] == "deeplift_shap" and set(info["windows"]) == {"dFP", "dFN"}
+    assert all(0 <= n <= 20 for n in info["windows"].values())
+    per = (run_dir / "analysis" / "attribution_windows.tsv").read_text().splitlines()
+    assert len(per) == 1 + 2 * sum(info["windows"].values())  # header + source and morale per window
+    assert "MORALE Figure 3" in (run_dir / "report.html").read_text()
+
+
+def test_cross_species_shift_recipe_end_to_end(tmp_path):
+    """A tiny cross-species-shift-pair: two species only (fish dropped), lambda by source validation with the
+    label-free and target choices reported, decoy FP rates, paired gaps, the Figure-3 attribution stage and
+    the report sections."""
+    from bindscape.recipes import run_recipe
+
+    rec = tiny_recipe("cross-species-shift-pair")
     run_recipe(rec, out=tmp_path / "run", log=lambda s: None)
     a = tmp_path / "run" / "analysis"
     info = json.loads((a / "summary.json").read_text())
@@ -259,6 +281,29 @@ def test_cross_species_shift_recipe_end_to_end(tmp_path):
     html = (tmp_path / "run" / "report.html").read_text()
     for title in ("Decoy false positives", "paired by seed", "label-free"):
         assert title in html
+    _assert_attribution_stage(tmp_path / "run")
+
+
+def test_cross_species_shift_covariate_recipe_end_to_end(tmp_path):
+    """A tiny cross-species-shift-covariate: three species, lambda by the target's validation, the decoy
+    table, paired gaps, the Figure-3 stage and the report."""
+    from bindscape.recipes import run_recipe
+
+    rec = tiny_recipe("cross-species-shift-covariate")
+    run_recipe(rec, out=tmp_path / "run", log=lambda s: None)
+    a = tmp_path / "run" / "analysis"
+    info = json.loads((a / "summary.json").read_text())
+    assert info["selection_species"] == ["primate"] and info["lam"]["morale"] in (0.0, 0.001)
+    summ = pd.read_csv(a / "summary.tsv", sep="\t")
+    assert set(summ["species"]) == {"primate", "rodent", "fish"} and (summ["n_runs"] == 2).all()
+    dec = pd.read_csv(a / "decoys.tsv", sep="\t")
+    assert set(dec["stratum"]) == {"decoy", "other negative"} and (dec["runs"] == 2).all()
+    assert dec.loc[dec["stratum"] == "decoy", "windows"].gt(0).all()  # the target's SINEs carry decoys
+    choice = pd.read_csv(a / "lambda_choice.tsv", sep="\t")
+    assert choice.loc[choice["used"], "criterion"].item() == "target"
+    _assert_attribution_stage(tmp_path / "run")
+    again = run_recipe(rec, out=tmp_path / "run", log=lambda s: None)
+    assert not again.ran and "attribution" in again.skipped  # a finished stage is resumed, not redone
 
 
 def test_label_free_lambda_selection(tiny_species, tmp_path):

@@ -422,6 +422,55 @@ def histograms(values: Mapping[str, Sequence[float]], bins: int | Sequence[float
     return fig
 
 
+@_styled
+def violins(groups: Mapping[str, Sequence[float]], title: str = "", ylabel: str = "",
+            reference: float | None = None, colors: Sequence[str] | None = None):
+    """Distributions side by side: a violin per group with its box (quartiles) and median, ``n`` under each
+    label; e.g. per-window correlations of several models.
+
+    Parameters
+    ----------
+    groups
+        Group name -> values (non-finite values are dropped; a group with fewer than two values is drawn as
+        points only).
+    ylabel
+        Value axis label.
+    reference
+        Draw a dashed horizontal line at this value (None: none).
+    colors
+        One colour per group (default: the palette in order), e.g. to keep a model's colour across figures.
+    """
+    plt = pyplot()
+    names = list(groups)
+    arrays = [np.asarray(groups[k], dtype=float) for k in names]
+    arrays = [a[np.isfinite(a)] for a in arrays]
+    fig, ax = plt.subplots(figsize=(max(FIGSIZE[0], 1.3 * len(names) + 1.5), FIGSIZE[1]))
+    x = np.arange(1, len(names) + 1)
+    cols = list(colors) if colors is not None else [color(i) for i in range(len(names))]
+    for i, a in enumerate(arrays):
+        if len(a) >= 2 and np.ptp(a) > 0:
+            v = ax.violinplot(a, positions=[x[i]], widths=0.8, showextrema=False)
+            for body in v["bodies"]:
+                body.set_facecolor(cols[i])
+                body.set_edgecolor(cols[i])
+                body.set_alpha(0.35)
+        if len(a):
+            ax.boxplot(a, positions=[x[i]], widths=0.18, showfliers=False, patch_artist=True,
+                       boxprops={"facecolor": "white", "edgecolor": "#333333"},
+                       medianprops={"color": cols[i], "lw": 2.2}, whiskerprops={"color": "#333333"},
+                       capprops={"color": "#333333"})
+    if reference is not None:
+        ax.axhline(reference, color="#888888", lw=1, ls="--")
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{k}\n(n={len(a):,})" for k, a in zip(names, arrays)])
+    ax.set_xlim(0.4, len(names) + 0.6)
+    ax.grid(axis="x", visible=False)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
 def _as_lx4(matrix) -> np.ndarray:
     m = np.asarray(matrix, dtype=float)
     if m.ndim != 2 or 4 not in m.shape:
@@ -545,6 +594,7 @@ __all__: list[Any] = [
     "bar_with_intervals",
     "learning_curve",
     "histograms",
+    "violins",
     "logo",
     "attribution_track",
     "pyplot",

@@ -47,7 +47,14 @@ from .binding import (
     sample_sites,
     species_shift_features,
 )
-from .config import SimConfig, manifest_config, preset_names, resolve_config, uses_species_shifts
+from .config import (
+    SimConfig,
+    SpeciesConfig,
+    manifest_config,
+    preset_names,
+    resolve_config,
+    uses_species_shifts,
+)
 from .genome import Genome, simulate_genome, write_chrom_sizes, write_fasta_gz
 
 __all__ = [
@@ -237,6 +244,7 @@ def plant_binding(
     degrade: set[str] | None = None,
     access: dict[str, np.ndarray] | None = None,
     repeats: list | None = None,
+    species_cfg: SpeciesConfig | None = None,
 ):
     """Plant binding into background sequences (synthetic or real) and decide binding per cell type.
 
@@ -266,6 +274,9 @@ def plant_binding(
         The species' repeat copies ``(chrom, start, end, family)``; with species shifts in `cfg`
         (`config.uses_species_shifts`), sites in copies of the species' decoy-carrying families never bind
         and the truth table gets the shift columns (`binding.species_shift_features`).
+    species_cfg
+        The species' shift settings when they are not in ``cfg.species`` (real backgrounds: a decoy-carrying
+        family for the detected real repeats, `real_background.simulate_real`); None: looked up by name.
 
     Returns
     -------
@@ -299,8 +310,8 @@ def plant_binding(
         parts.append(background_hits(flat, motifs, planted))
     inst = pd.concat(parts, ignore_index=True)
     inst = instance_features(inst, cfg)
-    if uses_species_shifts(cfg):
-        sc = next((x for x in cfg.species if x.name == species), None)
+    if species_cfg is not None or uses_species_shifts(cfg):
+        sc = species_cfg or next((x for x in cfg.species if x.name == species), None)
         inst = species_shift_features(inst, flat, repeats or [], sc)
     inst = assign_binding(inst, access, cfg, r_bind, len(flat.codes))
     truth = instances_to_truth(flat, inst, species, cfg.cells)

@@ -59,6 +59,24 @@ class RepeatFamily(StrictModel):
         return self
 
 
+class RealRepeatConfig(StrictModel):
+    """Real backgrounds (opt-in, ``simulate_real(real_repeats={species: ...})``): detect the genome's
+    high-copy sequence (`real_repeats.detect_repeats`) and write it as ``repeats.bed``; with ``decoy_tf``
+    the detected repeats carry motif copies of that TF and are silenced, like a ``RepeatFamily`` with
+    ``decoy_tf``."""
+
+    k: int = Field(25, ge=12, le=31, description="k-mer length of the repeat detector")
+    min_count: int = Field(3, ge=2, le=100000, description="a k-mer seen this often (both strands) is high-copy")
+    min_length: int = Field(100, ge=1, le=100000, description="shortest repeat interval kept (bp)")
+    merge_gap: int = Field(10, ge=0, le=10000, description="repetitive stretches this close are merged (bp)")
+    name: str = Field("real_repeat", description="family name of the intervals (repeats.bed, truth)")
+    decoy_tf: str | None = Field(None, description="plant motif copies of this TF into the repeats, silenced")
+    decoy_per_kb: float = Field(3.0, gt=0, le=50, description="motif copies per kb of repeat (at least 1 each)")
+    decoy_similarity: float = Field(
+        0.8, ge=0, le=1, description="affinity of the motif copies (0: p-value threshold, 1: best site)"
+    )
+
+
 class CofactorRule(StrictModel):
     """Species shift (opt-in): in this species only, `tf` binds well only with a `partner` motif nearby."""
 

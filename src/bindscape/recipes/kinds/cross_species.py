@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from bindscape._util import atomic_write_text
 from bindscape.errors import ConfigError
@@ -32,6 +32,9 @@ class CSSimulate(StrictModel):
     """species -> FASTA: plant the preset's binding into these real genomes instead of synthetic ones."""
     chroms: dict[str, list[str]] | None = None
     max_chrom_bp: int | None = None
+    real_repeats: dict[str, dict[str, Any]] | None = None
+    """species -> `bindscape.simulate.config.RealRepeatConfig` (real backgrounds only): detect the genome's
+    repeats (``repeats.bed``) and, with ``decoy_tf``, plant silenced decoys into them."""
 
 
 class CSData(StrictModel):
@@ -41,6 +44,31 @@ class CSData(StrictModel):
     cell: str
     length: int = Field(200, ge=20)
     stride: int = Field(200, ge=1)
+
+
+class CSAttribution(StrictModel):
+    """The importance-score stage (MORALE's Figure 3, `bindscape.explain.cross_species_attr`): every mode's and
+    the target model's attributions on the source-only model's differential FP/FN windows, correlated per
+    window. Cost: about (2 x max_windows) x n_baselines forward/backward passes per training run."""
+
+    enabled: bool = True
+    method: str = "deeplift_shap"
+    """Any `bindscape.explain` attribution method; ``grad_x_input`` is about 10x cheaper."""
+    max_windows: int = Field(200, ge=1, le=100000)
+    """Cap per kind (dFP, dFN); a seeded random subset beyond it."""
+    n_baselines: int = Field(5, ge=1, le=1000)
+    """Dinucleotide-shuffled references per window (DeepLIFT-SHAP)."""
+    correlation: Literal["pearson", "spearman"] = "pearson"
+    seed: int = 0
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, v: str) -> str:
+        from bindscape.explain.attributions import METHODS
+
+        if v not in METHODS:
+            raise ValueError(f"unknown method {v!r}; choose one of {', '.join(METHODS)}")
+        return v
 
 
 class CrossSpeciesRecipe(RecipeBase):
@@ -63,19 +91,32 @@ class CrossSpeciesRecipe(RecipeBase):
     holdout_modes: list[str] = Field(default_factory=lambda: ["source", "morale"])
     train: dict[str, Any] = Field(default_factory=dict)
     """Shared CrossSpeciesConfig fields: model, batch, optim, trainer, species_head."""
+    attribution: CSAttribution = Field(default_factory=CSAttribution)
 
 
 SCHEMA = CrossSpeciesRecipe
 
 
 def check(rec: CrossSpeciesRecipe) -> None:
-    """Nothing beyond the schema (the training config is validated when each run starts).
+    """``simulate.real_repeats`` names real backgrounds and valid settings (the training config is
+    validated when each run starts).
 
     Parameters
     ----------
     rec
         The validated recipe.
     """
+    s = rec.simulate
+    if s.real_repeats:
+        from bindscape.simulate import resolve_config
+        from bindscape.simulate.real_background import real_repeat_configs
+
+        if not s.real_backgrounds:
+            raise ConfigError(f"{rec.source}: simulate.real_repeats needs simulate.real_backgrounds")
+        try:
+            real_repeat_configs(s.real_repeats, s.real_backgrounds, resolve_config(s.preset, s.set or None))
+        except ConfigError as exc:
+            raise ConfigError(f"{rec.source}: simulate.{exc.message}", hint=exc.hint) from None
 
 
 def run(state: RunState, *, progress: bool = True) -> None:
@@ -122,6 +163,8 @@ def run(state: RunState, *, progress: bool = True) -> None:
                 holdouts.append({"mode": mode, "seed": seed, "run": info["run"], "group": label,
                                  "sources": "+".join(srcs)})
     stage(state, "analyse", lambda: analyse(rec, run_dir, runs, holdouts, datasets, lam))
+    if rec.attribution.enabled and {"source", "target"} <= set(rec.modes):
+        stage(state, "attribution", lambda: attribution_stage(rec, run_dir, runs, datasets))
     stage(state, "report", lambda: _report(rec, run_dir))
 
 
@@ -138,7 +181,8 @@ def _simulate(rec: CrossSpeciesRecipe, run_dir: Path) -> dict:
                                   hint="point --var shared_data=DIR at the folder holding yeast/ and worm/")
 
         res = simulate_real(s.real_backgrounds, preset=s.preset, seed=s.seed, out=sim_dir,
-                            overrides=s.set or None, chroms=s.chroms, max_chrom_bp=s.max_chrom_bp)
+                            overrides=s.set or None, chroms=s.chroms, max_chrom_bp=s.max_chrom_bp,
+                            real_repeats=s.real_repeats)
     else:
         from bindscape.simulate import simulate
 
@@ -281,6 +325,40 @@ def analyse(rec, run_dir: Path, runs: list[dict], holdouts: list[dict], datasets
     return info
 
 
+def attribution_stage(rec, run_dir: Path, runs: list[dict], datasets: dict) -> dict:
+    """The attribution stage (MORALE Figure 3): per source-only differential window, each mode's attribution
+    correlated with the target model's; tables ``analysis/attribution_{windows,corr}.tsv``.
+
+    Parameters
+    ----------
+    rec
+        The recipe (its ``attribution`` section).
+    run_dir
+        The run folder.
+    runs
+        One record per training run (``mode``, ``seed``, ``run``).
+    datasets
+        Species -> dataset folder.
+
+    Returns
+    -------
+    What was computed: windows per kind, method, additivity warnings, CPU seconds and the tables.
+    """
+    import time
+
+    from bindscape.data.dataset import load_dataset
+    from bindscape.explain import cross_species_attr as csa
+
+    a, cpu0 = rec.attribution, time.process_time()
+    genome = load_dataset(datasets[rec.target]).open_genome()
+    per, info = csa.attribution_correlations(runs, rec.target, genome, max_windows=a.max_windows, method=a.method,
+                                             n_baselines=a.n_baselines, correlation=a.correlation, seed=a.seed)
+    tables = csa.write_tables(per, csa.summarize_correlations(per, seed=a.seed), run_dir / "analysis")
+    return {**info, "n_baselines": a.n_baselines, "max_windows": a.max_windows,
+            "cpu_seconds": round(time.process_time() - cpu0, 1),
+            "tables": tables}
+
+
 def _tuning_table(rec, run_dir: Path):
     """Every lambda tried, with its validation score (MORALE: source with 2 species, target with more)."""
     import pandas as pd
@@ -326,4 +404,5 @@ def _criterion_name(rec, sel: dict) -> str:
     return "target" if sel.get("selection_species") == [rec.target] else "source"
 
 
-__all__ = ["CrossSpeciesRecipe", "LATE_VARS", "SCHEMA", "analyse", "build_species_datasets", "check", "run"]
+__all__ = ["CSAttribution", "CrossSpeciesRecipe", "LATE_VARS", "SCHEMA", "analyse", "attribution_stage",
+           "build_species_datasets", "check", "run"]
