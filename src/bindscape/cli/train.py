@@ -70,8 +70,8 @@ def train_cmd(
     batch_size: int = typer.Option(None, "--batch-size", callback=at_least(1), help="Override `data.batch_size`."),
     lr: float = typer.Option(None, "--lr", callback=POSITIVE, help="Override `optim.lr`."),
     motif: list[str] = typer.Option(None, "--motif", help="Initialise first-layer filters from a motif (JASPAR "
-                                    "ID or name, or a MEME file: all its motifs); sets `model.motifs`. "
-                                    "Repeatable."),
+                                    "ID or name, or a MEME file: all its motifs; `auto` / `auto:K`: the K (16) JASPAR "
+                                    "motifs most enriched in the training split); sets `model.motifs`. Repeatable."),
     trainer=RUN_TRAINER,
     final: bool = typer.Option(False, "--final", help="Final model: train on train + val for the best epoch "
                                "count of the validated run (runs/<name>, or --epochs-from); writes <name>-final."),

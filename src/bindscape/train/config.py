@@ -35,13 +35,38 @@ class ModelConfig(StrictModel):
     """Extra constructor arguments (length and n_outputs come from the dataset)."""
     motifs: list[str] = Field(default_factory=list)
     """JASPAR IDs or names, or motif files (all their motifs): the first DNA conv's leading filters start as
-    their log-odds, both strands, centred (docs/training.md, "Motif-informed models")."""
+    their log-odds, both strands, centred (docs/training.md, "Motif-informed models"). ``auto`` / ``auto:K``:
+    the K (default 16) JASPAR motifs most enriched in the training split's positives
+    (`bindscape.motifs.enrichment`)."""
+    motif_taxon: str | None = "vertebrates"
+    """``motifs: auto``: the JASPAR tax group of the candidates (vertebrates, insects, plants, fungi, ...);
+    None: every group."""
+    motif_collection: str = "CORE"
+    """``motifs: auto``: the JASPAR collection of the candidates."""
     motif_freeze_epochs: int = Field(0, ge=0)
     """Keep the motif filters fixed for this many epochs."""
     motif_score: Literal["none", "late"] = "none"
     """``late``: each motif's best log-odds score (both strands) joins `embed()` before a new linear head."""
     motif_background: Literal["uniform", "genome"] = "uniform"
     """Background of the log-odds: uniform, or the base composition of the dataset's genome."""
+
+    @field_validator("motifs", mode="before")
+    @classmethod
+    def _motifs_list(cls, v):
+        return [v] if isinstance(v, str) else v  # `motifs: auto` (or one ID) needs no brackets
+
+    @field_validator("motifs")
+    @classmethod
+    def _motifs_auto(cls, v):
+        from bindscape.motifs.enrichment import parse_auto
+
+        try:
+            auto = [m for m in v if parse_auto(m, source="") is not None]
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
+        if auto and len(v) > 1:
+            raise ValueError("auto chooses the motifs itself; give `auto` (or auto:K) alone")
+        return v
 
     @model_validator(mode="after")
     def _motif_options(self):

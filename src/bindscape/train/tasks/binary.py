@@ -165,14 +165,23 @@ class BinaryTask(L.LightningModule):
         n = int(self.config.get("model", {}).get("motif_freeze_epochs") or 0)
         return [MotifFreezeCallback(n)] if n and getattr(self.model, "n_motif_filters", 0) else []
 
+    def on_fit_start(self) -> None:
+        sel = getattr(self.model, "motif_selection", None)  # model.motifs: auto
+        if sel is not None and self.trainer.is_global_zero:
+            from bindscape.models.motif_auto import write_selection
+
+            write_selection(Path(self.trainer.default_root_dir) / "motifs_auto.tsv", sel)
+
     # -- checkpoints ----------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         from bindscape.train.checkpoint import checkpoint_meta
 
-        checkpoint["bindscape"] = checkpoint_meta(self.config, self.model)
+        sel = getattr(self.model, "motif_selection", None)
+        extra = {"motifs_auto": sel.table.to_dict("records")} if sel is not None else {}
+        checkpoint["bindscape"] = checkpoint_meta(self.config, self.model, **extra)
 
 
-def build_model(cfg, length: int, n_outputs: int, genome=None):
+def build_model(cfg, length: int, n_outputs: int, genome=None, train_data=None):
     """The registry model named in ``cfg.model`` for windows of `length` bp and `n_outputs` outputs.
 
     With ``model.motifs`` the first DNA convolution's leading filters start as the motifs' log-odds and,
@@ -188,6 +197,9 @@ def build_model(cfg, length: int, n_outputs: int, genome=None):
         Output columns.
     genome
         The dataset's genome (for ``model.motif_background: genome``).
+    train_data
+        A callable returning the training split without augmentation (for ``model.motifs: auto``; the
+        model's ``motif_selection`` then says what was chosen).
 
     Returns
     -------
@@ -197,14 +209,18 @@ def build_model(cfg, length: int, n_outputs: int, genome=None):
 
     mc = cfg.model
     if getattr(mc, "motifs", None):
-        from bindscape.models.motif_init import base_composition, load_model_motifs, motif_model
+        from bindscape.models.motif_auto import config_motifs
+        from bindscape.models.motif_init import base_composition, motif_model
 
         if mc.motif_background == "genome" and genome is None:
             raise ConfigError("model.motif_background: genome needs a dataset built on a genome",
                               hint="use motif_background: uniform for sequence datasets")
         bg = base_composition(genome) if mc.motif_background == "genome" else None
+        motifs, selection = config_motifs(mc, length=length, n_outputs=n_outputs, train_data=train_data,
+                                          background=bg, seed=cfg.trainer.seed)
         model = motif_model(mc.name, dict(mc.params), length=length, n_outputs=n_outputs,
-                            motifs=load_model_motifs(mc.motifs), score=mc.motif_score, background=bg)
+                            motifs=motifs, score=mc.motif_score, background=bg)
+        model.motif_selection = selection
     else:
         model = get_model(mc.name, **{**mc.params, "length": length, "n_outputs": n_outputs})
     model.check_length(length)
@@ -309,7 +325,8 @@ class BinaryPlugin:
 
             model, finetune_state = prepare_finetune(cfg, train_ds.length, n_outputs)
         else:
-            model = build_model(cfg, train_ds.length, n_outputs, genome=genome)
+            model = build_model(cfg, train_ds.length, n_outputs, genome=genome, train_data=lambda: torch_dataset(
+                tview, tsplit, label_columns=d.label_columns, genome=genome))
         train_loader = make_loader(train_ds, batch_size=d.batch_size, sampler=d.sampler, shuffle=True,
                                    seed=cfg.trainer.seed, num_workers=d.num_workers)
         val_loader = (make_loader(val_ds, batch_size=max(d.batch_size, 512), shuffle=False,
@@ -319,7 +336,8 @@ class BinaryPlugin:
         task.epoch_objects = [train_ds, train_loader.batch_sampler]
         start = (f"model {cfg.model.name} ({model.n_parameters():,} parameters), {len(train_ds):,} train / "
                  f"{len(val_ds) if val_ds is not None else 0:,} val examples of {train_ds.length} bp"
-                 + (f"; fine-tuning {finetune_state}" if finetune_state else ""))
+                 + (f"; fine-tuning {finetune_state}" if finetune_state else "")
+                 + (f"; {model.motif_selection.summary()}" if getattr(model, "motif_selection", None) else ""))
         return Prepared(task, train_loader, val_loader, steps, start)
 
     def finish(self, cfg: TrainConfig, done: Finished) -> tuple[dict, str]:
