@@ -16,8 +16,18 @@ small tasks spoils (docs/accuracy.md, "GUE human/0"). "Wins" counts tasks whose 
 Levers are piloted with ``--dev-only`` (train, then score the dev split only; the test split is not read)
 and ``--set`` / ``--examples`` (examples seen per member; epochs = examples / training size, clamped 6..30).
 
+``--pretrain`` adds transfer between the tasks (issue 15 item 6, AgentBind's scheme): the training splits of
+all nine tasks are pooled once under ``OUT/pool`` (`bindscape.data.pooled`: one label column per task, NaN
+where a row belongs to another task; training rows whose sequence equals, on either strand, any task's dev
+or test sequence are dropped and counted), one multi-output model is pretrained on it once
+(``--pretrain-epochs``, ``--pretrain-set``; best epoch by the mean dev auROC over the nine outputs), and
+each task is fine-tuned from it keeping its own output (``finetune.output: label_<task>``). Each task's
+``cpu_min`` includes an even share of the pretraining CPU time (``--pretrain-shared-by``: the number of tasks
+that use it, nine by default; pass the count when only some tasks are run with ``--pretrain``).
+
     python benchmarks/gue.py [--tasks human/0 mouse/2] [--seeds 0 1] [--threads 1] [--out runs/gue]
     python benchmarks/gue.py --dev-only --tasks mouse/4 --set model.params.channels=96 --out /tmp/pilot
+    python benchmarks/gue.py --dev-only --pretrain --pretrain-epochs 3 --tasks human/0 --out /tmp/pre
 """
 
 from __future__ import annotations
@@ -95,23 +105,112 @@ def build(task: str, out: Path, seed: int) -> tuple[Path, int]:
 
 
 def task_config(task: str, ds: Path, out: Path, threads: int, seed: int, n_train: int, overrides: dict,
-                examples: int | None = EXAMPLES):
-    """The validated training config of one task (the benchmark's model and optimiser)."""
+                examples: int | None = EXAMPLES, dev_only: bool = False, epochs: int | None = None):
+    """The validated training config of one task (the benchmark's model and optimiser).
+
+    `dev_only` sets ``data.test_split: null`` so that the trainer does not score the test split either;
+    `epochs` replaces `epochs_for` (the pretraining run)."""
     from bindscape.train import apply_overrides, validate_config
 
     cfg = {
         "dataset": str(ds), "name": task.replace("/", "_"), "out_dir": str(out / "runs"), "model": MODEL,
-        "data": {"batch_size": 128, "sampler": "plain", "rc_augment": True},
+        "data": {"batch_size": 128, "sampler": "plain", "rc_augment": True,
+                 **({"test_split": None} if dev_only else {})},
         "optim": {"optimizer": "adamw", "lr": 3e-3, "weight_decay": 1e-2, "schedule": "onecycle",
                   "warmup_frac": 0.25},
-        "trainer": {"max_epochs": epochs_for(n_train, examples), "patience": None, "monitor": "val_auroc",
-                    "rc_average": True, "seed": seed, "threads": threads, "progress": False},
+        "trainer": {"max_epochs": epochs or epochs_for(n_train, examples), "patience": None,
+                    "monitor": "val_auroc", "rc_average": True, "seed": seed, "threads": threads,
+                    "progress": False},
     }
     return validate_config(apply_overrides(cfg, overrides), source=f"gue {task}")
 
 
+def pretrain(out: Path, threads: int, seed: int, overrides: dict, epochs: int) -> dict:
+    """Pool the nine tasks' training splits and pretrain one nine-output model on them (once per settings).
+
+    Parameters
+    ----------
+    out : Path
+        The pool goes to ``out/pool``, the run to ``out/runs/pretrain``; a finished run with the same
+        settings (``out/pretrain.json``) is reused.
+    threads : int
+        torch threads.
+    seed : int
+        Build and training seed.
+    overrides : dict
+        Dotted config overrides of the pretraining run (``--pretrain-set``).
+    epochs : int
+        Passes over the pooled training rows.
+
+    Returns
+    -------
+    dict
+        ``checkpoint`` (best epoch by the mean dev auROC over the nine outputs), ``cpu_seconds``,
+        ``wall_seconds``, ``best_epoch``, ``epochs``, ``dev_auroc`` (that mean), ``n_train`` (pooled training
+        rows), ``leaks`` (per task: dev/test sequences found among the pooled training rows, training rows
+        dropped for it) and the settings.
+    """
+    import pandas as pd
+
+    from bindscape.data.dataset import load_dataset
+    from bindscape.data.pooled import label_column, pool_tf_datasets
+
+    key = {"seed": seed, "overrides": overrides, "epochs": epochs, "model": MODEL}
+    record = out / "pretrain.json"
+    if record.exists() and (done := json.loads(record.read_text())).get("settings") == key:
+        return done
+    datasets = {t.replace("/", "_"): build(t, out, seed)[0] for t in PUBLISHED}
+    pool = out / "pool"
+    if not (pool / "regions.parquet").exists():
+        pool_tf_datasets(datasets, pool, seed=seed, keep_splits=("train", "val"))
+    meta = load_dataset(pool).meta["params"]
+    n_train = int((pd.read_parquet(pool / "regions.parquet", columns=["split"])["split"] == "train").sum())
+    cols = [label_column(t) for t in datasets]
+    cfg = task_config("pretrain", pool, out, threads, seed, n_train,
+                      {"data.label_columns": cols, **overrides}, dev_only=True, epochs=epochs)
+    from bindscape.train import train
+
+    run = train(cfg, overwrite=True)
+    m = json.loads((run / "metrics.json").read_text())
+    done = {"checkpoint": str(run / "checkpoints" / "best.ckpt"), "cpu_seconds": m.get("cpu_seconds") or 0.0,
+            "wall_seconds": m.get("wall_seconds") or 0.0, "best_epoch": m.get("best_epoch"), "epochs": epochs,
+            "dev_auroc": m["val"]["auroc"], "n_train": n_train, "leaks": meta["leaks"], "settings": key}
+    record.write_text(json.dumps(done, indent=2))
+    return done
+
+
+def finetune_overrides(task: str, pretrained: dict | None, overrides: dict,
+                       shared_by: int = len(PUBLISHED)) -> tuple[dict, float]:
+    """The overrides that fine-tune `task` from `pretrain`'s checkpoint, and its share of the pretraining.
+
+    Parameters
+    ----------
+    task : str
+        ``human/0`` ... ``mouse/4``.
+    pretrained : dict or None
+        `pretrain`'s record (None: no pretraining; `overrides` come back unchanged with a share of 0).
+    overrides : dict
+        The task's own overrides (``--set``); they win over the fine-tuning ones.
+    shared_by : int
+        Number of tasks that fine-tune from the pretrained model (its CPU is split evenly over them).
+
+    Returns
+    -------
+    tuple of (dict, float)
+        Overrides with ``finetune.checkpoint`` and ``finetune.output: label_<task>``, and the CPU-minutes
+        of pretraining charged to this task (an even share).
+    """
+    from bindscape.data.pooled import label_column
+
+    if pretrained is None:
+        return overrides, 0.0
+    ft = {"finetune.checkpoint": pretrained["checkpoint"], "finetune.output": label_column(task.replace("/", "_"))}
+    return {**ft, **overrides}, pretrained["cpu_seconds"] / shared_by / 60
+
+
 def run_task(task: str, out: Path, threads: int, seeds: list[int], overrides: dict,
-             examples: int | None = EXAMPLES, dev_only: bool = False) -> dict:
+             examples: int | None = EXAMPLES, dev_only: bool = False, pretrained: dict | None = None,
+             shared_by: int = len(PUBLISHED)) -> dict:
     """Train one task (one run, or an ensemble of one member per seed) and score dev and test.
 
     Parameters
@@ -130,18 +229,25 @@ def run_task(task: str, out: Path, threads: int, seeds: list[int], overrides: di
         Examples seen per member (`epochs_for`); None: the library's rule.
     dev_only : bool
         Pilot mode: score the dev split only (dev auROC and dev MCC at 0.5); the test split is not read.
+    pretrained : dict, optional
+        `pretrain`'s record: fine-tune from its checkpoint keeping this task's output; a 1/`shared_by`
+        share of its CPU time is added to ``cpu_min``.
+    shared_by : int
+        Number of tasks that fine-tune from the pretrained model.
 
     Returns
     -------
     dict
         One results row: test auROC, auPRC, MCC@0.5, MCC@dev and the dev threshold, dev auROC, epochs,
-        training CPU-minutes (all members) and wall minutes (pilot mode: the dev metrics only).
+        training CPU-minutes (all members, plus the pretraining share) and wall minutes (pilot mode: the
+        dev metrics only).
     """
     from bindscape.evaluate.metrics import auprc, auroc, choose_threshold, threshold_metrics
     from bindscape.train import load_checkpoint, predict_dataset, train, train_ensemble
 
     ds, n_train = build(task, out, seeds[0])
-    cfg = task_config(task, ds, out, threads, seeds[0], n_train, overrides, examples)
+    overrides, share = finetune_overrides(task, pretrained, overrides, shared_by)
+    cfg = task_config(task, ds, out, threads, seeds[0], n_train, overrides, examples, dev_only)
     if len(seeds) == 1:
         model = train(cfg, overwrite=True)
     else:
@@ -155,11 +261,11 @@ def run_task(task: str, out: Path, threads: int, seeds: list[int], overrides: di
     row = {"task": task, "n_train": n_train, "seeds": list(seeds), "epochs": cfg.trainer.max_epochs,
            "best_epoch": [e.get("best_epoch") for e in members], "dev_auroc": auroc(yd, pd_),
            "dev_mcc": threshold_metrics(yd, pd_, 0.5)["MCC"],
-           "cpu_min": sum(e.get("cpu_seconds") or 0.0 for e in members) / 60,
+           "cpu_min": sum(e.get("cpu_seconds") or 0.0 for e in members) / 60 + share, "pretrain_cpu_min": share,
            "wall_min": sum(e.get("wall_seconds") or 0.0 for e in members) / 60}
-    if dev_only:
-        return row
     thr = choose_threshold(yd, pd_, "MCC")
+    if dev_only:  # in-sample on dev (the threshold is chosen there): an upper bound of what MCC@dev gives
+        return row | {"dev_mcc_opt": threshold_metrics(yd, pd_, thr)["MCC"], "dev_threshold": thr}
     test = predict_dataset(loaded, ds, split="test", progress=False)
     y, p = test["label"].to_numpy(), test["prob"].to_numpy()
     return row | {"test_auroc": auroc(y, p), "test_auprc": auprc(y, p), "test_mcc": threshold_metrics(y, p, 0.5)["MCC"],
@@ -204,6 +310,13 @@ def main(argv=None) -> int:
                     help="examples seen per member (epochs = EXAMPLES / training size, clamped 6..30)")
     ap.add_argument("--dev-only", action="store_true",
                     help="pilot mode: train and score the dev split only (the test split is not read)")
+    ap.add_argument("--pretrain", action="store_true",
+                    help="pretrain one nine-output model on the pooled training splits, then fine-tune each task")
+    ap.add_argument("--pretrain-epochs", type=int, default=3, help="passes over the pooled training rows")
+    ap.add_argument("--pretrain-set", nargs="*", default=[], help="config overrides of the pretraining run")
+    ap.add_argument("--pretrain-shared-by", type=int, default=len(PUBLISHED),
+                    help="tasks that fine-tune from the pretrained model (its CPU is split evenly over them; "
+                         "default: all nine)")
     ap.add_argument("--merge", nargs="*", type=Path, default=None,
                     help="only print the table for results.json files in these --out folders")
     args = ap.parse_args(argv)
@@ -224,10 +337,20 @@ def main(argv=None) -> int:
     rows = []
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
+    pre = None
+    if args.pretrain:
+        pre = pretrain(args.out, args.threads, args.seeds[0], parse_set(args.pretrain_set), args.pretrain_epochs)
+        dropped = {t: v["train_dropped"] for t, v in pre["leaks"].items() if v["train_dropped"]}
+        print(f"pretrain: {pre['n_train']:,} pooled training rows, best epoch {pre['best_epoch']}/{pre['epochs']}, "
+              f"mean dev auROC {pre['dev_auroc']:.4f}, {pre['cpu_seconds'] / 60:.2f} CPU-min "
+              f"({pre['cpu_seconds'] / 60 / args.pretrain_shared_by:.2f} per task); training rows dropped as dev/test "
+              f"duplicates: {dropped or 'none'}", flush=True)
     for task in args.tasks:
-        r = run_task(task, args.out, args.threads, args.seeds, overrides, args.examples, args.dev_only)
+        r = run_task(task, args.out, args.threads, args.seeds, overrides, args.examples, args.dev_only, pre,
+                     args.pretrain_shared_by)
         rows.append(r)
-        head = (f"{task}: dev auROC {r['dev_auroc']:.4f} dev MCC@0.5 {r['dev_mcc']:.4f}" if args.dev_only else
+        head = (f"{task}: dev auROC {r['dev_auroc']:.4f} dev MCC@0.5 {r['dev_mcc']:.4f} (at the dev-optimal "
+                f"threshold {r['dev_threshold']:.2f}: {r['dev_mcc_opt']:.4f})" if args.dev_only else
                 f"{task}: test auROC {r['test_auroc']:.4f} MCC@0.5 {r['test_mcc']:.4f} MCC@dev {r['test_mcc_dev']:.4f} "
                 f"(DNABERT-2 {DNABERT2_MCC[task]:.4f}; dev auROC {r['dev_auroc']:.4f}")
         print(f"{head}{';' if args.dev_only else ''} best epoch {r['best_epoch']}/{r['epochs']}"
