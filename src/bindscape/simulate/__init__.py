@@ -248,14 +248,10 @@ def plant_binding(
 ):
     """Plant binding into background sequences (synthetic or real) and decide binding per cell type.
 
-    seqs: chrom -> uint8 codes (A,C,G,T,N = 0..4). Returns (planted seqs, truth DataFrame, flat, access,
-    instances) where truth has one row per motif instance (planted, cluster, partner, decoy, turnover and
-    above-threshold background hits) with per-cell accessibility, binding probability, outcome and reason.
-
     Parameters
     ----------
     seqs
-        See above.
+        chrom -> uint8 codes (A,C,G,T,N = 0..4).
     cfg
         The simulator config.
     rng
@@ -281,18 +277,18 @@ def plant_binding(
     Returns
     -------
     tuple
-        ``(seqs, truth, flat, access, instances)`` as described above.
+        ``(seqs, truth, flat, access, instances)``: the planted sequences, and truth with one row per motif
+        instance (planted, cluster, partner, decoy, turnover and above-threshold background hits) with
+        per-cell accessibility, binding probability, outcome and reason.
     """
     motifs = motifs or load_site_motifs(cfg)
     r_access, r_groups, r_place, r_bind = rng.spawn(4)
     lineage = any(c.opened_by for c in cfg.cells)
     flat = Flat.from_seqs(seqs)
     shared = None
-    if access is None:
-        if lineage:
-            access, shared = make_accessibility(flat, cfg.cells, cfg.accessibility, r_access, with_shared=True)
-        else:
-            access = make_accessibility(flat, cfg.cells, cfg.accessibility, r_access)
+    if access is None:  # with lineage TFs, also the domains shared by every cell type
+        made = make_accessibility(flat, cfg.cells, cfg.accessibility, r_access, with_shared=lineage)
+        access, shared = made if lineage else (made, None)
     if groups is None:
         groups = make_groups(motifs, cfg, _n_per_tf(cfg, int(flat.sizes.sum())), r_groups)
     fixed = None
