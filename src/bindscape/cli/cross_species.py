@@ -1,4 +1,4 @@
-"""`bindscape train-cross-species CONFIG.yaml`: MORALE / GRL / source / target / joint training across species."""
+"""`bindscape train-cross-species CONFIG.yaml`: MORALE / GRL / source / target / joint / joint+MORALE training across species."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _lam_grid(text: str | None) -> list[float] | None:
 @option_groups
 def train_cross_species_cmd(
     config: Path = typer.Argument(..., help="Cross-species config (YAML); see docs/cross_species.md."),
-    mode: str = typer.Option(None, "--mode", help="Override `mode` (source|target|joint|morale|grl)."),
+    mode: str = typer.Option(None, "--mode", help="Override `mode` (source|target|joint|morale|joint_morale|grl)."),
     target: str = typer.Option(None, "--target", help="Override `target` (a species name)."),
     lam: float = typer.Option(None, "--lam", callback=at_least(0), help="Override `lam` (MORALE weight / GRL strength)."),
     lam_grid: str = typer.Option(None, "--lam-grid", help="Comma-separated lambdas to tune over (e.g. 0,1,2,5,10)."),
@@ -49,5 +49,5 @@ def train_cross_species_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add `bindscape train-cross-species` to `app`, the root `bindscape` typer app."""
-    app.command("train-cross-species", help="Train across species: source | target | joint | morale | grl.")(
+    app.command("train-cross-species", help="Train across species: source | target | joint | morale | joint_morale | grl.")(
         train_cross_species_cmd)

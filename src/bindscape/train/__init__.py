@@ -60,6 +60,7 @@ _LAZY = {
     "train_cross_species": "bindscape.train.tasks.cross_species",
     "validate_cross_species": "bindscape.train.tasks.cross_species",
     "load_cross_species": "bindscape.train.tasks.cross_species",
+    "ADAPT_MODES": "bindscape.train.tasks.cross_species",
     "train_multitask": "bindscape.train.tasks.multitask_bp",
     "can_resume": "bindscape.train.engine",
     "predict_bp": "bindscape.train.tasks.multitask_bp",

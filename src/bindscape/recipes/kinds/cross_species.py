@@ -79,8 +79,10 @@ class CrossSpeciesRecipe(RecipeBase):
     data: CSData
     target: str
     sources: list[str] | None = None
-    modes: list[Literal["source", "target", "joint", "morale", "grl"]] = Field(
+    modes: list[Literal["source", "target", "joint", "morale", "joint_morale", "grl"]] = Field(
         default_factory=lambda: ["source", "target", "joint", "morale", "grl"])
+    """``joint_morale`` is opt-in (not a default): its lambda is ``lam.joint_morale`` (or its tuned grid)
+    when given, else morale's (see `mode_lam`)."""
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
     lam: dict[str, float] = Field(default_factory=lambda: {"morale": 1.0, "grl": 1.0})
     lam_grid: dict[str, list[float]] = Field(default_factory=dict)
@@ -148,7 +150,7 @@ def run(state: RunState, *, progress: bool = True) -> None:
     runs = []
     for seed in rec.seeds:  # seed-major: an interrupted run still has every mode for the first seeds
         for mode in rec.modes:
-            info = train(f"train:{mode}:seed{seed}", mode, seed, f"{mode}-seed{seed}", lam=lam.get(mode))
+            info = train(f"train:{mode}:seed{seed}", mode, seed, f"{mode}-seed{seed}", lam=mode_lam(lam, mode))
             runs.append({"mode": mode, "seed": seed, "run": info["run"], "lam": info["lam"]})
     holdouts = []
     if rec.holdouts:
@@ -159,7 +161,8 @@ def run(state: RunState, *, progress: bool = True) -> None:
         for hi, (label, srcs) in enumerate(holdout_configs(base)):
             for mode in rec.holdout_modes:
                 seed = rec.seeds[0]
-                info = train(f"holdout{hi}:{mode}", mode, seed, f"holdout{hi}-{mode}", lam=lam.get(mode), sources=srcs)
+                info = train(f"holdout{hi}:{mode}", mode, seed, f"holdout{hi}-{mode}", lam=mode_lam(lam, mode),
+                             sources=srcs)
                 holdouts.append({"mode": mode, "seed": seed, "run": info["run"], "group": label,
                                  "sources": "+".join(srcs)})
     stage(state, "analyse", lambda: analyse(rec, run_dir, runs, holdouts, datasets, lam))
@@ -226,8 +229,31 @@ def build_species_datasets(sim_dir, species: list[str], tf: str, cell: str, out,
     return paths
 
 
+def mode_lam(lam: dict, mode: str, default: float | None = None) -> float | None:
+    """The lambda of `mode`: ``lam[mode]``, else (``joint_morale`` only) morale's, else `default`.
+
+    Parameters
+    ----------
+    lam
+        Mode -> lambda (the recipe's ``lam``, or after tuning the chosen values).
+    mode
+        A training mode.
+    default
+        Returned when neither is given.
+
+    Returns
+    -------
+    float or None
+    """
+    if mode in lam:
+        return float(lam[mode])
+    if mode == "joint_morale" and "morale" in lam:
+        return float(lam["morale"])
+    return default
+
+
 def _config(rec, datasets, run_dir, *, mode, seed, name, lam=None, lam_grid=None, sources=None) -> dict:
-    from bindscape.train import validate_cross_species
+    from bindscape.train import ADAPT_MODES, validate_cross_species
 
     t = dict(rec.train)
     trainer = {"progress": False, **(t.pop("trainer", {}) or {}), "seed": int(seed)}
@@ -235,7 +261,7 @@ def _config(rec, datasets, run_dir, *, mode, seed, name, lam=None, lam_grid=None
         datasets = {sp: p for sp, p in datasets.items() if sp == rec.target or sp in rec.sources}
     cfg = {"species": datasets, "target": rec.target, "sources": sources or rec.sources, "mode": mode,
            # lambda means nothing without adaptation: record 0 there rather than the morale/grl default
-           "lam": float(lam if lam is not None else rec.lam.get(mode, 1.0)) if mode in ("morale", "grl") else 0.0,
+           "lam": float(lam if lam is not None else mode_lam(rec.lam, mode, 1.0)) if mode in ADAPT_MODES else 0.0,
            "lam_grid": lam_grid,
            "select_on": rec.select_on, "name": name, "out_dir": str(run_dir / "models"), "trainer": trainer, **t}
     return validate_cross_species(cfg, source=f"{rec.source}: train").model_dump(mode="json")

@@ -7,12 +7,13 @@
 
 Modes: ``source`` (labelled source species only), ``target`` (the target's labels: the upper bound),
 ``joint`` (all labelled species), ``morale`` (source labels + lam * L_MORALE on background embeddings of
-every species) and ``grl`` (source labels + a species classifier behind a gradient-reversal layer).
+every species), ``joint_morale`` (every species' labels, as ``joint``, + lam * L_MORALE, as ``morale``) and
+``grl`` (source labels + a species classifier behind a gradient-reversal layer).
 
 Batches (`bindscape.train.samplers.CrossSpeciesBatchSampler`): a label-balanced part (``pos_per_species``
 bound + ``neg_per_species`` unbound training windows from each labelled species) and, for morale/grl, a
 species-balanced label-agnostic background part (``background_per_species`` training windows of every
-species, target included). Background comes from the training split only (never validation/test
+species, target included) for morale/joint_morale/grl. Background comes from the training split only (never validation/test
 chromosomes) and never from sex chromosomes or the mitochondrion (`bindscape.data.splits.is_excluded`).
 
 Config example::
@@ -25,7 +26,7 @@ Config example::
       fish: data/fish
     target: primate                # the species we want to predict in
     sources: [rodent, fish]        # labelled species (default: every species but the target)
-    mode: morale                   # source | target | joint | morale | grl
+    mode: morale                   # source | target | joint | morale | joint_morale | grl
     lam: 1.0                       # MORALE weight / GRL reversal strength
     lam_grid: [0, 1, 2, 5, 10]     # optional: train one run per value, keep the best on validation
     select_on: auto                # auto: source val auPRC with 2 species, target val auPRC with more
@@ -67,7 +68,11 @@ HINT = "see docs/cross_species.md for the config fields"
 RESUME_KEYS = ("species", "target", "sources", "mode", "model")
 
 # ---------------------------------------------------------------------------------------------- config
-MODES = ("source", "target", "joint", "morale", "grl")
+MODES = ("source", "target", "joint", "morale", "joint_morale", "grl")
+#: modes that add lam * L_MORALE on the background embeddings
+MORALE_MODES = ("morale", "joint_morale")
+#: modes that draw the species-balanced background part (and take a lambda / lambda grid)
+ADAPT_MODES = (*MORALE_MODES, "grl")
 MORALE_GRID = [float(x) for x in range(11)]  # MORALE paper: 0..10 step 1
 GRL_GRID = [x * 0.5 for x in range(21)]  # 0..10 step 0.5
 
@@ -100,7 +105,7 @@ class CrossSpeciesConfig(StrictModel):
     """species name -> dataset folder (all with the same window length and a split column)."""
     target: str
     sources: list[str] | None = None
-    mode: Literal["source", "target", "joint", "morale", "grl"] = "morale"
+    mode: Literal["source", "target", "joint", "morale", "joint_morale", "grl"] = "morale"
     lam: float = Field(1.0, ge=0)
     lam_grid: list[float] | None = None
     select_on: Literal["auto", "source", "target", "label-free"] = "auto"
@@ -140,10 +145,11 @@ class CrossSpeciesConfig(StrictModel):
 
     @property
     def labelled_species(self) -> list[str]:
-        """Species whose labels train the model: the target (``target``), all (``joint``), else the sources."""
+        """Species whose labels train the model: the target (``target``), all (``joint``, ``joint_morale``),
+        else the sources."""
         if self.mode == "target":
             return [self.target]
-        if self.mode == "joint":
+        if self.mode in ("joint", "joint_morale"):
             return list(self.species)
         return self.source_species
 
@@ -401,7 +407,7 @@ def background_pool(regions, genome_chroms=None) -> np.ndarray:
 
 
 class CrossSpeciesTask(BinaryTask):
-    """`BinaryTask` with per-species validation and a domain-adaptation term (morale | grl)."""
+    """`BinaryTask` with per-species validation and a domain-adaptation term (morale | joint_morale | grl)."""
 
     def __init__(self, model, config: dict, steps_per_epoch: int = 1, *, species: list[str],
                  selection: list[str]):
@@ -417,8 +423,8 @@ class CrossSpeciesTask(BinaryTask):
         self._vals: dict[int, tuple[list, list]] = {}
 
     def training_step(self, batch, batch_idx):
-        """BCE on the labelled rows plus, on the background rows, lam * MORALE (morale) or the weighted
-        species loss (grl).
+        """BCE on the labelled rows plus, on the background rows, lam * MORALE (morale, joint_morale) or the
+        weighted species loss (grl).
 
         Parameters
         ----------
@@ -439,7 +445,7 @@ class CrossSpeciesTask(BinaryTask):
         cls = self.bce(logits, y[lab])
         loss = cls
         n = len(x)
-        if self.mode == "morale" and bg.any():
+        if self.mode in MORALE_MODES and bg.any():
             al = morale_loss(emb[bg], dom[bg])
             loss = loss + self.lam * al
             self.log("train_morale", al, on_step=False, on_epoch=True, batch_size=n)
@@ -644,7 +650,7 @@ class CrossSpeciesPlugin:
         self.opened = opened = open_species(cfg)
         b = cfg.batch
         parts, labels, bgs = [], [], []
-        use_bg = cfg.mode in ("morale", "grl")
+        use_bg = cfg.mode in ADAPT_MODES
         for i, sp in enumerate(species):
             ds, genome = opened[sp]
             tds = RegionDataset(ds, genome=genome, split="train", rc_augment=b.rc_augment,
@@ -805,7 +811,7 @@ def domain_alignment(model, opened: dict, cfg: CrossSpeciesConfig, *, max_per_do
 def train_cross_species(cfg, *, resume: bool = False, overwrite: bool = False) -> Path:
     """Train per a `CrossSpeciesConfig` (or a dict); returns the run folder.
 
-    With ``lam_grid`` (morale/grl) one sub-run per lambda, and the best by validation auPRC of
+    With ``lam_grid`` (morale/joint_morale/grl) one sub-run per lambda, and the best by validation auPRC of
     ``selection_species`` is copied up.
 
     Parameters
@@ -823,7 +829,7 @@ def train_cross_species(cfg, *, resume: bool = False, overwrite: bool = False) -
     """
     if not isinstance(cfg, CrossSpeciesConfig):
         cfg = validate_cross_species(cfg)
-    if cfg.lam_grid and cfg.mode in ("morale", "grl"):
+    if cfg.lam_grid and cfg.mode in ADAPT_MODES:
         return _train_grid(cfg, resume=resume, overwrite=overwrite)
     return fit(CrossSpeciesPlugin(), cfg, cfg.run_dir, resume=resume, overwrite=overwrite)
 
@@ -872,7 +878,8 @@ def _train_grid(cfg, *, resume: bool, overwrite: bool) -> Path:
 
 __all__ = ["morale_loss", "grad_reverse", "GradientReversal", "SpeciesClassifier", "MultiSpeciesDataset",
            "CrossSpeciesTask", "CrossSpeciesConfig", "CrossSpeciesPlugin", "background_pool",
-           "train_cross_species", "validate_cross_species", "load_cross_species", "MODES", "MORALE_GRID",
+           "train_cross_species", "validate_cross_species", "load_cross_species", "MODES", "MORALE_MODES",
+           "ADAPT_MODES", "MORALE_GRID",
            "GRL_GRID", "domain_alignment", "embed_split", "lambda_choices", "LABEL_FREE_TOLERANCE"]
 
 
