@@ -41,6 +41,16 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("BINDSCAPE_PROGRESS", "0")
 
 
+def load_benchmark(name: str):
+    """Import ``benchmarks/<name>.py`` as a module (the benchmark scripts are not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "benchmarks" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def write_fasta(path: Path, seqs: dict[str, str], *, gz: bool = False, width: int = 60) -> Path:
     opener = gzip.open if gz else open
     with opener(path, "wt") as fh:

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-GUE = Path(__file__).resolve().parents[1] / "benchmarks" / "gue.py"
+from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def gue():
-    spec = importlib.util.spec_from_file_location("gue_bench", GUE)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("gue")
 
 
 def test_epochs_follow_the_library_rule_and_clamp(gue):

@@ -3,20 +3,14 @@ ninth of the pretraining CPU; --dev-only keeps the trainer off the test split (n
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-GUE = Path(__file__).resolve().parents[1] / "benchmarks" / "gue.py"
+from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def gue():
-    spec = importlib.util.spec_from_file_location("gue_pretrain_bench", GUE)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("gue")
 
 
 def test_finetune_overrides_pick_the_tasks_output_and_split_the_cpu(gue):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -10,16 +9,12 @@ import pandas as pd
 import pytest
 
 from bindscape.data.dataset import load_dataset, write_dataset
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "learning_curves.py"
+from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def lc():
-    spec = importlib.util.spec_from_file_location("learning_curves", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("learning_curves")
 
 
 def _sequence_dataset(path: Path) -> Path:
