@@ -93,6 +93,20 @@ def planted_sequences(n: int, length: int, rng, *, motif: str = "TTACCCGG", both
     return pd.DataFrame({"sequence": ["".join(r) for r in s], "label": y})
 
 
+def planted_dataset(root: Path, counts: dict, length: int, seed: int = 0, **motif) -> Path:
+    """A sequence dataset at ``root/ds`` from ``root/<split>.csv`` files of planted sequences (`planted_sequences`).
+
+    `counts` maps split name (train, val, test) to sequences, drawn in that order from one generator seeded
+    with `seed`; `motif` goes to `planted_sequences` (``motif=``, ``both_strands=``).
+    """
+    from bindscape.data.sequences import build_sequence_dataset
+
+    rng = np.random.default_rng(seed)
+    for split, n in counts.items():
+        planted_sequences(n, length, rng, **motif).to_csv(root / f"{split}.csv", index=False)
+    return build_sequence_dataset(root / "ds", **{split: [root / f"{split}.csv"] for split in counts})
+
+
 @pytest.fixture
 def tiny_fasta(tmp_path) -> Path:
     """A seeded random genome: chr1 60 kb, chr2 40 kb, chr3 30 kb, chrX 20 kb (soft-masked stretches)."""

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
 import yaml
 
-from bindscape.data.sequences import build_sequence_dataset
 from bindscape.errors import ConfigError
 from bindscape.train import auto_epochs, train, validate_config
 from bindscape.train.config import AUTO_EPOCH_RANGE
-from conftest import assert_one_error, cli, planted_sequences
+from conftest import assert_one_error, cli, planted_dataset
 
 torch.set_num_threads(1)
 TINY = {"name": "bindscape_cnn", "params": {"channels": 8, "hidden": 8, "dilations": [1], "stem_kernel": 9}}
@@ -46,11 +44,7 @@ def test_cross_species_keeps_its_fixed_default():
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("auto")
-    rng = np.random.default_rng(1)
-    for split, n in (("train", 200), ("val", 60), ("test", 60)):
-        planted_sequences(n, 40, rng).to_csv(root / f"{split}.csv", index=False)
-    ds = build_sequence_dataset(root / "ds", train=[root / "train.csv"], val=[root / "val.csv"],
-                                test=[root / "test.csv"])
+    ds = planted_dataset(root, {"train": 200, "val": 60, "test": 60}, 40, seed=1)
     return root, ds
 
 

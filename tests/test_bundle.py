@@ -14,7 +14,7 @@ from bindscape.models import get_model
 from bindscape.train import BundleError, load_checkpoint, load_multitask_checkpoint, read_bundle
 from bindscape.train.checkpoint import save_model
 from bindscape.train.ensemble_model import MANIFEST, sha256
-from conftest import assert_one_error, cli, planted_sequences, random_seqs, write_fasta
+from conftest import assert_one_error, cli, planted_dataset, random_seqs, write_fasta
 
 torch.set_num_threads(1)
 TINY = {"name": "bindscape_cnn", "params": {"channels": 8, "hidden": 8, "dilations": [1], "stem_kernel": 9}}
@@ -23,16 +23,11 @@ TINY = {"name": "bindscape_cnn", "params": {"channels": 8, "hidden": 8, "dilatio
 @pytest.fixture(scope="module")
 def binary(tmp_path_factory):
     """A 1-epoch toy run on a sequences dataset, a genome FASTA and a BED file: (run, dataset, fasta, bed)."""
-    from bindscape.data.sequences import build_sequence_dataset
     from bindscape.train import train
     from bindscape.train.config import validate_config
 
     root = tmp_path_factory.mktemp("bundle")
-    rng = np.random.default_rng(3)
-    for split, n in {"train": 160, "val": 60, "test": 60}.items():
-        planted_sequences(n, 50, rng).to_csv(root / f"{split}.csv", index=False)
-    ds = build_sequence_dataset(root / "ds", train=[root / "train.csv"], val=[root / "val.csv"],
-                                test=[root / "test.csv"])
+    ds = planted_dataset(root, {"train": 160, "val": 60, "test": 60}, 50, seed=3)
     cfg = validate_config({"dataset": str(ds), "name": "r", "out_dir": str(root / "runs"), "model": TINY,
                            "data": {"batch_size": 32}, "trainer": {"max_epochs": 1, "progress": False,
                                                                    "patience": None, "threads": 1}})

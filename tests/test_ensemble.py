@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from bindscape.data.dataset import load_dataset, write_dataset
-from bindscape.data.sequences import build_sequence_dataset
 from bindscape.errors import BindscapeError, ConfigError
 from bindscape.models import get_model
 from bindscape.models.base import InputLengthError
@@ -20,7 +19,7 @@ from bindscape.train.config import validate_config
 from bindscape.train.ensemble import assign_folds
 from bindscape.train.ensemble_model import MANIFEST, EnsembleError, EnsembleModel, sha256
 from bindscape.train.predict import predict_arrays
-from conftest import planted_sequences
+from conftest import planted_dataset
 
 torch.set_num_threads(1)
 TINY = {"name": "bindscape_cnn", "params": {"channels": 8, "hidden": 8, "dilations": [1], "stem_kernel": 9}}
@@ -32,11 +31,7 @@ N_SPLIT = {"train": 400, "val": 160, "test": 160}
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("ens")
-    rng = np.random.default_rng(1)
-    for split, n in N_SPLIT.items():
-        planted_sequences(n, 50, rng).to_csv(root / f"{split}.csv", index=False)
-    ds = build_sequence_dataset(root / "ds", train=[root / "train.csv"], val=[root / "val.csv"],
-                                test=[root / "test.csv"])
+    ds = planted_dataset(root, N_SPLIT, 50, seed=1)
     return root, ds
 
 

@@ -12,13 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from bindscape._util import Interrupted, check_writable
 from bindscape.cli import main
 from bindscape.errors import ConfigError
-from conftest import planted_sequences
+from conftest import planted_dataset
 
 TINY = {"name": "bindscape_cnn", "params": {"channels": 8, "hidden": 8, "dilations": [1], "stem_kernel": 9}}
 
@@ -31,14 +30,8 @@ def _one_error_line(err: str) -> None:
 
 @pytest.fixture(scope="module")
 def toy_ds(tmp_path_factory):
-    from bindscape.data.sequences import build_sequence_dataset
-
     root = tmp_path_factory.mktemp("fs_sig")
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 400), ("val", 100), ("test", 100)):
-        planted_sequences(n, 60, rng).to_csv(root / f"{split}.csv", index=False)
-    return build_sequence_dataset(root / "ds", train=[root / "train.csv"], val=[root / "val.csv"],
-                                  test=[root / "test.csv"])
+    return planted_dataset(root, {"train": 400, "val": 100, "test": 100}, 60, seed=0)
 
 
 def _train_cfg(tmp_path: Path, ds: Path, epochs: int = 1) -> Path:

@@ -17,7 +17,7 @@ from bindscape.train import load_checkpoint, predict_dataset, train
 from bindscape.train.checkpoint import CheckpointError, save_model
 from bindscape.train.config import load_config, validate_config
 from bindscape.train.rc import predict_proba, reverse_complement
-from conftest import assert_golden, planted_sequences, write_fasta
+from conftest import assert_golden, planted_dataset, planted_sequences, write_fasta
 
 torch.set_num_threads(1)
 MOTIF = "TTACCCGG"  # Reb1-like, not its own reverse complement
@@ -29,11 +29,7 @@ TINY = {"name": "bindscape_cnn", "params": {"channels": 16, "hidden": 16, "dilat
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("toy")
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 600), ("val", 200), ("test", 200)):
-        planted_sequences(n, 60, rng).to_csv(root / f"{split}.csv", index=False)
-    ds = build_sequence_dataset(root / "ds", train=[root / "train.csv"], val=[root / "val.csv"],
-                                test=[root / "test.csv"])
+    ds = planted_dataset(root, {"train": 600, "val": 200, "test": 200}, 60, seed=0)
     return root, ds
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 
-import numpy as np
 import optuna
 import pandas as pd
 import pytest
@@ -13,7 +12,6 @@ import torch
 import yaml
 
 from bindscape.cli import run_cli
-from bindscape.data.sequences import build_sequence_dataset
 from bindscape.errors import ConfigError
 from bindscape.train.config import load_config, validate_config
 from bindscape.train.tune import (
@@ -24,7 +22,7 @@ from bindscape.train.tune import (
     run_trial,
     run_tune,
 )
-from conftest import planted_sequences
+from conftest import planted_dataset
 
 torch.set_num_threads(1)
 TINY = {"name": "bindscape_cnn", "params": {"channels": 8, "hidden": 8, "dilations": [1], "stem_kernel": 9}}
@@ -38,11 +36,7 @@ SPACE = {"space": {"model.params.channels": {"type": "int", "low": 4, "high": 8}
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("tune")
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 256), ("val", 128), ("test", 128)):
-        planted_sequences(n, 40, rng, both_strands=False).to_csv(root / f"{split}.csv", index=False)
-    ds = build_sequence_dataset(root / "ds", train=[root / "train.csv"], val=[root / "val.csv"],
-                                test=[root / "test.csv"])
+    ds = planted_dataset(root, {"train": 256, "val": 128, "test": 128}, 40, seed=0, both_strands=False)
     return root, ds
 
 

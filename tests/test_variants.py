@@ -22,7 +22,7 @@ from bindscape.explain.variants import (
 from bindscape.io.genome import Genome, decode
 from bindscape.models import get_model
 from bindscape.train.checkpoint import save_model
-from conftest import assert_one_error, cli, planted_sequences, random_seqs, write_fasta
+from conftest import assert_one_error, cli, planted_dataset, random_seqs, write_fasta
 
 torch.set_num_threads(1)
 L = 60  # model input length; h = 30
@@ -195,14 +195,10 @@ def test_multi_output_ensemble_and_multitask_columns(setup, tmp_path):
 
 def _planted_model(root):
     """A tiny bindscape_cnn trained (6 epochs, about 7 s) to find MOTIF in 60-bp sequences (as in tests/test_train.py)."""
-    from bindscape.data.sequences import build_sequence_dataset
     from bindscape.train import train
     from bindscape.train.config import validate_config
 
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 1000), ("val", 200)):
-        planted_sequences(n, L, rng, motif=MOTIF).to_csv(root / f"{split}.csv", index=False)
-    ds = build_sequence_dataset(root / "ds", train=[root / "train.csv"], val=[root / "val.csv"])
+    ds = planted_dataset(root, {"train": 1000, "val": 200}, L, seed=0, motif=MOTIF)
     cfg = validate_config({"dataset": str(ds), "name": "planted", "out_dir": str(root / "runs"),
                            "model": {"name": "bindscape_cnn", "params": TINY}, "data": {"batch_size": 32},
                            "optim": {"lr": 0.01},
