@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,17 +33,10 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "yeast" / "sacCer3.fa.gz"
-
-
-def random_genome(path: Path, seed: int, sizes=(1_500_000, 1_200_000, 800_000, 500_000)) -> Path:
-    rng = np.random.default_rng(seed)
-    with open(path, "w") as fh:
-        for i, n in enumerate(sizes):
-            seq = np.frombuffer(b"ACGT", np.uint8)[rng.integers(0, 4, n)].tobytes().decode()
-            fh.write(f">chr{i + 1}\n")
-            for j in range(0, n, 60):
-                fh.write(seq[j : j + 60] + "\n")
-    return path
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # benchmarks/bench_fetch.py: the random stand-in genome
+    sys.path.insert(0, str(HERE))
+RANDOM_SIZES = (1_500_000, 1_200_000, 800_000, 500_000)  # bp per chromosome of the stand-in genome
 
 
 def write_snvs(genome, n: int, length: int, path: Path, seed: int):
@@ -109,13 +103,15 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(a.threads)
+    from bench_fetch import random_genome
+
     from bindscape.explain.variants import score_variants
     from bindscape.io.genome import Genome
     from bindscape.models import get_model
     from bindscape.train.checkpoint import load_checkpoint, save_model
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-variants-"))
-    fa = a.genome if a.genome.exists() else random_genome(tmp / "random.fa", a.seed)
+    fa = a.genome if a.genome.exists() else random_genome(tmp / "random.fa", a.seed, RANDOM_SIZES)
     g = Genome(fa)
     torch.manual_seed(a.seed)
     ck = save_model(tmp / "model.pt", get_model("bindscape_cnn", length=a.length), {"trainer": {"rc_average": True}})
