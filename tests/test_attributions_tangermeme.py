@@ -72,3 +72,11 @@ def test_deeplift_shap_equals_tangermeme_deep_lift_shap(model):
     other = attribute(model, x, "deeplift_shap", target=1, n_baselines=4, batch_size=7, random_state=3)
     np.testing.assert_allclose(other, ours if not hyp else attribute(
         model, x, "deeplift_shap", target=1, n_baselines=4, batch_size=6, random_state=3), atol=1e-6)
+
+
+def test_deeplift_view_of_a_cnn_with_kmers_gives_the_models_outputs():
+    torch.manual_seed(0)
+    m = get_model("bindscape_cnn", length=60, n_outputs=2, kmers=[3], kmer_dim=4, **TINY).eval()
+    x = torch.from_numpy(_x(4, seed=3))
+    with torch.no_grad():
+        torch.testing.assert_close(deeplift_view(m, 60)(x), m(x))

@@ -104,3 +104,42 @@ def test_default_model_is_small_and_length_flexible():
     assert not m.fixed_length
     with torch.no_grad():
         assert m.eval()(torch.zeros(3, 4, 250)).shape == (3, 1)
+
+
+def _onehot(seq: str) -> torch.Tensor:
+    x = torch.zeros(1, 4, len(seq))
+    for i, b in enumerate(seq):
+        if b in "ACGT":
+            x[0, "ACGT".index(b), i] = 1.0
+    return x
+
+
+def test_kmer_spectrum_averages_both_strands_and_skips_n():
+    from bindscape.models.fast import KmerSpectrum
+
+    spec = KmerSpectrum([2], dim=1)
+    with torch.no_grad():  # weight = 1 for "AC" only: the output is AC's share of the valid 2-mers
+        spec.bags[0].weight.zero_()
+        spec.bags[0].weight[0 * 4 + 1] = 1.0
+    # forward ACGTNA: AC CG GT (TN, NA skipped); reverse TNACGT: AC CG GT (TN, NA skipped) -> 2 of 6
+    assert spec(_onehot("ACGTNA")).item() == pytest.approx(2 / 6)
+    assert spec(_onehot("GGGG")).item() == 0.0
+
+
+def test_cnn_with_kmers_is_strand_symmetric_and_rebuilds_from_hparams():
+    torch.manual_seed(0)
+    m = get_model("bindscape_cnn", length=60, kmers=[3, 5], kmer_dim=4).eval()
+    assert m.hparams()["kmers"] == [3, 5] and m.embed_dim == 64 + 8
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (5, 60)), 4).float().transpose(1, 2)
+    with torch.no_grad():
+        assert torch.allclose(m.kmers(x), m.kmers(x.flip(1, 2)), atol=1e-6)
+        again = get_model("bindscape_cnn", **m.hparams())
+        again.load_state_dict(m.state_dict())
+        assert torch.equal(again.eval()(x), m(x))
+    assert "kmers" not in get_model("bindscape_cnn", length=60).hparams()  # plain checkpoints unchanged
+
+
+@pytest.mark.parametrize("ks", [[0], [9], [4, 4]])
+def test_kmer_sizes_out_of_range_are_a_config_error(ks):
+    with pytest.raises(ConfigError, match="kmers"):
+        get_model("bindscape_cnn", length=60, kmers=ks)

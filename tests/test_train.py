@@ -84,6 +84,19 @@ def test_checkpoint_round_trip(trained, toy, tmp_path):
     assert load_checkpoint(run).path.name == "best.ckpt"  # a run folder works too
 
 
+def test_kmer_spectrum_branch_trains_and_round_trips(toy):
+    root, ds = toy
+    cfg = _cfg(root, ds, "kmers")
+    cfg = validate_config({**cfg.model_dump(), "model": {**TINY, "params": {**TINY["params"], "kmers": [3, 5]}}})
+    run = train(cfg)
+    loaded = load_checkpoint(run)
+    assert loaded.model.hparams()["kmers"] == [3, 5] and loaded.model.kmers is not None
+    assert json.loads((run / "metrics.json").read_text())["test"]["auroc"] > 0.75
+    saved = pd.read_parquet(run / "predictions.parquet")
+    again = predict_dataset(run, ds, split="test", progress=False)
+    np.testing.assert_array_equal(saved["prob"].to_numpy(), again["prob"].to_numpy())
+
+
 def test_rc_averaged_prediction_is_strand_symmetric(trained):
     model = load_checkpoint(trained[0] / "checkpoints" / "best.ckpt").model
     rng = np.random.default_rng(5)

@@ -305,7 +305,8 @@ def _deeplift_shap(f, x, refs, batch_size, random_state, hypothetical=False):
 
 class _CNNDeepLiftView(nn.Module):
     """`bindscape_cnn` with its functional global max replaced by an `nn.MaxPool1d` module, so DeepLIFT's
-    max-pool rule applies and additivity holds (same outputs as the model)."""
+    max-pool rule applies and additivity holds (same outputs as the model; with a k-mer spectrum branch,
+    ``params.kmers``, the branch's share of the output is not attributed and the additivity check warns)."""
 
     def __init__(self, model: nn.Module, length: int):
         super().__init__()
@@ -318,6 +319,8 @@ class _CNNDeepLiftView(nn.Module):
         m = self.m
         h = m.blocks(m.pool(m.stem(x)))
         e = m.mlp(torch.cat([self.gmp(h)[..., 0], h.mean(dim=-1)], dim=1))
+        if m.kmers is not None:  # no gradient path: DeepLIFT's additivity check reports its share
+            e = torch.cat([e, m.kmers(x)], dim=1)
         return m.head(e)
 
 
