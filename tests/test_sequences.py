@@ -86,6 +86,34 @@ def test_positives_only_get_shuffled_negatives(tmp_path):
     assert sorted("".join(negs)) == sorted("".join(r.loc[r["label"] == 1, "sequence"]) * 2)
 
 
+def test_extra_negatives_add_training_shuffles_when_negatives_are_given(tmp_path):
+    pytest.importorskip("bindscape.data.negatives", reason="shuffle negatives need bindscape.data.negatives")
+    rng = np.random.default_rng(2)
+    seqs = ["".join(rng.choice(list("ACGT"), 40)) for _ in range(40)]
+    for name, part in (("train", seqs[:20]), ("val", seqs[20:30]), ("test", seqs[30:])):
+        pd.DataFrame({"sequence": part, "label": [1, 0] * (len(part) // 2)}).to_csv(tmp_path / f"{name}.csv",
+                                                                                      index=False)
+    files = {k: [tmp_path / f"{k}.csv"] for k in ("train", "val", "test")}
+    plain = load_dataset(build_sequence_dataset(tmp_path / "plain", **files)).regions
+    out = build_sequence_dataset(tmp_path / "ds", **files, extra_negatives=2, seed=3)
+    ds = load_dataset(out)
+    r = ds.regions
+    assert ds.meta["params"]["extra_negatives"] == 2 and "extra_negatives" not in load_dataset(
+        tmp_path / "plain").meta["params"]
+    extra = r[r["source"] == "dinucleotide"]
+    assert len(extra) == 20 and set(extra["split"]) == {"train"} and set(extra["label"]) == {0}
+    for split in ("val", "test"):  # validation and test stay exactly as given
+        assert r.loc[r["split"] == split, "sequence"].tolist() == plain.loc[plain["split"] == split,
+                                                                             "sequence"].tolist()
+    train_pos = r.loc[(r["split"] == "train") & (r["label"] == 1), "sequence"]
+
+    def dinucs(s):
+        return sorted(s[i:i + 2] for i in range(len(s) - 1))
+
+    assert sorted(map(dinucs, extra["sequence"])) == sorted(map(dinucs, list(train_pos) * 2))
+    assert len(set(extra["sequence"])) == 20  # two different shuffles per positive
+
+
 def test_read_errors_are_one_line(tmp_path):
     (tmp_path / "bad.csv").write_text("sequence,label\nACGT,1\nACGT,yes\n")
     with pytest.raises(InputError, match=r"bad.csv:3: label 'yes' is not 0 or 1"):
@@ -260,6 +288,7 @@ BAD = [  # (arguments after `build sequences`, what the one error line must say)
     (["--negatives", "bound.fa"], "--negatives goes with --positives"),
     (["--positives", "bound.fa", "--negative-strategy", "markov"], "--negative-strategy 'markov' is not allowed"),
     (["--positives", "bound.fa", "--negatives-per-positive", "0"], "--negatives-per-positive must be >= 1"),
+    (["--positives", "bound.fa", "--extra-negatives", "-1"], "--extra-negatives must be >= 0"),
     (["--positives", "bound.fa", "--val-frac", "0.6", "--test-frac", "0.5"], "--val-frac + --test-frac must be < 1"),
     (["--positives", "bound.fa", "--length", "0"], "--length must be >= 1"),
     (["--positives", "bound.fa", "--align", "right"], "--align 'right' is not allowed; choose one of: center, left"),

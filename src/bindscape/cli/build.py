@@ -231,6 +231,9 @@ def sequences_cmd(
     negative_strategy: str = typer.Option("dinucleotide", "--negative-strategy",
                                           help="When only positives: shuffle | dinucleotide."),
     negatives_per_positive: int = typer.Option(1, "--negatives-per-positive", callback=at_least(1)),
+    extra_negatives: int = typer.Option(0, "--extra-negatives", callback=at_least(0),
+                                        help="Add N shuffled copies (--negative-strategy) of each training "
+                                             "positive as extra training negatives, even when negatives are given."),
     sequence_column: str = typer.Option("sequence", "--sequence-column"),
     label_column: str = typer.Option("label", "--label-column"),
     seed: int = SEED,
@@ -245,7 +248,7 @@ def sequences_cmd(
         out, inputs=input or [], train=train or [], val=val or [], test=test or [], positives=positives or [],
         negatives=negatives or [], length=length, align=align, val_frac=val_frac, test_frac=test_frac,
         negative_strategy=negative_strategy, negatives_per_positive=negatives_per_positive,
-        sequence_column=sequence_column, label_column=label_column, seed=seed, force=force)
+        extra_negatives=extra_negatives, sequence_column=sequence_column, label_column=label_column, seed=seed, force=force)
     ds = load_dataset(path)
     overlap = ds.meta["params"].get("test_in_train_val", 0)
     if overlap:

@@ -278,6 +278,7 @@ def build_sequence_dataset(
     test_frac: float | None = None,
     negative_strategy: str = "dinucleotide",
     negatives_per_positive: int = 1,
+    extra_negatives: int = 0,
     sequence_column: str = "sequence",
     label_column: str = "label",
     seed: int = 0,
@@ -293,7 +294,10 @@ def build_sequence_dataset(
     exactly (rows, order, labels); ``test``: labelled `test` tables alone, for scoring a trained model.
 
     When the rows outside given labelled test tables have no negatives, `negatives_per_positive` shuffled
-    copies of each positive (`negative_strategy`) are made per split. In the ``pool+test``/``test`` modes a
+    copies of each positive (`negative_strategy`) are made per split. `extra_negatives` adds that many more
+    shuffled copies of each *training* positive as training negatives even when negatives are given (an
+    augmentation for data whose negatives are themselves shuffles, such as GUE's mouse tasks; validation and
+    test stay as given; weigh the classes back with ``loss.pos_weight``). In the ``pool+test``/``test`` modes a
     test table is never cropped: with `length` set its sequences must have exactly that length.
 
     Parameters
@@ -308,6 +312,9 @@ def build_sequence_dataset(
         Fractions of a pool held out (per label); `test_frac` defaults to 0.1, or 0 with `test`.
     negative_strategy, negatives_per_positive
         How negatives are made when none are given (``dinucleotide`` or ``shuffle``) and how many.
+    extra_negatives
+        Shuffled copies (`negative_strategy`) of each training positive added as training negatives
+        (default 0: none).
     sequence_column, label_column
         Column names in tables.
     seed, force
@@ -320,18 +327,19 @@ def build_sequence_dataset(
     """
     out = check_out_empty(out, force)
     mode = _mode(inputs, train, val, test, positives, negatives)
-    test_frac = _check_options(mode, length, align, val_frac, test_frac, negative_strategy, negatives_per_positive)
+    test_frac = _check_options(mode, length, align, val_frac, test_frac, negative_strategy, negatives_per_positive,
+                               extra_negatives)
     with output_lock(out):  # a second build into the same --out fails at once instead of racing
         check_out_empty(out, force)  # again under the lock: another build may have finished meanwhile
         return _build_locked(out, mode, inputs, train, val, test, positives, negatives, length=length, align=align,
                              val_frac=val_frac, test_frac=test_frac, negative_strategy=negative_strategy,
-                             negatives_per_positive=negatives_per_positive, sequence_column=sequence_column,
-                             label_column=label_column, seed=seed)
+                             negatives_per_positive=negatives_per_positive, extra_negatives=extra_negatives,
+                             sequence_column=sequence_column, label_column=label_column, seed=seed)
 
 
 def _build_locked(out: Path, mode: str, inputs, train, val, test, positives, negatives, *, length, align,
-                  val_frac, test_frac, negative_strategy, negatives_per_positive, sequence_column, label_column,
-                  seed) -> Path:
+                  val_frac, test_frac, negative_strategy, negatives_per_positive, extra_negatives, sequence_column,
+                  label_column, seed) -> Path:
     """The body of `build_sequence_dataset`, run while `out` is locked."""
     df = _read_inputs(mode, inputs, train, val, test, positives, negatives, length=length,
                       sequence_column=sequence_column, label_column=label_column)
@@ -343,13 +351,17 @@ def _build_locked(out: Path, mode: str, inputs, train, val, test, positives, neg
     made_negatives = _needs_negatives(df)
     if made_negatives:
         df = _with_shuffled_negatives(df, negative_strategy, negatives_per_positive, seed)
+    if extra_negatives:  # a separate stream of shuffles: never a copy of a made negative
+        df = _with_shuffled_negatives(df, negative_strategy, extra_negatives, seed, splits=("train",),
+                                      first=negatives_per_positive if made_negatives else 0)
     _check_train_classes(df)
     df = _sequence_rows(df.drop(columns="given_test"), L)
     files = {k: [str(f) for f in v] for k, v in (("inputs", inputs), ("train", train), ("val", val),
                                                  ("test", test), ("positives", positives), ("negatives", negatives))}
     params = dict(mode=mode, **files, length=L, align=align, val_frac=val_frac, test_frac=test_frac,
-                  negative_strategy=negative_strategy if made_negatives else None,
+                  negative_strategy=negative_strategy if made_negatives or extra_negatives else None,
                   negatives_per_positive=negatives_per_positive, test_in_train_val=overlap,
+                  **({"extra_negatives": extra_negatives} if extra_negatives else {}),
                   input_lengths=[int(lengths.min()), int(lengths.max())])
     return write_dataset(out, df, builder="sequences", params=params, seed=seed, genome=None)
 
@@ -385,7 +397,7 @@ def _mode(inputs, train, val, test, positives, negatives) -> str:
 
 
 def _check_options(mode: str, length, align: str, val_frac: float, test_frac, strategy: str,
-                   n_neg: int) -> float:
+                   n_neg: int, n_extra: int = 0) -> float:
     """Option checks that need no input; returns the test fraction of a pool."""
     if length is not None and length < 1:
         raise ConfigError(f"--length must be >= 1, got {length}")
@@ -396,6 +408,8 @@ def _check_options(mode: str, length, align: str, val_frac: float, test_frac, st
                           f"{', '.join(NEGATIVE_STRATEGIES)}")
     if n_neg < 1:
         raise ConfigError(f"--negatives-per-positive must be >= 1, got {n_neg}")
+    if n_extra < 0:
+        raise ConfigError(f"--extra-negatives must be >= 0, got {n_extra}")
     if mode in ("pool+test", "test"):
         if test_frac:
             raise ConfigError(f"--test-frac {test_frac} splits a test set off the pool, but --test gives it",
@@ -478,14 +492,16 @@ def _check_train_classes(df: pd.DataFrame) -> None:
                          "from it", hint="give both labels, or only positives (negatives are then generated)")
 
 
-def _with_shuffled_negatives(df: pd.DataFrame, strategy: str, n: int, seed: int) -> pd.DataFrame:
-    """`df` plus `n` shuffled copies (label 0) of each positive outside given test tables, made per split."""
+def _with_shuffled_negatives(df: pd.DataFrame, strategy: str, n: int, seed: int, splits=SPLITS,
+                             first: int = 0) -> pd.DataFrame:
+    """`df` plus `n` shuffled copies (label 0) of each positive outside given test tables, made per split
+    (copies ``first .. first + n - 1`` of the seeded stream)."""
     negs = []
-    for split in SPLITS:
+    for split in splits:
         pos = df[(df["split"] == split) & (df["label"] == 1) & ~df["given_test"].to_numpy(bool)]
         if len(pos) == 0:
             continue
-        shuf = _shuffled(pos["sequence"].tolist(), strategy, n, seed)
+        shuf = _shuffled(pos["sequence"].tolist(), strategy, n, seed, first)
         negs.append(pd.DataFrame({"sequence": shuf, "label": 0, "split": split, "given_test": False,
                                   "source": strategy}))
     return pd.concat([df, *negs], ignore_index=True)
@@ -520,8 +536,9 @@ def _random_split(labels: np.ndarray, val_frac: float, test_frac: float, rng) ->
     return split
 
 
-def _shuffled(seqs: list[str], strategy: str, n: int, seed: int) -> list[str]:
-    """`n` shuffled copies of each (equal-length) sequence, via `bindscape.data.negatives`."""
+def _shuffled(seqs: list[str], strategy: str, n: int, seed: int, first: int = 0) -> list[str]:
+    """`n` shuffled copies of each (equal-length) sequence, via `bindscape.data.negatives` (copy ``k`` uses
+    seed ``seed * 1000 + k``, for k from `first`)."""
     try:
         from bindscape.data import negatives as neg
     except ImportError:
@@ -537,7 +554,7 @@ def _shuffled(seqs: list[str], strategy: str, n: int, seed: int) -> list[str]:
     L = len(seqs[0])
     codes = encode("".join(seqs)).reshape(len(seqs), L)
     out: list[str] = []
-    for k in range(n):
+    for k in range(first, first + n):
         out.extend(decode(funcs[strategy](codes, seed=seed * 1000 + k)))
     return out
 
