@@ -33,9 +33,11 @@ bench: $(STAMP)
 # one model pretrained on all nine training sets (chosen on dev; docs/accuracy.md). Measured: 20.4 CPU-minutes of
 # training for the 9 tasks including pretraining, one thread; about 20 wall-minutes on an idle 2-core machine.
 bench-gue: $(STAMP)
-	$(BIN)/python benchmarks/gue.py --pretrain --pretrain-shared-by 4 --tasks human/0 human/1 human/3 human/4 --out runs/gue-pre
-	$(BIN)/python benchmarks/gue.py --tasks human/2 mouse/0 mouse/2 mouse/3 mouse/4 --out runs/gue-base
-	$(BIN)/python benchmarks/gue.py --merge runs/gue-pre runs/gue-base
+	$(BIN)/python benchmarks/gue.py --pretrain --pretrain-shared-by 3 --tasks human/1 human/3 human/4 --out runs/gue-pre
+	$(BIN)/python benchmarks/gue.py --set 'model.params.kmers=[4,6]' --tasks human/0 human/2 mouse/0 --out runs/gue-kmers
+	$(BIN)/python benchmarks/gue.py --set 'model.params.kmers=[4,6]' loss.pos_weight=2.0 --extra-negatives 1 \
+	    --tasks mouse/2 mouse/3 mouse/4 --out runs/gue-kmers-extra
+	$(BIN)/python benchmarks/gue.py --merge runs/gue-pre runs/gue-kmers runs/gue-kmers-extra
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

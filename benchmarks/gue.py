@@ -25,6 +25,12 @@ each task is fine-tuned from it keeping its own output (``finetune.output: label
 ``cpu_min`` includes an even share of the pretraining CPU time (``--pretrain-shared-by``: the number of tasks
 that use it, nine by default; pass the count when only some tasks are run with ``--pretrain``).
 
+``--extra-negatives N`` adds N dinucleotide shuffles of each training positive as training negatives
+(`build sequences --extra-negatives`; dev and test stay as given): GUE's mouse negatives are themselves such
+shuffles. ``make bench-gue`` runs the protocol chosen per task on dev (docs/accuracy.md, "GUE"): pretraining
+for human/1, 3 and 4; the k-mer branch (``--set 'model.params.kmers=[4,6]'``) for the other six, with one extra
+shuffle per positive and ``loss.pos_weight=2.0`` on mouse/2, 3 and 4.
+
     python benchmarks/gue.py [--tasks human/0 mouse/2] [--seeds 0 1] [--threads 1] [--out runs/gue]
     python benchmarks/gue.py --dev-only --tasks mouse/4 --set model.params.channels=96 --out /tmp/pilot
     python benchmarks/gue.py --dev-only --pretrain --pretrain-epochs 3 --tasks human/0 --out /tmp/pre
@@ -90,17 +96,30 @@ def epochs_for(n_train: int, examples: int | None = None) -> int:
     return int(min(hi, max(lo, round(examples / max(n_train, 1)))))
 
 
-def build(task: str, out: Path, seed: int) -> tuple[Path, int]:
-    """The task's dataset folder under `out` (built once) and its number of training sequences."""
+def build(task: str, out: Path, seed: int, extra_negatives: int = 0) -> tuple[Path, int]:
+    """The task's dataset folder under `out` (built once) and its number of training sequences.
+
+    Parameters
+    ----------
+    task : str
+        ``human/0`` ... ``mouse/4``.
+    out : Path
+        Datasets go to ``out/datasets``.
+    seed : int
+        Build seed.
+    extra_negatives : int
+        Dinucleotide shuffles of each training positive added as training negatives
+        (`build_sequence_dataset`'s `extra_negatives`; dev and test stay as given).
+    """
     import pandas as pd
 
     from bindscape.data.sequences import build_sequence_dataset
 
     src = DATA / task
-    ds = out / "datasets" / task.replace("/", "_")
+    ds = out / "datasets" / (task.replace("/", "_") + (f"-extra{extra_negatives}" if extra_negatives else ""))
     if not (ds / "regions.parquet").exists():
         build_sequence_dataset(ds, train=[src / "train.csv"], val=[src / "dev.csv"], test=[src / "test.csv"],
-                               length=100, force=True, seed=seed)
+                               length=100, force=True, seed=seed, extra_negatives=extra_negatives)
     return ds, int((pd.read_parquet(ds / "regions.parquet", columns=["split"])["split"] == "train").sum())
 
 
@@ -210,7 +229,7 @@ def finetune_overrides(task: str, pretrained: dict | None, overrides: dict,
 
 def run_task(task: str, out: Path, threads: int, seeds: list[int], overrides: dict,
              examples: int | None = EXAMPLES, dev_only: bool = False, pretrained: dict | None = None,
-             shared_by: int = len(PUBLISHED)) -> dict:
+             shared_by: int = len(PUBLISHED), extra_negatives: int = 0) -> dict:
     """Train one task (one run, or an ensemble of one member per seed) and score dev and test.
 
     Parameters
@@ -234,6 +253,9 @@ def run_task(task: str, out: Path, threads: int, seeds: list[int], overrides: di
         share of its CPU time is added to ``cpu_min``.
     shared_by : int
         Number of tasks that fine-tune from the pretrained model.
+    extra_negatives : int
+        Dinucleotide shuffles of each training positive added as training negatives (`build`); the
+        epoch rule counts them, and ``loss.pos_weight`` (``--set``) can weigh the classes back.
 
     Returns
     -------
@@ -245,7 +267,7 @@ def run_task(task: str, out: Path, threads: int, seeds: list[int], overrides: di
     from bindscape.evaluate.metrics import auprc, auroc, choose_threshold, threshold_metrics
     from bindscape.train import load_checkpoint, predict_dataset, train, train_ensemble
 
-    ds, n_train = build(task, out, seeds[0])
+    ds, n_train = build(task, out, seeds[0], extra_negatives)
     overrides, share = finetune_overrides(task, pretrained, overrides, shared_by)
     cfg = task_config(task, ds, out, threads, seeds[0], n_train, overrides, examples, dev_only)
     if len(seeds) == 1:
@@ -258,7 +280,8 @@ def run_task(task: str, out: Path, threads: int, seeds: list[int], overrides: di
     loaded = load_checkpoint(model)
     dev = predict_dataset(loaded, ds, split="val", progress=False)
     yd, pd_ = dev["label"].to_numpy(), dev["prob"].to_numpy()
-    row = {"task": task, "n_train": n_train, "seeds": list(seeds), "epochs": cfg.trainer.max_epochs,
+    row = {"task": task, "n_train": n_train, "extra_negatives": extra_negatives, "seeds": list(seeds),
+           "epochs": cfg.trainer.max_epochs,
            "best_epoch": [e.get("best_epoch") for e in members], "dev_auroc": auroc(yd, pd_),
            "dev_mcc": threshold_metrics(yd, pd_, 0.5)["MCC"],
            "cpu_min": sum(e.get("cpu_seconds") or 0.0 for e in members) / 60 + share, "pretrain_cpu_min": share,
@@ -317,6 +340,9 @@ def main(argv=None) -> int:
     ap.add_argument("--pretrain-shared-by", type=int, default=len(PUBLISHED),
                     help="tasks that fine-tune from the pretrained model (its CPU is split evenly over them; "
                          "default: all nine)")
+    ap.add_argument("--extra-negatives", type=int, default=0,
+                    help="dinucleotide shuffles of each training positive added as training negatives (dev and "
+                         "test stay as given); pair with --set loss.pos_weight=1+N")
     ap.add_argument("--merge", nargs="*", type=Path, default=None,
                     help="only print the table for results.json files in these --out folders")
     args = ap.parse_args(argv)
@@ -347,7 +373,7 @@ def main(argv=None) -> int:
               f"duplicates: {dropped or 'none'}", flush=True)
     for task in args.tasks:
         r = run_task(task, args.out, args.threads, args.seeds, overrides, args.examples, args.dev_only, pre,
-                     args.pretrain_shared_by)
+                     args.pretrain_shared_by, args.extra_negatives)
         rows.append(r)
         head = (f"{task}: dev auROC {r['dev_auroc']:.4f} dev MCC@0.5 {r['dev_mcc']:.4f} (at the dev-optimal "
                 f"threshold {r['dev_threshold']:.2f}: {r['dev_mcc_opt']:.4f})" if args.dev_only else

@@ -39,3 +39,20 @@ def test_merge_counts_wins_per_mcc(gue, tmp_path, capsys):
     assert [r.split("|")[1].strip() for r in rows] == ["human/0", "human/4", "mouse/3", "mean"]
     assert "1/3 (MCC@0.5: 2/3)" in rows[-1]
     assert "above the best published frozen-embedding result on 3/3" in out
+
+
+def test_extra_negatives_build_a_separate_dataset_with_training_shuffles(gue, tmp_path):
+    import pandas as pd
+
+    from conftest import require_shared
+
+    require_shared("human/gue_tf/mouse/3/train.csv")
+    plain, n = gue.build("mouse/3", tmp_path, 0)
+    extra, n_extra = gue.build("mouse/3", tmp_path, 0, extra_negatives=1)
+    assert extra.name == "mouse_3-extra1" and plain.name == "mouse_3"
+    r = pd.read_parquet(extra / "regions.parquet")
+    n_pos = int(((r["split"] == "train") & (r["label"] == 1)).sum())
+    assert n == 1_904 and n_extra == n + n_pos
+    p = pd.read_parquet(plain / "regions.parquet")
+    for split in ("val", "test"):  # dev and test are GUE's, unchanged
+        assert r.loc[r["split"] == split, "sequence"].tolist() == p.loc[p["split"] == split, "sequence"].tolist()
