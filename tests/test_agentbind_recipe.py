@@ -64,6 +64,7 @@ def test_every_stage_runs_and_writes_its_tables(tiny_run):
     core = m[m["model"] == "PWM core match"]
     assert len(core) == 6 and core["auROC"].between(0.2, 0.8).all()  # matched on it: near chance
     assert m["threshold_source"].eq("val").all()
+    assert "trained_masked" not in m.columns and not (run / "datasets-masked").exists()  # default: test time only
     assert (m["auROC_lo"] <= m["auROC"]).all() and (m["auROC"] <= m["auROC_hi"]).all()
     # the fine-tuned models start from the pretrained checkpoint
     cfg = yaml.safe_load((run / "models" / "gc" / "cnn-CTCF-finetune" / "config.yaml").read_text())
@@ -131,6 +132,9 @@ def test_rerun_skips_every_stage(tiny_run):
         ({"data": {**TINY["data"], "tfs": {"GATA1": TINY["data"]["tfs"]["GATA1"]}}}, "at least two TFs"),
         ({"models": [TINY["models"][0], TINY["models"][0]]}, "names unique"),
         ({"explain": {"method": "nope"}}, "explain.method"),
+        ({"masking": ["foo"]}, "masking"),
+        ({"masking": ["train"]}, "masking: give test"),
+        ({"masking": ["test", "test"]}, "masking: give test"),
     ],
 )
 def test_schema_errors_are_one_line(tmp_path, patch, needle):
@@ -175,3 +179,84 @@ def test_yeast_datasets_share_the_recipes_chromosome_splits(tmp_path):
         assert all(counts[s]["bound"] > 10 and counts[s]["unbound"] > 10 for s in ("train", "val", "test"))
         r = pd.read_parquet(Path(info["datasets"]["pmatched"][tf]) / "regions.parquet")
         assert (r["label"] == 1).sum() == (r["label"] == 0).sum()  # balanced over the genome
+
+
+# ------------------------------------------------------------------------------- masking at train time
+MASKED = {**TINY, "name": "tiny-agentbind-masked", "data": {**TINY["data"], "controls": ["pmatched"]},
+          "pretrain": {"enabled": False}, "explain": {"enabled": False}, "masking": ["test", "train"]}
+
+
+@pytest.fixture(scope="module")
+def masked_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("agentbind-masked")
+    state = run_recipe(_write(root, MASKED), out=root / "run", log=lambda s: None, progress=False)
+    return root / "run", state
+
+
+def test_masking_train_adds_models_trained_on_masked_windows(masked_run):
+    from bindscape.recipes.kinds.agentbind import MASKED_INIT
+
+    run, state = masked_run
+    tfs = ("GATA1", "CTCF")
+    assert "datasets:masked" in state.ran
+    assert {f"train:pmatched:cnn:{tf}:scratch-masked" for tf in tfs} <= set(state.ran)
+    m = pd.read_csv(run / "evaluation" / "metrics.csv")
+    extra = m[m["init"] == MASKED_INIT]
+    # per TF one model, scored on every TF's test split with the core masked only
+    assert len(extra) == 2 * 2 and extra["core_masked"].all() and extra["trained_masked"].all()
+    assert not m.loc[m["init"] != MASKED_INIT, "trained_masked"].any()
+    assert (extra["auROC_lo"] <= extra["auROC"]).all() and (extra["auROC"] <= extra["auROC_hi"]).all()
+    assert extra["threshold_source"].eq("val").all()
+    # 2 TFs x 2 test TFs x (scratch: 2 maskings + trained masked: 1) + PWM rows 2 TFs x 3
+    assert len(m) == 2 * 2 * 3 + 2 * 3
+    summary = json.loads((run / "evaluation" / "summary.json").read_text())
+    assert set(summary["chosen"].values()) == {"scratch"}  # selection is among unmasked-trained inits only
+    assert summary["cpu_seconds_training_masked"] > 0 and "trained and validated" in summary["masking"]
+
+
+def test_masked_models_train_and_validate_on_windows_with_n_over_the_core(masked_run):
+    import numpy as np
+
+    from bindscape.train.data import open_dataset, torch_dataset
+
+    run, _ = masked_run
+    for tf in ("GATA1", "CTCF"):
+        cfg = yaml.safe_load((run / "models" / "pmatched" / f"cnn-{tf}-scratch-masked" / "config.yaml").read_text())
+        assert Path(cfg["dataset"]) == (run / "datasets-masked" / "pmatched" / tf).resolve()
+        ds = open_dataset(cfg["dataset"])
+        assert ds.meta["params"]["mask_core"] is True
+        plain = open_dataset(str(run / "datasets" / "pmatched" / tf))
+        for split in ("train", "val"):
+            tds = torch_dataset(ds, split, genome=ds.open_genome())  # what the training engine reads
+            x, _ = tds.__getitems__(list(range(len(tds))))
+            x = x.numpy()
+            cs, ce = tds.regions["core_start"].to_numpy(), tds.regions["core_end"].to_numpy()
+            pos = np.arange(x.shape[-1])[None, :]
+            core = (pos >= cs[:, None]) & (pos < ce[:, None])
+            assert core.any() and (x.sum(axis=1)[core] == 0).all()  # every core base is N
+            ref = torch_dataset(plain, split, genome=plain.open_genome())
+            xr, _ = ref.__getitems__(list(range(len(ref))))
+            xr = xr.numpy()
+            assert (xr.sum(axis=1)[core] == 1).mean() > 0.99  # the same windows unmasked have their bases
+            np.testing.assert_array_equal(x.transpose(0, 2, 1)[~core], xr.transpose(0, 2, 1)[~core])
+
+
+def test_report_shows_trained_masked_rows_beside_test_masked(masked_run):
+    from bindscape.recipes.kinds.agentbind import MASKED_INIT
+    from bindscape.report.agentbind import context_table
+
+    run, _ = masked_run
+    t = context_table(pd.read_csv(run / "evaluation" / "metrics.csv"))
+    rows = t[t["init"] == MASKED_INIT]
+    assert len(rows) == 2 and rows["auROC core kept"].eq("-").all()
+    assert rows["auROC core masked"].str.match(r"^\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]$").all()
+    html = (run / "report.html").read_text()
+    assert MASKED_INIT in html
+
+
+def test_cli_bad_masking_is_one_line_exit_2(tmp_path, capsys):
+    from conftest import assert_one_error, cli
+
+    assert_one_error(*cli(["run", _write(tmp_path, {**TINY, "masking": ["foo"]})], capsys)[::2], "masking")
+    assert_one_error(*cli(["run", _write(tmp_path, {**TINY, "masking": ["train"]})], capsys)[::2],
+                     "masking: give test")

@@ -45,14 +45,16 @@ def context_table(metrics: pd.DataFrame, metric: str = "auROC") -> pd.DataFrame:
     own = metrics[metrics["trained_on"] == metrics["test_tf"]]
     rows = []
     for (tf, control, model, init), sub in own.groupby(["test_tf", "control", "model", "init"], sort=False):
-        kept = sub[~sub["core_masked"].astype(bool)].iloc[0]
+        kept = sub[~sub["core_masked"].astype(bool)]
+        kept = kept.iloc[0] if len(kept) else None  # None: a model trained on masked windows
         masked = sub[sub["core_masked"].astype(bool)]
         masked = masked.iloc[0] if len(masked) else None
-        rows.append({"TF": tf, "control": control, "model": model, "init": init, "n_test": int(kept["n"]),
-                     f"{metric} core kept": _ci(kept, metric),
+        rows.append({"TF": tf, "control": control, "model": model, "init": init,
+                     "n_test": int((kept if kept is not None else masked)["n"]),
+                     f"{metric} core kept": _ci(kept, metric) if kept is not None else "-",
                      f"{metric} core masked": _ci(masked, metric) if masked is not None else "-",
-                     "drop when masked": round(float(kept[metric] - masked[metric]), 3) if masked is not None
-                     else float("nan")})
+                     "drop when masked": round(float(kept[metric] - masked[metric]), 3)
+                     if masked is not None and kept is not None else float("nan")})
     out = pd.DataFrame(rows)
     if len(out):
         order = {c: i for i, c in enumerate(dict.fromkeys(metrics["control"]))}
@@ -109,8 +111,8 @@ def _data_section(r, run_dir: Path) -> None:
 def _context_section(r, metrics: pd.DataFrame, summary: dict) -> None:
     s = r.section("How much context adds",
                   "auROC [95% bootstrap interval] of each TF's models on its own test split, with the motif core "
-                  f"as it is and with the core read as N ({summary.get('masking', 'test time')}; the models are "
-                  "trained on unmasked windows). init: pretrained on every TF's instances then fine-tuned, or "
+                  f"as it is and with the core read as N ({summary.get('masking', 'test time')}; models other "
+                  "than 'scratch (trained masked)' are trained on unmasked windows). init: pretrained on every TF's instances then fine-tuned, or "
                   "from scratch. PWM: the best match of the TF's motif anywhere in the window; PWM core match: the "
                   "instance's own match (-log10 p), what the classes are matched on, so at chance by construction "
                   "(up to the bin width and the test split's sampling). Training CPU time "

@@ -1,7 +1,8 @@
 """The ``agentbind`` recipe kind: AgentBind's experiment (Zheng et al. 2021) on motif instances.
 
-Stages: simulate (optional) -> datasets -> train (pretrain on every TF, then per TF fine-tuned and from
-scratch) -> evaluate -> explain -> report (`bindscape.report.agentbind`).
+Stages: simulate (optional) -> datasets (-> datasets:masked with ``masking: [test, train]``) -> train
+(pretrain on every TF, then per TF fine-tuned and from scratch, and from scratch on masked windows) ->
+evaluate -> explain -> report (`bindscape.report.agentbind`).
 
 - **datasets**: for every control and every TF, bound vs unbound matches of the TF's motif
   (`bindscape.data.motif_instances.build_motif_instances`): ``pmatched`` (classes matched on -log10 p),
@@ -11,9 +12,15 @@ scratch) -> evaluate -> explain -> report (`bindscape.report.agentbind`).
   chromosomes. A ``pooled`` dataset per control concatenates the TFs' training, validation and test rows.
 - **train**: per control and model, one model pretrained on the pooled set, then per TF a model fine-tuned
   from it (``finetune:``) and one trained from scratch. The best epoch is chosen on validation auPRC.
+- **masking** (``masking: [test]``, the default, or ``[test, train]``): with ``train``, a ``datasets:masked``
+  stage writes per control and TF a copy of the instance dataset whose rows carry their window as a stored
+  ``sequence`` with the core replaced by N (exactly `fetch_instances(mask_core=True)`), and per control, model
+  and TF one more model is trained from scratch on it (training and validation windows masked; init
+  ``scratch (trained masked)``): AgentBind's "context alone" model, which never sees the core.
 - **evaluate**: every per-TF model on every TF's test split (the cross-TF matrix), with the motif core as
-  it is and with the core replaced by N (AgentBind's core-masked ablation, at test time only: the models are
-  trained on unmasked windows), plus the PWM of each TF (at chance by construction on p-matched sets). auROC
+  it is and with the core replaced by N (AgentBind's core-masked ablation at test time; the models trained
+  masked are scored on masked windows only), plus the PWM of each TF (at chance by construction on p-matched
+  sets). auROC
   and auPRC carry percentile-bootstrap 95% intervals. Thresholds and the pretrained-or-not choice use the
   validation split only; each test split is scored once per model and masking.
 - **explain**: Grad-CAM (or another `bindscape.explain.attributions` method) on the test positives of each
@@ -38,6 +45,8 @@ from bindscape.schema import StrictModel
 
 LATE_VARS = ("sim",)
 CONTROLS = ("pmatched", "gc", "accessible")
+MASKINGS = ("test", "train")
+MASKED_INIT = "scratch (trained masked)"
 PWM = "PWM"
 PWM_CORE = "PWM core match"
 POOLED = "pooled"
@@ -129,6 +138,8 @@ class AgentBindRecipe(RecipeBase):
     pretrain: ABPretrain = Field(default_factory=ABPretrain)
     evaluate: ABEvaluate = Field(default_factory=ABEvaluate)
     explain: ABExplain = Field(default_factory=ABExplain)
+    masking: list[Literal["test", "train"]] = Field(default_factory=lambda: ["test"])
+    """``[test]``: core masked at test time only; ``[test, train]``: also models trained and validated masked."""
 
 
 SCHEMA = AgentBindRecipe
@@ -160,6 +171,9 @@ def check(rec: AgentBindRecipe) -> None:
                           hint="every TF and control must share chromosome splits for the cross-TF matrix")
     if scheme == "chroms" and not (d.val and d.test):
         raise ConfigError(f"{path}: data.split: chroms needs data.val and data.test chromosome lists")
+    if "test" not in rec.masking or len(set(rec.masking)) != len(rec.masking):
+        raise ConfigError(f"{path}: masking: give test, optionally with train, each once; got {rec.masking}",
+                          hint="masking: [test] (default) or masking: [test, train]")
     names = [m.name for m in rec.models]
     if not names or len(set(names)) != len(names):
         raise ConfigError(f"{path}: models: give at least one model, names unique; got {names}")
@@ -185,10 +199,14 @@ def run(state: RunState, *, progress: bool = True) -> None:
     if rec.simulate is not None:
         rec = simulate_stage(state)
     data = stage(state, "datasets", lambda: build_datasets(rec, run_dir))
+    masked = stage(state, "datasets:masked", lambda: build_masked_datasets(rec, run_dir, data)) \
+        if "train" in rec.masking else None
     runs = []
     for control in rec.data.controls:
         for m in rec.models:
             runs += _train_control(state, rec, m, control, data, progress)
+            if masked is not None:
+                runs += _train_masked(state, rec, m, control, masked, progress)
     ev = stage(state, "evaluate", lambda: evaluate_agentbind(rec, run_dir, data, runs))
     if rec.explain.enabled:
         stage(state, "explain", lambda: explain_agentbind(rec, run_dir, data, runs, ev["chosen"]))
@@ -217,6 +235,19 @@ def _train_control(state: RunState, rec: AgentBindRecipe, m: ABModel, control: s
             info = stage(state, f"train:{control}:{m.name}:{tf}:finetune", lambda tf=tf, ft=ft, tr=trainer: _train(
                 rec, m, ds[tf], out, f"{m.name}-{tf}-finetune", tr, progress, finetune=ft))
             runs.append({"control": control, "model": m.name, "tf": tf, "init": "pretrained", "run": info["run"]})
+    return runs
+
+
+def _train_masked(state: RunState, rec: AgentBindRecipe, m: ABModel, control: str, masked: dict,
+                  progress: bool) -> list[dict]:
+    """Train stages of one control and model on core-masked windows: per TF one model from scratch."""
+    out = state.run_dir / "models" / control
+    runs = []
+    for tf in rec.data.tfs:
+        info = stage(state, f"train:{control}:{m.name}:{tf}:scratch-masked", lambda tf=tf: _train(
+            rec, m, masked["datasets"][control][tf], out, f"{m.name}-{tf}-scratch-masked", m.trainer, progress))
+        runs.append({"control": control, "model": m.name, "tf": tf, "init": MASKED_INIT, "run": info["run"],
+                     "trained_masked": True})
     return runs
 
 
@@ -267,6 +298,51 @@ def build_datasets(rec: AgentBindRecipe, run_dir: Path) -> dict:
             write_motif_instances(path, pool, g, seed=seed)
             pooled[control] = str(path.resolve())
     return {"datasets": datasets, "pooled": pooled, "counts": counts, "split": mapping}
+
+
+def build_masked_datasets(rec: AgentBindRecipe, run_dir: Path, data: dict) -> dict:
+    """The ``datasets:masked`` stage: each control x TF dataset again, its windows stored with the core as N.
+
+    Every row gets a ``sequence`` column: its window on the forward strand as `fetch_instances` reads it with
+    ``mask_core=True``. The training loader reads stored sequences instead of the genome (coordinates then
+    only decide the split), so a model trained on these folders never sees a core base, in training or in
+    validation; ``dataset.json`` records ``mask_core: true`` and the folder it was masked from.
+
+    Parameters
+    ----------
+    rec
+        The recipe.
+    run_dir
+        The run folder; datasets go to ``datasets-masked/<control>/<TF>``.
+    data
+        The datasets stage's record.
+
+    Returns
+    -------
+    dict
+        ``datasets`` (control -> TF -> folder) and ``masked_bases`` (control -> TF -> N bases written over
+        cores, summed over rows).
+    """
+    from bindscape.data.dataset import load_dataset
+    from bindscape.data.motif_instances import fetch_instances, write_motif_instances
+    from bindscape.io.genome import Genome, decode
+
+    g = Genome(rec.data.genome)
+    seed = int(rec.vars.get("seed", 0))
+    datasets, n_masked = {}, {}
+    for control, ds in data["datasets"].items():
+        for tf, path in ds.items():
+            src = load_dataset(path)
+            df = src.regions.copy()
+            codes = fetch_instances(g, df, mask_core=True, onehot=False)
+            df["sequence"] = decode(codes)
+            df.attrs["params"] = {**src.meta.get("params", {}), "mask_core": True, "masked_from": str(path)}
+            df.attrs["stats"] = src.meta.get("stats", {})
+            out = run_dir / "datasets-masked" / control / tf
+            write_motif_instances(out, df, g, seed=seed)
+            datasets.setdefault(control, {})[tf] = str(out.resolve())
+            n_masked.setdefault(control, {})[tf] = int((df["core_end"] - df["core_start"]).sum())
+    return {"datasets": datasets, "masked_bases": n_masked}
 
 
 def _split(df: pd.DataFrame, d: ABData, sizes) -> tuple[pd.DataFrame, dict]:
@@ -376,6 +452,11 @@ def evaluate_agentbind(rec: AgentBindRecipe, run_dir: Path, data: dict, runs: li
     cpu += sum(json.loads(Path(p).read_text()).get("cpu_seconds", 0) or 0 for p in pre)
     summary = {"chosen": chosen, "val_auroc": {"/".join(k): v for k, v in val_auroc.items()},
                "cpu_seconds_training": round(cpu, 1), "masking": "test time (core bases read as N)"}
+    if "train" in rec.masking:
+        summary["masking"] += f"; {MASKED_INIT}: also trained and validated with the core read as N"
+        summary["cpu_seconds_training_masked"] = round(sum(
+            json.loads((Path(r["run"]) / "metrics.json").read_text()).get("cpu_seconds", 0) or 0
+            for r in runs if r.get("trained_masked")), 1)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -405,7 +486,10 @@ def _model_rows(rec, genome, r: dict, ds: dict, tests: dict, val_auroc: dict, ce
     ckpt = load_checkpoint(Path(r["run"]) / "checkpoints" / "best.ckpt")
     val = _load_split(ds[r["tf"]], "val")
     rows = []
-    for masked in (False, True):
+    # a model trained on masked windows is scored on masked windows only, and takes no part in `chosen`
+    trained_masked = bool(r.get("trained_masked", False))
+    extra = {"trained_masked": trained_masked} if "train" in rec.masking else {}
+    for masked in (True,) if trained_masked else (False, True):
         vs = _scores(lambda x: predict_arrays(ckpt, x), genome, val, masked)
         yv = val["label"].to_numpy()
         if not masked:
@@ -415,13 +499,15 @@ def _model_rows(rec, genome, r: dict, ds: dict, tests: dict, val_auroc: dict, ce
             cell = cells.setdefault((r["control"], r["model"], r["init"], masked), {})
             cell[(r["tf"], test_tf)] = (t["label"].to_numpy(), s)
             rows.append(_eval_row(rec, t["label"].to_numpy(), s, (yv, vs), control=r["control"], model=r["model"],
-                                  init=r["init"], trained_on=r["tf"], test_tf=test_tf, core_masked=masked))
+                                  init=r["init"], trained_on=r["tf"], test_tf=test_tf, core_masked=masked,
+                                  **extra))
     return rows
 
 
 def _pwm_rows(rec, genome, control: str, ds: dict, tests: dict) -> list[dict]:
     from bindscape.motifs import PWMBaseline, load_motif
 
+    extra = {"trained_masked": False} if "train" in rec.masking else {}
     rows = []
     for tf, t in tests.items():
         spec = rec.data.tfs[tf]
@@ -431,11 +517,11 @@ def _pwm_rows(rec, genome, control: str, ds: dict, tests: dict) -> list[dict]:
             vs = _scores(base.predict, genome, val, masked)
             s = _scores(base.predict, genome, t, masked)
             rows.append(_eval_row(rec, t["label"].to_numpy(), s, (val["label"].to_numpy(), vs), control=control,
-                                  model=PWM, init="-", trained_on=tf, test_tf=tf, core_masked=masked))
+                                  model=PWM, init="-", trained_on=tf, test_tf=tf, core_masked=masked, **extra))
         # the instance's own match (-log10 p): what the classes are matched on, at chance by construction
         rows.append(_eval_row(rec, t["label"].to_numpy(), t["neglog10p"].to_numpy(),
                               (val["label"].to_numpy(), val["neglog10p"].to_numpy()), control=control,
-                              model=PWM_CORE, init="-", trained_on=tf, test_tf=tf, core_masked=False))
+                              model=PWM_CORE, init="-", trained_on=tf, test_tf=tf, core_masked=False, **extra))
     return rows
 
 
@@ -548,5 +634,6 @@ def _explain_one(rec: AgentBindRecipe, genome, r: dict, path: str) -> tuple[pd.D
     return track, km, core_share
 
 
-__all__ = ["AgentBindRecipe", "CONTROLS", "LATE_VARS", "SCHEMA", "build_datasets", "check", "cross_tf_table",
+__all__ = ["AgentBindRecipe", "CONTROLS", "LATE_VARS", "MASKED_INIT", "MASKINGS", "SCHEMA", "build_datasets",
+           "build_masked_datasets", "check", "cross_tf_table",
            "evaluate_agentbind", "explain_agentbind", "run"]
