@@ -78,6 +78,20 @@ def test_every_shipped_recipe_loads_with_its_kind():
         load_recipe({"name": "x", "kind": "nope"})
 
 
+def test_set_overrides_recipe_fields_before_validation(tmp_path, capsys):
+    from conftest import assert_one_error, cli
+
+    demo = load_recipe("demo", overrides={"evaluate.bootstrap": 17, "data.strategies": ["genomic"],
+                                          "train": [{"name": "only", "strategy": "genomic"}]})
+    assert demo.evaluate.bootstrap == 17 and [t.name for t in demo.train] == ["only"]
+    assert load_recipe("demo").evaluate.bootstrap == 200  # the shipped file is untouched
+    code, _, err = cli(["run", "demo", "--set", "evaluate.bootstrapp=5", "-o", tmp_path / "r"], capsys)
+    assert_one_error(code, err, "evaluate.bootstrapp")
+    code, _, err = cli(["run", "demo", "--set", "evaluate", "-o", tmp_path / "r"], capsys)
+    assert_one_error(code, err, "expected KEY=VALUE")
+    assert not (tmp_path / "r").exists()  # refused before any stage ran
+
+
 def test_unknown_recipe_lists_shipped(capsys):
     assert main(["run", "no-such-recipe"]) == 2
     err = capsys.readouterr().err

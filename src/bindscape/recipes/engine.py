@@ -251,7 +251,7 @@ def _read_yaml(path: Path) -> dict:
 
 
 def load_recipe(source: str | Path | dict, variables: dict[str, Any] | None = None, *,
-                kind: str | None = None) -> RecipeBase:
+                kind: str | None = None, overrides: dict[str, Any] | None = None) -> RecipeBase:
     """Load and validate a recipe of any kind before any work starts.
 
     Parameters
@@ -262,6 +262,9 @@ def load_recipe(source: str | Path | dict, variables: dict[str, Any] | None = No
         ``--var`` settings; they win over the recipe's ``vars:``.
     kind
         The kind to assume when the recipe has no ``kind:`` (default ``tfbs``).
+    overrides
+        ``--set`` settings: dotted keys into the recipe's mappings (``masking``, ``evaluate.bootstrap``) and
+        their values, applied before placeholders are filled and the recipe is validated.
 
     Returns
     -------
@@ -273,6 +276,10 @@ def load_recipe(source: str | Path | dict, variables: dict[str, Any] | None = No
     else:
         path = find_recipe(source)
         raw, where, rdir = _read_yaml(path), str(path), path.resolve().parent
+    if overrides:
+        from bindscape.train import apply_overrides
+
+        raw = apply_overrides(raw, overrides)
     kind = str(raw.get("kind", kind or DEFAULT_KIND))
     mod = kind_module(kind, where)
     if not isinstance(raw.get("vars") or {}, dict):
@@ -618,6 +625,7 @@ def run_recipe(
     force: bool = False,
     log: Callable[[str], None] = print,
     progress: bool = True,
+    overrides: dict[str, Any] | None = None,
 ) -> RunState:
     """Run (or resume) every stage of a recipe of any kind.
 
@@ -635,12 +643,14 @@ def run_recipe(
         Receives one line per stage run or skipped.
     progress
         Progress bars (the kinds that show them).
+    overrides
+        ``--set`` settings (`load_recipe`; ignored when `recipe` is already loaded).
 
     Returns
     -------
     The `RunState`: which stages ran and which were skipped.
     """
-    rec = recipe if isinstance(recipe, RecipeBase) else load_recipe(recipe, variables)
+    rec = recipe if isinstance(recipe, RecipeBase) else load_recipe(recipe, variables, overrides=overrides)
     mod = kind_module(rec.kind, rec.source or "recipe")
     run_dir = Path(out or Path("runs") / rec.name)
     run_dir.mkdir(parents=True, exist_ok=True)
