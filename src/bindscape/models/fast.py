@@ -49,16 +49,12 @@ class KmerSpectrum(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         base = x.argmax(1)
         valid = x.sum(1) > 0.5
-        both = torch.cat([base, 3 - base.flip(-1)], dim=1)  # the reverse complement after the forward strand
-        ok = torch.cat([valid, valid.flip(-1)], dim=1)
-        L = base.shape[-1]
+        strands = ((base, valid), (3 - base.flip(-1), valid.flip(-1)))  # forward, reverse complement
         out = []
         for k, bag in zip(self.ks, self.bags):
-            win = both.unfold(1, k, 1)  # (N, 2L-k+1, k); drop the windows that straddle the two strands
-            keep = torch.cat([torch.arange(0, L - k + 1), torch.arange(L, 2 * L - k + 1)]).to(x.device)
             pw = 4 ** torch.arange(k - 1, -1, -1, device=x.device)
-            idx = (win[:, keep] * pw).sum(-1)
-            good = ok.unfold(1, k, 1)[:, keep].all(-1)
+            idx = torch.cat([(b.unfold(1, k, 1) * pw).sum(-1) for b, _ in strands], dim=1)
+            good = torch.cat([v.unfold(1, k, 1).all(-1) for _, v in strands], dim=1)
             out.append(bag(torch.where(good, idx, torch.full_like(idx, 4**k))))
         return torch.cat(out, dim=1)
 

@@ -138,7 +138,7 @@ class AgentBindRecipe(RecipeBase):
     pretrain: ABPretrain = Field(default_factory=ABPretrain)
     evaluate: ABEvaluate = Field(default_factory=ABEvaluate)
     explain: ABExplain = Field(default_factory=ABExplain)
-    masking: list[Literal["test", "train"]] = Field(default_factory=lambda: ["test"])
+    masking: list[Literal[MASKINGS]] = Field(default_factory=lambda: ["test"])
     """``[test]``: core masked at test time only; ``[test, train]``: also models trained and validated masked."""
 
 
