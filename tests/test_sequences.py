@@ -144,6 +144,27 @@ def test_sequence_dataset_batches_and_rc(tmp_path):
     assert torch.equal(aug.__getitems__([0, 1])[0], aug.__getitems__([0, 1])[0])
 
 
+def test_sequence_dataset_shifts_inside_the_sequence_with_n_fill(tmp_path):
+    """`data.max_shift` on a sequence dataset: the sequence moves in its window, N fills the end it leaves."""
+    from bindscape.io.genome import decode, shift_windows
+
+    pd.DataFrame({"sequence": ["ACGTACGTAA"], "label": [1]}).to_csv(tmp_path / "t.csv", index=False)
+    out = build_sequence_dataset(tmp_path / "ds", train=[tmp_path / "t.csv"])
+    seen = set()
+    sh = SequenceDataset(out, split="train", max_shift=2, seed=0)
+    for epoch in range(40):
+        sh.set_epoch(epoch)
+        x, y = sh.__getitems__([0])
+        codes = np.where(x[0].sum(0).numpy() > 0, x[0].argmax(0).numpy(), 4)
+        seen.add(decode(codes))
+        assert y.tolist() == [1.0]
+    assert seen == {"GTACGTAANN", "CGTACGTAAN", "ACGTACGTAA", "NACGTACGTA", "NNACGTACGT"}
+    sh.set_epoch(5)
+    assert torch.equal(sh.__getitems__([0])[0], sh.__getitems__([0])[0])  # seeded per epoch
+    rows = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
+    assert shift_windows(rows, np.array([1, -2]), 0).tolist() == [[2, 3, 4, 0], [0, 0, 5, 6]]
+    assert shift_windows(rows, np.array([0, 0]), 0) is rows
+
 # ----------------------------------------------------------- a given test file with a pool, or alone (issue 15)
 
 

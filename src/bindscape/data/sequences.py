@@ -570,11 +570,14 @@ class SequenceDataset:
 
     Same interface as `RegionDataset`: ``__getitems__`` returns stacked tensors for a batch (use
     ``collate_fn=collate_batch``), ``labels``, ``length``, ``regions`` and ``set_epoch`` (re-draws the
-    seeded reverse-complement augmentation).
+    seeded augmentation). With ``max_shift`` each example is shifted by a random -max_shift..max_shift bp
+    inside its own sequence, N filling the end it leaves (a stored sequence has no flanks to read), before
+    the random reverse complement; the same draws as `RegionDataset` for the same seed, epoch and batch.
     """
 
     def __init__(self, source: str | Path | Dataset | pd.DataFrame, *, split: str | None = None,
-                 rc_augment: bool = False, seed: int = 0, label_column: str = "label", **_ignored):
+                 rc_augment: bool = False, max_shift: int = 0, seed: int = 0, label_column: str = "label",
+                 **_ignored):
         from bindscape.io.genome import encode
 
         if isinstance(source, pd.DataFrame):
@@ -595,6 +598,7 @@ class SequenceDataset:
         self._y = (self.regions[label_column].to_numpy(dtype=np.float32) if label_column in self.regions
                    else np.zeros(len(seqs), np.float32))
         self.rc_augment = rc_augment
+        self.max_shift = int(max_shift)
         self.seed = seed
         self.epoch = 0
         self.bp = False
@@ -612,13 +616,15 @@ class SequenceDataset:
     def __getitems__(self, indices: Sequence[int]):
         import torch
 
-        from bindscape.io.genome import onehot, reverse_complement_codes
+        from bindscape.io.genome import onehot, reverse_complement_codes, shift_windows
 
         idx = np.asarray(indices, dtype=np.int64)
         codes = self._codes[idx]
-        if self.rc_augment:
+        if self.rc_augment or self.max_shift:
             rng = np.random.default_rng([self.seed, self.epoch, int(idx[0]) if len(idx) else 0, len(idx)])
-            rc = rng.random(len(idx)) < 0.5
+            if self.max_shift:
+                codes = shift_windows(codes, rng.integers(-self.max_shift, self.max_shift + 1, len(idx)), 4)
+            rc = rng.random(len(idx)) < 0.5 if self.rc_augment else np.zeros(len(idx), dtype=bool)
             if rc.any():
                 codes = codes.copy()
                 codes[rc] = reverse_complement_codes(codes[rc])

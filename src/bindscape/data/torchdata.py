@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 from bindscape.data.dataset import Dataset as DiskDataset
 from bindscape.data.dataset import bp_labels, load_dataset, regions_and_genome, select_split, window_length
 from bindscape.errors import ConfigError
+from bindscape.io.genome import shift_windows
 
 
 class RegionDataset(Dataset):
@@ -109,7 +110,7 @@ class RegionDataset(Dataset):
             x[own] = _own_onehot(self._own_codes[idx[own]], shift[own], None if rc is None else rc[own])
         y = self._y[idx]
         if self.bp:
-            y = _shift_rows(y, shift)
+            y = shift_windows(y, shift, 0)
             if rc is not None:
                 y = np.where(rc[:, None], y[:, ::-1], y)
         return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))
@@ -123,31 +124,11 @@ def _own_onehot(codes: np.ndarray, shift: np.ndarray, rc: np.ndarray | None) -> 
     """One-hot of stored sequences, shifted like genome windows (N past the ends) and optionally RC'd."""
     from bindscape.io.genome import onehot, reverse_complement_codes
 
-    if shift.any():
-        L = codes.shape[1]
-        cols = np.arange(L)[None, :] + shift[:, None]
-        ok = (cols >= 0) & (cols < L)
-        shifted = np.full_like(codes, 4)
-        rows = np.broadcast_to(np.arange(len(codes))[:, None], cols.shape)
-        shifted[ok] = codes[rows[ok], cols[ok]]
-        codes = shifted
+    codes = shift_windows(codes, shift, 4)
     if rc is not None and rc.any():
         codes = codes.copy()
         codes[rc] = reverse_complement_codes(codes[rc])
     return onehot(codes)
-
-
-def _shift_rows(y: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """Move per-bp labels with the window: a window shifted by +s sees label[s:] (0 past the end)."""
-    if not shift.any():
-        return y
-    n, L = y.shape
-    cols = np.arange(L)[None, :] + shift[:, None]
-    ok = (cols >= 0) & (cols < L)
-    out = np.zeros_like(y)
-    rows = np.broadcast_to(np.arange(n)[:, None], cols.shape)
-    out[ok] = y[rows[ok], cols[ok]]
-    return out
 
 
 def collate_batch(batch):

@@ -52,7 +52,7 @@ import numpy as np
 from bindscape._util import atomic_write_text, file_checksum, progress
 from bindscape.errors import ChromosomeError, InputError
 
-__all__ = ["Genome", "encode", "decode", "onehot", "reverse_complement_codes", "default_cache_root"]
+__all__ = ["Genome", "encode", "decode", "onehot", "reverse_complement_codes", "shift_windows", "default_cache_root"]
 
 FORMAT = 1  # cache layout version; bump when the files change meaning
 BLOCK_SHIFT = 8
@@ -156,6 +156,38 @@ def reverse_complement_codes(codes) -> np.ndarray:
     """
     codes = np.asarray(codes)
     return np.ascontiguousarray(_COMP[codes.astype(np.uint8, copy=False)][..., ::-1])
+
+
+def shift_windows(rows: np.ndarray, shift: np.ndarray, fill) -> np.ndarray:
+    """Shift each row of per-base values like a window moved along the sequence, `fill` past the ends.
+
+    A window shifted by ``+s`` reads ``row[s:]`` followed by `s` fill values (by ``-s``: `s` fill values then
+    ``row[:-s]``), which is what a genome window shifted by `s` reads when the sequence ends there.
+
+    Parameters
+    ----------
+    rows : numpy.ndarray
+        ``(N, L)`` values: base codes (fill 4, N) or per-bp labels (fill 0).
+    shift : numpy.ndarray
+        ``(N,)`` integer shifts in bp.
+    fill
+        Value of the positions that fall outside the row.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new ``(N, L)`` array of the same dtype (`rows` itself when no shift is nonzero).
+    """
+    shift = np.asarray(shift, dtype=np.int64)
+    if not shift.any():
+        return rows
+    n, length = rows.shape
+    cols = np.arange(length)[None, :] + shift[:, None]
+    ok = (cols >= 0) & (cols < length)
+    out = np.full_like(rows, fill)
+    which = np.broadcast_to(np.arange(n)[:, None], cols.shape)
+    out[ok] = rows[which[ok], cols[ok]]
+    return out
 
 
 def default_cache_root(cache_dir: str | os.PathLike | None = None) -> Path:

@@ -38,7 +38,8 @@ def torch_dataset(ds: Dataset, split: str | None, *, rc_augment: bool = False, m
     rc_augment
         Reverse-complement a seeded random half of each batch (re-drawn per epoch).
     max_shift
-        Largest random window shift in bp (genome-based datasets only; sequence-only ones ignore it).
+        Largest random window shift in bp; in sequence-only datasets the sequence moves inside its own
+        window and N fills the end it leaves.
     seed
         Seed of the augmentation draws.
     label_columns
@@ -65,7 +66,7 @@ def torch_dataset(ds: Dataset, split: str | None, *, rc_augment: bool = False, m
         raise ConfigError(f"{ds.path}: no label column(s) {', '.join(missing)} "
                           f"(columns: {', '.join(map(str, ds.regions.columns))})")
     if is_sequence_dataset(ds):
-        tds = SequenceDataset(ds, split=split, rc_augment=rc_augment, seed=seed,
+        tds = SequenceDataset(ds, split=split, rc_augment=rc_augment, max_shift=max_shift, seed=seed,
                               label_column=label_columns[0] if not missing else "label")
     else:
         from bindscape.data.torchdata import RegionDataset
