@@ -165,6 +165,7 @@ def test_sequence_dataset_shifts_inside_the_sequence_with_n_fill(tmp_path):
     assert shift_windows(rows, np.array([1, -2]), 0).tolist() == [[2, 3, 4, 0], [0, 0, 5, 6]]
     assert shift_windows(rows, np.array([0, 0]), 0) is rows
 
+
 # ----------------------------------------------------------- a given test file with a pool, or alone (issue 15)
 
 

@@ -616,19 +616,18 @@ class SequenceDataset:
     def __getitems__(self, indices: Sequence[int]):
         import torch
 
-        from bindscape.io.genome import onehot, reverse_complement_codes, shift_windows
+        from bindscape.io.genome import augmented_onehot
 
         idx = np.asarray(indices, dtype=np.int64)
-        codes = self._codes[idx]
+        shift = rc = None
         if self.rc_augment or self.max_shift:
             rng = np.random.default_rng([self.seed, self.epoch, int(idx[0]) if len(idx) else 0, len(idx)])
             if self.max_shift:
-                codes = shift_windows(codes, rng.integers(-self.max_shift, self.max_shift + 1, len(idx)), 4)
-            rc = rng.random(len(idx)) < 0.5 if self.rc_augment else np.zeros(len(idx), dtype=bool)
-            if rc.any():
-                codes = codes.copy()
-                codes[rc] = reverse_complement_codes(codes[rc])
-        return torch.from_numpy(onehot(codes)), torch.from_numpy(self._y[idx])
+                shift = rng.integers(-self.max_shift, self.max_shift + 1, len(idx))
+            if self.rc_augment:
+                rc = rng.random(len(idx)) < 0.5
+        x = augmented_onehot(self._codes[idx], shift, rc)
+        return torch.from_numpy(x), torch.from_numpy(self._y[idx])
 
     def __getitem__(self, i: int):
         x, y = self.__getitems__([i])

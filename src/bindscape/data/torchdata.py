@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 from bindscape.data.dataset import Dataset as DiskDataset
 from bindscape.data.dataset import bp_labels, load_dataset, regions_and_genome, select_split, window_length
 from bindscape.errors import ConfigError
-from bindscape.io.genome import shift_windows
+from bindscape.io.genome import augmented_onehot, shift_windows
 
 
 class RegionDataset(Dataset):
@@ -107,7 +107,7 @@ class RegionDataset(Dataset):
         x = self.genome.fetch_onehot(self._chroms[idx], starts + shift, length=self.length, pad=True, rc=rc)
         own = self._own_rows[idx]
         if own.any():
-            x[own] = _own_onehot(self._own_codes[idx[own]], shift[own], None if rc is None else rc[own])
+            x[own] = augmented_onehot(self._own_codes[idx[own]], shift[own], None if rc is None else rc[own])
         y = self._y[idx]
         if self.bp:
             y = shift_windows(y, shift, 0)
@@ -118,17 +118,6 @@ class RegionDataset(Dataset):
     def __getitem__(self, i: int):
         x, y = self.__getitems__([i])
         return x[0], y[0]
-
-
-def _own_onehot(codes: np.ndarray, shift: np.ndarray, rc: np.ndarray | None) -> np.ndarray:
-    """One-hot of stored sequences, shifted like genome windows (N past the ends) and optionally RC'd."""
-    from bindscape.io.genome import onehot, reverse_complement_codes
-
-    codes = shift_windows(codes, shift, 4)
-    if rc is not None and rc.any():
-        codes = codes.copy()
-        codes[rc] = reverse_complement_codes(codes[rc])
-    return onehot(codes)
 
 
 def collate_batch(batch):

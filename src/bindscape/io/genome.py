@@ -52,7 +52,8 @@ import numpy as np
 from bindscape._util import atomic_write_text, file_checksum, progress
 from bindscape.errors import ChromosomeError, InputError
 
-__all__ = ["Genome", "encode", "decode", "onehot", "reverse_complement_codes", "shift_windows", "default_cache_root"]
+__all__ = ["Genome", "encode", "decode", "onehot", "reverse_complement_codes", "shift_windows", "augmented_onehot",
+           "default_cache_root"]
 
 FORMAT = 1  # cache layout version; bump when the files change meaning
 BLOCK_SHIFT = 8
@@ -188,6 +189,31 @@ def shift_windows(rows: np.ndarray, shift: np.ndarray, fill) -> np.ndarray:
     which = np.broadcast_to(np.arange(n)[:, None], cols.shape)
     out[ok] = rows[which[ok], cols[ok]]
     return out
+
+
+def augmented_onehot(codes: np.ndarray, shift: np.ndarray | None = None, rc: np.ndarray | None = None) -> np.ndarray:
+    """One-hot of stored sequences after the training augmentation: shift (N past the ends), then reverse complement.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        ``(N, L)`` base codes.
+    shift : numpy.ndarray or None
+        ``(N,)`` shifts in bp (`shift_windows`); None: no shift.
+    rc : numpy.ndarray or None
+        ``(N,)`` booleans, True where the example is reverse-complemented; None: none.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, 4, L)`` float32 one-hot (N columns all zero).
+    """
+    if shift is not None:
+        codes = shift_windows(codes, shift, 4)
+    if rc is not None and rc.any():
+        codes = codes.copy()
+        codes[rc] = reverse_complement_codes(codes[rc])
+    return onehot(codes)
 
 
 def default_cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
