@@ -41,7 +41,7 @@ DEFAULT_MOTIFS = DATA.parents[1] / "motifs" / "H12CORE_meme_format.meme"
 C_REG = 0.01  # inverse L2 strength of every logistic regression (chosen on human/0 dev among 0.01 and 0.1)
 
 
-def database_pwms(path: Path) -> tuple[list[np.ndarray], list[str]]:
+def database_pwms(path: Path) -> list[np.ndarray]:
     """Every motif of a MEME file as a (4, W) log2-odds matrix (pseudocount 0.1, uniform background).
 
     Parameters
@@ -51,14 +51,13 @@ def database_pwms(path: Path) -> tuple[list[np.ndarray], list[str]]:
 
     Returns
     -------
-    tuple of (list of np.ndarray, list of str)
-        The matrices and the motif names.
+    list of np.ndarray
+        One matrix per motif, in file order.
     """
     from bindscape.models.motif_init import motif_log_odds
     from bindscape.motifs import read_meme
 
-    motifs = read_meme(path)
-    return motif_log_odds(motifs), [m.name for m in motifs]
+    return motif_log_odds(read_meme(path))
 
 
 def random_pwms(widths: list[int], seed: int) -> list[np.ndarray]:
@@ -148,11 +147,8 @@ def _model_dev(runs: Path, task: str) -> np.ndarray:
     from bindscape.train import load_checkpoint, predict_dataset
 
     name = task.replace("/", "_")
-    datasets = sorted((runs / "datasets").glob(f"{name}*"))
-    if not (runs / "runs" / name).is_dir() or not datasets:
-        raise SystemExit(f"error: --runs {runs}: no runs/{name} with a datasets/{name}* folder; "
-                         "pass a benchmarks/gue.py --out folder that trained this task")
-    dev = predict_dataset(load_checkpoint(runs / "runs" / name), datasets[0], split="val", progress=False)
+    dataset = sorted((runs / "datasets").glob(f"{name}*"))[0]  # checked by main
+    dev = predict_dataset(load_checkpoint(runs / "runs" / name), dataset, split="val", progress=False)
     return dev.prob.to_numpy()
 
 
@@ -210,18 +206,28 @@ def main(argv=None) -> int:
         if not (DATA / task / "train.csv").is_file():
             print(f"error: --tasks {task}: no {DATA / task / 'train.csv'}", file=sys.stderr)
             return 2
+        name = task.replace("/", "_")
+        if args.runs is not None and not ((args.runs / "runs" / name).is_dir()
+                                          and any((args.runs / "datasets").glob(f"{name}*"))):
+            print(f"error: --runs {args.runs}: no runs/{name} with a datasets/{name}* folder; pass a "
+                  "benchmarks/gue.py --out folder that trained this task", file=sys.stderr)
+            return 2
     if not args.motifs.is_file():
         print(f"error: --motifs {args.motifs}: no such file", file=sys.stderr)
+        return 2
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f"error: --out {args.out}: cannot create it ({e.strerror}); choose a writable folder", file=sys.stderr)
         return 2
     import torch
 
     torch.set_num_threads(1)
-    pwms, _ = database_pwms(args.motifs)
+    pwms = database_pwms(args.motifs)
     rows = []
     for task in args.tasks:
         rows.append(run_task(task, pwms, args.seed, args.runs))
         print(json.dumps(rows[-1]), flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(rows, indent=1))
     cols = [c for c in rows[0] if c.endswith("_auroc") or c.endswith("_mcc")]
     print("| task | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols))

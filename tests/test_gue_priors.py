@@ -58,6 +58,8 @@ def test_unknown_task_and_missing_motif_file_are_one_line_exit_2(priors, tmp_pat
     (tmp_path / "human" / "7" / "train.csv").write_text("sequence,label\nACGT,1\n")
     assert priors.main(["--tasks", "human/7", "--motifs", str(tmp_path / "none.meme")]) == 2
     assert "--motifs" in capsys.readouterr().err
+    assert priors.main(["--tasks", "human/7", "--runs", str(tmp_path / "no-runs")]) == 2
+    assert "--runs" in capsys.readouterr().err
 
 
 def test_cross_fitted_stack_is_out_of_fold(priors):
